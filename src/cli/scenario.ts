@@ -1,0 +1,59 @@
+/**
+ * The headless scenario runner (scenario-format.md, "Running"):
+ *
+ *   npm run -s scenario -- FILE.json      # or "-" for standard input
+ *   npm run -s scenario -- --profiles     # behaviours that changed between KVM releases
+ *
+ * Prints one apic-result/1 document and exits 0; invalid input: one line on stderr, exit 2.
+ * When the scenario carries expectations, the result gains `check: {passed, failed, mismatches}`.
+ */
+import { readFileSync } from 'node:fs';
+import { BEHAVIOUR_CHANGES } from '../core/profile';
+import { checkExpectations } from '../scenario/expect';
+import { runScenario } from '../scenario/runner';
+import { parseScenarioText, ScenarioInputError } from '../scenario/schema';
+
+const USAGE = 'usage: npm run -s scenario -- [--trace] FILE.json | - | --profiles';
+
+function main(argv: string[]): number {
+  const flags = new Set(argv.filter((a) => a.startsWith('--')));
+  const files = argv.filter((a) => !a.startsWith('--'));
+  if (flags.has('--profiles')) {
+    process.stdout.write(JSON.stringify({ format: 'apic-profiles/1', changes: BEHAVIOUR_CHANGES }, null, 2) + '\n');
+    return 0;
+  }
+  const unknown = [...flags].filter((f) => f !== '--trace');
+  if (unknown.length || files.length !== 1) {
+    process.stderr.write((unknown.length ? `unknown option ${unknown[0]}; ` : '') + USAGE + '\n');
+    return 2;
+  }
+  let text: string;
+  try {
+    text = readFileSync(files[0] === '-' ? 0 : files[0], 'utf8');
+  } catch (e) {
+    process.stderr.write(`cannot read ${files[0]}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}\n`);
+    return 2;
+  }
+  try {
+    const scenario = parseScenarioText(text);
+    const result = runScenario(scenario, { trace: flags.has('--trace') });
+    const mismatches = checkExpectations(scenario, result);
+    const expects = scenario.steps.filter((s) => s.expect).length + (scenario.expectFinal ? 1 : 0);
+    if (expects > 0) result.check = { expectations: expects, failed: mismatches.length, mismatches };
+    process.stdout.write(JSON.stringify(result, null, 2) + '\n');
+    return 0;
+  } catch (e) {
+    if (e instanceof ScenarioInputError) {
+      process.stderr.write(e.message + '\n');
+      return 2;
+    }
+    throw e;
+  }
+}
+
+try {
+  process.exitCode = main(process.argv.slice(2));
+} catch (e) {
+  process.stderr.write(`internal error (a bug in the project): ${(e as Error).stack ?? e}\n`);
+  process.exitCode = 1;
+}

@@ -1,0 +1,84 @@
+/**
+ * APICv / AVIC inhibit reasons: arch/x86/include/asm/kvm_host.h `enum kvm_apicv_inhibit`,
+ * the vendor masks VMX_REQUIRED_APICV_INHIBITS (vmx/main.c) and AVIC_REQUIRED_APICV_INHIBITS
+ * (svm/svm.h), and __kvm_set_or_clear_apicv_inhibit() (x86.c): setting a reason the vendor
+ * does not honour is a no-op.
+ *
+ * Inaccuracies: per-vCPU reasons (NESTED is checked per vCPU by SVM) are held VM-wide;
+ * HYPERV, BLOCKIRQ, IRQWIN, PIT_REINJ and SEV have no source in this model yet.
+ */
+
+export const INHIBIT_REASONS = [
+  'DISABLED',
+  'HYPERV',
+  'ABSENT',
+  'BLOCKIRQ',
+  'PHYSICAL_ID_ALIASED',
+  'APIC_ID_MODIFIED',
+  'APIC_BASE_MODIFIED',
+  'NESTED',
+  'IRQWIN',
+  'PIT_REINJ',
+  'SEV',
+  'LOGICAL_ID_ALIASED',
+  'PHYSICAL_ID_TOO_BIG',
+] as const;
+
+export type InhibitReason = (typeof INHIBIT_REASONS)[number];
+export type Vendor = 'intel' | 'amd';
+
+const VMX_REQUIRED: ReadonlySet<InhibitReason> = new Set([
+  'DISABLED',
+  'ABSENT',
+  'HYPERV',
+  'BLOCKIRQ',
+  'PHYSICAL_ID_ALIASED',
+  'APIC_ID_MODIFIED',
+  'APIC_BASE_MODIFIED',
+]);
+
+const AVIC_REQUIRED: ReadonlySet<InhibitReason> = new Set([
+  ...VMX_REQUIRED,
+  'NESTED',
+  'IRQWIN',
+  'PIT_REINJ',
+  'SEV',
+  'LOGICAL_ID_ALIASED',
+  'PHYSICAL_ID_TOO_BIG',
+]);
+
+/** Reasons that, once set, are never cleared by KVM. */
+export const STICKY_INHIBITS: ReadonlySet<InhibitReason> = new Set(['DISABLED', 'APIC_BASE_MODIFIED', 'SEV', 'PHYSICAL_ID_TOO_BIG']);
+
+export function vendorHonours(vendor: Vendor, reason: InhibitReason): boolean {
+  return (vendor === 'intel' ? VMX_REQUIRED : AVIC_REQUIRED).has(reason);
+}
+
+/** The VM-wide `apicv_inhibit_reasons` bitmask. */
+export class ApicvInhibits {
+  private readonly set = new Set<InhibitReason>();
+
+  constructor(private readonly vendor: Vendor) {}
+
+  /** kvm_set_or_clear_apicv_inhibit(); returns true when the mask changed. */
+  setOrClear(reason: InhibitReason, set: boolean): boolean {
+    if (!vendorHonours(this.vendor, reason)) return false;
+    if (set === this.set.has(reason)) return false;
+    if (set) this.set.add(reason);
+    else this.set.delete(reason);
+    return true;
+  }
+
+  has(reason: InhibitReason): boolean {
+    return this.set.has(reason);
+  }
+
+  /** Set reasons in enum order. */
+  list(): InhibitReason[] {
+    return INHIBIT_REASONS.filter((r) => this.set.has(r));
+  }
+
+  get any(): boolean {
+    return this.set.size > 0;
+  }
+}

@@ -1,0 +1,472 @@
+/**
+ * One vCPU's in-kernel local APIC register page and its read/write rules.
+ *
+ * Models arch/x86/kvm/lapic.c: kvm_lapic_readable_reg_mask, kvm_lapic_reg_read, __apic_read,
+ * kvm_lapic_reg_write, apic_mmio_read / apic_mmio_write, kvm_lapic_msr_read / _write
+ * (kvm_x2apic_msr_read / _write), __kvm_x2apic_icr_write, kvm_x2apic_icr_read,
+ * apic_set_spiv, apic_update_ppr, apic_set_eoi, apic_update_lvtt, kvm_apic_set_version,
+ * kvm_apic_ack_interrupt and kvm_lapic_reset.
+ *
+ * Inaccuracies (known, deliberate):
+ * - The APIC timer does not run: TMCCT reads 0 and no timer interrupt fires. TMICT, the timer
+ *   mode and the divide configuration are stored and masked as KVM does.
+ * - An unreadable or misaligned MMIO read returns 0 (KVM leaves the guest's buffer untouched).
+ * - EOI does not notify an I/O APIC or Hyper-V SynIC (neither is modelled); PV EOI is absent.
+ * - The CPU's interrupt window (RFLAGS.IF, STI shadow) is not modelled: `ack` takes the
+ *   highest IRR vector above PPR whenever one exists.
+ */
+import {
+  APIC_ARBPRI, APIC_DFR, APIC_DFR_FLAT, APIC_EOI, APIC_ESR, APIC_ICR, APIC_ICR2, APIC_ICR_BUSY, APIC_ID, APIC_IRR,
+  APIC_ISR, APIC_LDR, APIC_LDR_MASK, APIC_LVR, APIC_LVR_DIRECTED_EOI, APIC_LVT0, APIC_LVT1, APIC_LVTCMCI, APIC_LVTERR,
+  APIC_LVTPC, APIC_LVTT, APIC_LVTTHMR, APIC_LVT_MASKED, APIC_LVT_TIMER_TSCDEADLINE, APIC_LVT_WRITE_MASK,
+  APIC_MODE_EXTINT, APIC_MODE_MASK, APIC_DM_NMI, APIC_PROCPRI, APIC_SELF_IPI, APIC_DEST_SELF, APIC_SPIV,
+  APIC_SPIV_APIC_ENABLED, APIC_SPIV_DIRECTED_EOI, APIC_TASKPRI, APIC_TDCR, APIC_TMCCT, APIC_TMICT, APIC_TMR,
+  APIC_VECTOR_MASK, APIC_VERSION, KVM_APIC_MAX_NR_LVT_ENTRIES, LAPIC_MMIO_LENGTH, LAPIC_STATE_SIZE, LVT_TIMER,
+  MSR_IA32_APICBASE_ENABLE, X2APIC_ENABLE, X2APIC_ICR_RESERVED_BITS, lvtIndex, lvtOffset,
+} from './apicdef';
+import type { Vcpu } from './vcpu';
+
+/** APIC_REG_MASK(): one bit per 16-byte slot. */
+const regBit = (offset: number): bigint => 1n << BigInt(offset >> 4);
+const regsBits = (first: number, count: number): bigint => regBit(first) * ((1n << BigInt(count)) - 1n);
+
+const BASE_READABLE =
+  regBit(APIC_ID) | regBit(APIC_LVR) | regBit(APIC_TASKPRI) | regBit(APIC_PROCPRI) | regBit(APIC_LDR) |
+  regBit(APIC_SPIV) | regsBits(APIC_ISR, 8) | regsBits(APIC_TMR, 8) | regsBits(APIC_IRR, 8) | regBit(APIC_ESR) |
+  regBit(APIC_ICR) | regBit(APIC_LVTT) | regBit(APIC_LVTTHMR) | regBit(APIC_LVTPC) | regBit(APIC_LVT0) |
+  regBit(APIC_LVT1) | regBit(APIC_LVTERR) | regBit(APIC_TMICT) | regBit(APIC_TMCCT) | regBit(APIC_TDCR);
+
+/** Result of a 32-bit register write handler: 0 accepted, 1 rejected (#GP in x2APIC, ignored in xAPIC). */
+type WriteRet = 0 | 1;
+
+export class Lapic {
+  /** The register image, 0x000-0x3ff, as 32-bit words (index = offset >> 2). */
+  readonly regs = new Uint32Array(LAPIC_STATE_SIZE / 4);
+  swEnabled = false;
+  nrLvtEntries: number;
+  /** lapic_timer.timer_mode_mask: bit 17, plus bit 18 when the guest has TSC-deadline. */
+  timerModeMask: number;
+  timerMode = 0;
+  lvt0InNmiMode = false;
+  /** apic->base_address: where the MMIO window decodes. */
+  baseAddress = 0;
+  /** apic->pending_events: KVM_APIC_INIT, KVM_APIC_SIPI. */
+  pendingInit = false;
+  pendingSipi = false;
+  sipiVector = 0;
+
+  constructor(readonly vcpu: Vcpu) {
+    this.nrLvtEntries = this.calcNrLvtEntries();
+    this.timerModeMask = vcpu.vm.config.tscDeadline ? 3 << 17 : 1 << 17;
+  }
+
+  // ---- raw register access (kvm_lapic_get_reg / kvm_lapic_set_reg / *_reg64) ----
+  getReg(offset: number): number {
+    return this.regs[offset >> 2];
+  }
+  setReg(offset: number, value: number): void {
+    this.regs[offset >> 2] = value >>> 0;
+  }
+  getReg64(offset: number): bigint {
+    return BigInt(this.regs[offset >> 2]) | (BigInt(this.regs[(offset >> 2) + 1]) << 32n);
+  }
+  setReg64(offset: number, value: bigint): void {
+    this.regs[offset >> 2] = Number(value & 0xffffffffn);
+    this.regs[(offset >> 2) + 1] = Number((value >> 32n) & 0xffffffffn);
+  }
+
+  get hwEnabled(): boolean {
+    return (this.vcpu.apicBase & MSR_IA32_APICBASE_ENABLE) !== 0n;
+  }
+  get x2apicMode(): boolean {
+    return (this.vcpu.apicBase & X2APIC_ENABLE) !== 0n;
+  }
+  /** kvm_xapic_id(): bits 31:24 of the ID register. */
+  get xapicId(): number {
+    return this.getReg(APIC_ID) >>> 24;
+  }
+  /** kvm_x2apic_id(): always the vcpu_id. */
+  get x2apicId(): number {
+    return this.vcpu.id;
+  }
+
+  private get vm() {
+    return this.vcpu.vm;
+  }
+
+  /** kvm_apic_calc_nr_lvt_entries(): 7 with MCG_CMCI_P (since 6.0), else 6. */
+  private calcNrLvtEntries(): number {
+    const cmci = this.vm.config.cmci && this.vm.profile.hasNew('cmciLvt');
+    return KVM_APIC_MAX_NR_LVT_ENTRIES - (cmci ? 0 : 1);
+  }
+
+  /** kvm_apic_set_version(). The in-kernel I/O APIC hides directed EOI. */
+  setVersion(): void {
+    let v = APIC_VERSION | ((this.nrLvtEntries - 1) << 16);
+    if (this.vm.config.x2apicCpuid && !this.vm.ioapicInKernel) v |= APIC_LVR_DIRECTED_EOI;
+    this.setReg(APIC_LVR, v);
+  }
+
+  /** kvm_lapic_readable_reg_mask(). */
+  readableRegMask(): bigint {
+    let mask = BASE_READABLE;
+    if (this.nrLvtEntries > 6) mask |= regBit(APIC_LVTCMCI);
+    if (!this.x2apicMode) mask |= regBit(APIC_ARBPRI) | regBit(APIC_DFR) | regBit(APIC_ICR2);
+    return mask;
+  }
+
+  // ---- PPR / ISR / IRR ----
+  private highestVector(base: number): number {
+    for (let w = 7; w >= 0; w--) {
+      const v = this.getReg(base + 0x10 * w);
+      if (v !== 0) return w * 32 + (31 - Math.clz32(v));
+    }
+    return -1;
+  }
+  highestIsr(): number {
+    return this.highestVector(APIC_ISR);
+  }
+  highestIrr(): number {
+    return this.highestVector(APIC_IRR);
+  }
+  testVector(base: number, vec: number): boolean {
+    return ((this.getReg(base + 0x10 * (vec >> 5)) >>> (vec & 31)) & 1) === 1;
+  }
+  setVector(base: number, vec: number, on: boolean): void {
+    const off = base + 0x10 * (vec >> 5);
+    const bit = 1 << (vec & 31);
+    this.setReg(off, on ? this.getReg(off) | bit : this.getReg(off) & ~bit);
+  }
+  /** Ascending vectors set in ISR, IRR or TMR. */
+  vectors(base: number): number[] {
+    const out: number[] = [];
+    for (let vec = 0; vec < 256; vec++) if (this.testVector(base, vec)) out.push(vec);
+    return out;
+  }
+
+  /** __apic_update_ppr(). */
+  updatePpr(): number {
+    const tpr = this.getReg(APIC_TASKPRI);
+    const isr = this.highestIsr();
+    const isrv = isr !== -1 ? isr : 0;
+    const ppr = (tpr & 0xf0) >= (isrv & 0xf0) ? tpr & 0xff : isrv & 0xf0;
+    this.setReg(APIC_PROCPRI, ppr);
+    return ppr;
+  }
+
+  /** apic_set_spiv(): store, and track software enable (which dirties the map). */
+  setSpiv(val: number): void {
+    const enabled = (val & APIC_SPIV_APIC_ENABLED) !== 0;
+    this.setReg(APIC_SPIV, val);
+    if (enabled !== this.swEnabled) {
+      this.swEnabled = enabled;
+      this.vm.markMapDirty();
+    }
+  }
+
+  /** kvm_apic_set_xapic_id(). */
+  setXapicId(id: number): void {
+    this.setReg(APIC_ID, (id & 0xff) << 24);
+    this.vm.markMapDirty();
+  }
+  setLdr(val: number): void {
+    this.setReg(APIC_LDR, val);
+    this.vm.markMapDirty();
+  }
+  setDfr(val: number): void {
+    this.setReg(APIC_DFR, val);
+    this.vm.markMapDirty();
+  }
+  /** kvm_apic_set_x2apic_id(): ID := vcpu_id, LDR := cluster << 16 | 1 << (id & 0xf). */
+  setX2apicId(id: number): void {
+    this.setReg(APIC_ID, id);
+    this.setReg(APIC_LDR, calcX2apicLdr(id));
+    this.vm.markMapDirty();
+  }
+
+  /** apic_update_lvtt(): leaving or entering TSC-deadline mode cancels the timer and zeroes TMICT. */
+  updateLvtt(): void {
+    const mode = this.getReg(APIC_LVTT) & this.timerModeMask;
+    if (this.timerMode !== mode) {
+      const wasDeadline = this.timerMode === APIC_LVT_TIMER_TSCDEADLINE;
+      if (wasDeadline !== (mode === APIC_LVT_TIMER_TSCDEADLINE)) this.setReg(APIC_TMICT, 0);
+      this.timerMode = mode;
+    }
+  }
+
+  /** apic_manage_nmi_watchdog(). */
+  manageNmiWatchdog(lvt0: number): void {
+    this.lvt0InNmiMode = (lvt0 & (APIC_MODE_MASK | APIC_LVT_MASKED)) === APIC_DM_NMI;
+  }
+
+  // ---- reads ----
+  /** __apic_read(). */
+  private apicRead(offset: number): number {
+    switch (offset) {
+      case APIC_ARBPRI:
+        return 0;
+      case APIC_TMCCT:
+        return 0; // timer not modelled (see header)
+      case APIC_PROCPRI:
+        this.updatePpr();
+        return this.getReg(APIC_PROCPRI);
+      default:
+        return this.getReg(offset);
+    }
+  }
+
+  /** kvm_lapic_reg_read(): the bytes read, or null when the access is refused. */
+  regRead(offset: number, len: number): number | null {
+    const alignment = offset & 0xf;
+    if (alignment + len > 4) return null;
+    if (offset > 0x3f0 || (this.readableRegMask() & regBit(offset)) === 0n) return null;
+    const result = this.apicRead(offset & ~0xf);
+    if (len === 4) return result >>> 0;
+    return (result >>> (alignment * 8)) & (len === 1 ? 0xff : 0xffff);
+  }
+
+  inMmioRange(gpa: bigint): boolean {
+    const base = BigInt(this.baseAddress);
+    return gpa >= base && gpa < base + BigInt(LAPIC_MMIO_LENGTH);
+  }
+
+  /** apic_mmio_read(): null when the LAPIC does not claim the address. */
+  mmioRead(gpa: bigint, len: number): number | null {
+    if (!this.inMmioRange(gpa)) return null;
+    if (!this.hwEnabled || this.x2apicMode) {
+      if (!this.vm.config.quirks.lapicMmioHole) return null;
+      return len === 4 ? 0xffffffff : len === 2 ? 0xffff : 0xff;
+    }
+    const offset = Number(gpa - BigInt(this.baseAddress));
+    return this.regRead(offset, len) ?? 0;
+  }
+
+  /** apic_mmio_write(): false when the LAPIC does not claim the address. */
+  mmioWrite(gpa: bigint, len: number, val: number): boolean {
+    if (!this.inMmioRange(gpa)) return false;
+    if (!this.hwEnabled || this.x2apicMode) return this.vm.config.quirks.lapicMmioHole;
+    const offset = Number(gpa - BigInt(this.baseAddress));
+    if (len !== 4 || offset & 0xf) return true;
+    this.regWrite(offset & 0xff0, val >>> 0);
+    return true;
+  }
+
+  // ---- writes ----
+  /** kvm_lapic_reg_write(). */
+  regWrite(reg: number, val: number): WriteRet {
+    val >>>= 0;
+    this.vm.trace({ event: 'kvm_apic', vcpu: this.vcpu.id, detail: `apic_write ${hexReg(reg)} = 0x${val.toString(16)}` });
+    const ret = this.regWriteInner(reg, val);
+    this.vm.recalculateApicMap();
+    return ret;
+  }
+
+  private regWriteInner(reg: number, val: number): WriteRet {
+    switch (reg) {
+      case APIC_ID:
+        if (this.x2apicMode) return 1;
+        this.setXapicId(val >>> 24);
+        return 0;
+      case APIC_TASKPRI:
+        this.setReg(APIC_TASKPRI, val & 0xff);
+        this.updatePpr();
+        return 0;
+      case APIC_EOI:
+        this.setEoi();
+        return 0;
+      case APIC_LDR:
+        if (this.x2apicMode) return 1;
+        this.setLdr(val & APIC_LDR_MASK);
+        return 0;
+      case APIC_DFR:
+        if (this.x2apicMode) return 1;
+        this.setDfr((val | 0x0fffffff) >>> 0);
+        return 0;
+      case APIC_SPIV: {
+        let mask = 0x3ff;
+        if (this.getReg(APIC_LVR) & APIC_LVR_DIRECTED_EOI) mask |= APIC_SPIV_DIRECTED_EOI;
+        this.setSpiv(val & mask);
+        if (!(val & APIC_SPIV_APIC_ENABLED)) {
+          for (let i = 0; i < this.nrLvtEntries; i++) {
+            this.setReg(lvtOffset(i), this.getReg(lvtOffset(i)) | APIC_LVT_MASKED);
+          }
+          this.updateLvtt();
+        }
+        return 0;
+      }
+      case APIC_ICR: {
+        // xAPIC only: in x2APIC mode the ICR is reached through kvm_x2apic_icr_write().
+        const low = (val & ~APIC_ICR_BUSY) >>> 0;
+        this.vm.sendIpi(this, low, this.getReg(APIC_ICR2));
+        this.setReg(APIC_ICR, low);
+        return 0;
+      }
+      case APIC_ICR2:
+        if (this.x2apicMode) {
+          if (this.vm.profile.hasNew('x2apicIcr64')) return 1;
+          this.setReg(APIC_ICR2, val); // <= 5.17: WRMSR 0x830 wrote ICR2 := bits 63:32 unmasked
+          return 0;
+        }
+        this.setReg(APIC_ICR2, (val & 0xff000000) >>> 0);
+        return 0;
+      case APIC_LVT0:
+      case APIC_LVTTHMR:
+      case APIC_LVTPC:
+      case APIC_LVT1:
+      case APIC_LVTERR:
+      case APIC_LVTCMCI: {
+        if (reg === APIC_LVT0) this.manageNmiWatchdog(val);
+        const index = lvtIndex(reg);
+        if (index >= this.nrLvtEntries) return 1;
+        if (!this.swEnabled) val |= APIC_LVT_MASKED;
+        this.setReg(reg, val & APIC_LVT_WRITE_MASK[index]);
+        return 0;
+      }
+      case APIC_LVTT:
+        if (!this.swEnabled) val |= APIC_LVT_MASKED;
+        this.setReg(APIC_LVTT, val & (APIC_LVT_WRITE_MASK[LVT_TIMER] | this.timerModeMask));
+        this.updateLvtt();
+        return 0;
+      case APIC_TMICT:
+        if (this.timerMode === APIC_LVT_TIMER_TSCDEADLINE) return 0;
+        this.setReg(APIC_TMICT, val);
+        return 0;
+      case APIC_TDCR:
+        this.setReg(APIC_TDCR, val & 0xb);
+        return 0;
+      case APIC_ESR:
+        return this.x2apicMode && val !== 0 ? 1 : 0;
+      case APIC_SELF_IPI:
+        if (!this.x2apicMode) return 1;
+        if (!this.vm.profile.hasNew('selfIpiKeepsIcr')) {
+          // <= 5.17: the SELF_IPI write went through the ICR write path and overwrote the ICR.
+          return this.regWriteInner(APIC_ICR, (APIC_DEST_SELF | (val & APIC_VECTOR_MASK)) >>> 0);
+        }
+        if (val & ~APIC_VECTOR_MASK) return 1;
+        this.vm.sendIpi(this, (APIC_DEST_SELF | val) >>> 0, 0);
+        return 0;
+      default:
+        return 1;
+    }
+  }
+
+  /** apic_set_eoi(): clear the highest ISR bit. Returns the vector, or -1. */
+  setEoi(): number {
+    const vector = this.highestIsr();
+    this.vm.trace({ event: 'kvm_eoi', vcpu: this.vcpu.id, detail: vector === -1 ? 'no vector in service' : `vector ${vector}` });
+    if (vector === -1) return -1;
+    this.setVector(APIC_ISR, vector, false);
+    this.updatePpr();
+    return vector;
+  }
+
+  /** kvm_x2apic_icr_read(). */
+  x2apicIcrRead(): bigint {
+    if (!this.vm.profile.hasNew('x2apicIcr64')) {
+      return BigInt(this.getReg(APIC_ICR)) | (BigInt(this.getReg(APIC_ICR2)) << 32n);
+    }
+    if (this.vm.icrIsSplit) return BigInt(this.getReg(APIC_ICR)) | (BigInt(this.getReg(APIC_ICR2)) << 32n);
+    return this.getReg64(APIC_ICR);
+  }
+
+  /** __kvm_x2apic_icr_write() (slow path: kvm_apic_send_ipi). */
+  x2apicIcrWrite(data: bigint): WriteRet {
+    if (!this.vm.profile.hasNew('x2apicIcr64')) {
+      // <= 5.17: ICR2 := bits 63:32 (unmasked), then the 32-bit ICR write sends the IPI.
+      this.regWrite(APIC_ICR2, Number(data >> 32n));
+      return this.regWrite(APIC_ICR, Number(data & 0xffffffffn));
+    }
+    if (this.vm.profile.hasNew('x2apicIcrReservedGp') && (data & BigInt(X2APIC_ICR_RESERVED_BITS)) !== 0n) return 1;
+    data &= ~BigInt(APIC_ICR_BUSY);
+    const low = Number(data & 0xffffffffn);
+    const high = Number(data >> 32n);
+    this.vm.sendIpi(this, low, high);
+    if (this.vm.icrIsSplit) {
+      this.setReg(APIC_ICR, low);
+      this.setReg(APIC_ICR2, high);
+    } else {
+      this.setReg64(APIC_ICR, data);
+    }
+    this.vm.trace({ event: 'kvm_apic', vcpu: this.vcpu.id, detail: `apic_write APIC_ICR = 0x${data.toString(16)}` });
+    return 0;
+  }
+
+  /** kvm_x2apic_msr_read(): the value, or null for #GP. */
+  x2apicMsrRead(msr: number): bigint | null {
+    if (!this.x2apicMode) return null;
+    const reg = (msr - 0x800) << 4;
+    if (reg === APIC_ICR) return this.x2apicIcrRead();
+    if (reg === APIC_ICR2 && !this.vm.profile.hasNew('x2apicIcr64')) return null;
+    const low = this.regRead(reg, 4);
+    return low === null ? null : BigInt(low);
+  }
+
+  /** kvm_x2apic_msr_write(): false for #GP. */
+  x2apicMsrWrite(msr: number, data: bigint): boolean {
+    if (!this.x2apicMode) return false;
+    const reg = (msr - 0x800) << 4;
+    if (reg === APIC_ICR) return this.x2apicIcrWrite(data) === 0;
+    if (!this.vm.profile.hasNew('x2apicIcr64') && reg === APIC_ICR2) return false;
+    if (data >> 32n !== 0n) {
+      if (this.vm.profile.hasNew('x2apicHighBitsGp')) return false;
+    }
+    return this.regWrite(reg, Number(data & 0xffffffffn)) === 0;
+  }
+
+  /** kvm_apic_has_interrupt(): the vector the CPU would take, or -1. */
+  hasInterrupt(): number {
+    if (!this.hwEnabled) return -1;
+    const ppr = this.updatePpr();
+    const irr = this.highestIrr();
+    if (irr === -1 || (irr & 0xf0) <= ppr) return -1;
+    return irr;
+  }
+
+  /** kvm_apic_ack_interrupt(): IRR -> ISR, PPR raised. */
+  ackInterrupt(vector: number): void {
+    this.setVector(APIC_IRR, vector, false);
+    this.setVector(APIC_ISR, vector, true);
+    this.updatePpr();
+  }
+
+  /** kvm_lapic_reset(): the register part (APICBASE is handled by the caller for RESET). */
+  reset(initEvent: boolean): void {
+    if (!initEvent) this.setXapicId(this.vcpu.id);
+    this.setVersion();
+    for (let i = 0; i < this.nrLvtEntries; i++) this.setReg(lvtOffset(i), APIC_LVT_MASKED);
+    this.updateLvtt();
+    if (this.vcpu.isResetBsp && this.vm.config.quirks.lint0Reenabled) {
+      this.setReg(APIC_LVT0, APIC_MODE_EXTINT << 8);
+    }
+    this.manageNmiWatchdog(this.getReg(APIC_LVT0));
+    this.setDfr(APIC_DFR_FLAT);
+    this.setSpiv(0xff);
+    this.setReg(APIC_TASKPRI, 0);
+    if (!this.x2apicMode) this.setLdr(0);
+    this.setReg(APIC_ESR, 0);
+    if (!this.x2apicMode) {
+      this.setReg(APIC_ICR, 0);
+      this.setReg(APIC_ICR2, 0);
+    } else {
+      this.setReg64(APIC_ICR, 0n);
+    }
+    this.setReg(APIC_TDCR, 0);
+    this.setReg(APIC_TMICT, 0);
+    for (let i = 0; i < 8; i++) {
+      this.setReg(APIC_IRR + 0x10 * i, 0);
+      this.setReg(APIC_ISR + 0x10 * i, 0);
+      this.setReg(APIC_TMR + 0x10 * i, 0);
+    }
+    this.updatePpr();
+    this.vcpu.arbPrio = 0;
+  }
+}
+
+/** kvm_apic_calc_x2apic_ldr(). */
+export function calcX2apicLdr(id: number): number {
+  return (((id >>> 4) << 16) | (1 << (id & 0xf))) >>> 0;
+}
+
+function hexReg(reg: number): string {
+  return '0x' + reg.toString(16).padStart(3, '0');
+}

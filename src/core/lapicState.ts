@@ -1,0 +1,67 @@
+/**
+ * KVM_GET_LAPIC / KVM_SET_LAPIC: the 1 KiB struct kvm_lapic_state image.
+ *
+ * Models lapic.c kvm_apic_get_state(), kvm_apic_set_state() and kvm_apic_state_fixup(): in
+ * x2APIC mode the ID slot is the x2APIC ID (32-bit IDs) or vcpu_id << 24 (legacy), LDR is forced
+ * to the x2APIC formula on SET, and when the ICR is not split (Intel) its high half is shown in
+ * the ICR2 slot (0x310) and merged back from it on SET.
+ *
+ * Inaccuracies: TMCCT reads 0 (the timer does not run); KVM_SET_LAPIC does not restart a timer.
+ */
+import { APIC_ICR, APIC_ICR2, APIC_ID, APIC_LDR, APIC_LVT0, APIC_SPIV, APIC_TMCCT, LAPIC_STATE_SIZE } from './apicdef';
+import { calcX2apicLdr } from './lapic';
+import type { Vcpu } from './vcpu';
+
+/** kvm_apic_state_fixup(); returns false for -EINVAL. */
+function stateFixup(vcpu: Vcpu, regs: Uint32Array, set: boolean): boolean {
+  const apic = vcpu.apic;
+  if (!apic.x2apicMode) return true;
+  const vm = vcpu.vm;
+  const x2apicId = apic.x2apicId;
+  const id = APIC_ID >> 2;
+  if (vm.x2apicFormat) {
+    if (regs[id] !== x2apicId) return false;
+  } else if (set) {
+    // Before 6.11 KVM installed the userspace value (read back as id >> 24 by kvm_xapic_id).
+    if (vm.profile.hasNew('setLapicX2apicIdLocked')) regs[id] = x2apicId;
+  } else {
+    regs[id] = (x2apicId << 24) >>> 0;
+  }
+  if (set) regs[APIC_LDR >> 2] = calcX2apicLdr(x2apicId);
+  if (!vm.icrIsSplit && vm.profile.hasNew('x2apicIcr64')) {
+    if (set) regs[(APIC_ICR >> 2) + 1] = regs[APIC_ICR2 >> 2];
+    else regs[APIC_ICR2 >> 2] = regs[(APIC_ICR >> 2) + 1];
+  }
+  return true;
+}
+
+/** kvm_apic_get_state(): the image as KVM_GET_LAPIC returns it. */
+export function getLapicState(vcpu: Vcpu): Uint32Array {
+  const regs = new Uint32Array(vcpu.apic.regs);
+  regs[APIC_TMCCT >> 2] = 0;
+  stateFixup(vcpu, regs, false);
+  return regs;
+}
+
+/** kvm_apic_set_state(); returns false for -EINVAL. */
+export function setLapicState(vcpu: Vcpu, image: Uint32Array): boolean {
+  if (image.length !== LAPIC_STATE_SIZE / 4) throw new RangeError('a LAPIC image is 1024 bytes');
+  const apic = vcpu.apic;
+  const vm = vcpu.vm;
+  const regs = new Uint32Array(image);
+  apic.setSpiv(regs[APIC_SPIV >> 2]);
+  if (!stateFixup(vcpu, regs, true)) {
+    vm.recalculateApicMap();
+    return false;
+  }
+  apic.regs.set(regs);
+  vm.markMapDirty();
+  vm.recalculateApicMap();
+  apic.setVersion();
+  apic.updatePpr();
+  apic.updateLvtt();
+  apic.manageNmiWatchdog(apic.getReg(APIC_LVT0));
+  apic.setReg(APIC_TMCCT, 0);
+  vcpu.arbPrio = 0;
+  return true;
+}

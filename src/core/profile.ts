@@ -1,0 +1,114 @@
+/**
+ * Which KVM to model: "current" (newest upstream) or a release "X.Y" from 5.10 on.
+ * Each behaviour that changed names the first release with the new behaviour; a profile
+ * answers "does this KVM have it". The full table (and its use everywhere) grows with
+ * issue 7; here are the changes that the register model already honours.
+ *
+ * Inaccuracies: a release means the tag vX.Y itself; stable backports (for example the
+ * AMD split ICR in 6.6.y) are not modelled.
+ */
+
+export interface BehaviourChange {
+  id: string;
+  /** First release with the new behaviour. */
+  since: string;
+  commit: string;
+  before: string;
+  after: string;
+}
+
+export const BEHAVIOUR_CHANGES = [
+  {
+    id: 'x2apicIcr64',
+    since: '5.18',
+    commit: 'a57a31684d7b',
+    before: 'x2APIC ICR kept as ICR + ICR2: WRMSR 0x830 wrote ICR2 := bits 63:32, then ICR',
+    after: 'x2APIC ICR is one 64-bit register at 0x300; KVM_GET/SET_LAPIC split and merge it',
+  },
+  {
+    id: 'selfIpiKeepsIcr',
+    since: '5.18',
+    commit: 'd22a81b304a2',
+    before: 'a SELF_IPI write went through the ICR write path and overwrote the ICR',
+    after: 'SELF_IPI sends without touching the ICR',
+  },
+  {
+    id: 'cmciLvt',
+    since: '6.0',
+    commit: 'vCMCI series by Jue Wang, 2022 (commit not pinned)',
+    before: 'always 6 LVTs (max LVT 5)',
+    after: '7 LVTs (LVT CMCI at 0x2f0) when the guest MCG_CAP has MCG_CMCI_P',
+  },
+  {
+    id: 'apicBaseModifiedInhibit',
+    since: '5.19',
+    commit: '3743c2f02517',
+    before: 'relocating the APIC base printed "APIC base relocation is unsupported by KVM"; APICv ignored it',
+    after: 'no warning; APIC_BASE_MODIFIED inhibit (sticky) while enabled at a non-default base',
+  },
+  {
+    id: 'x2apicHighBitsGp',
+    since: '6.3',
+    commit: 'ab52be1b310b',
+    before: 'bits 63:32 of a non-ICR x2APIC WRMSR were ignored',
+    after: 'a non-ICR x2APIC WRMSR with any of bits 63:32 set raises #GP',
+  },
+  {
+    id: 'xapicIdReinitOnHostX2apicExit',
+    since: '6.3',
+    commit: 'Reinitialize xAPIC ID when userspace forces x2APIC => xAPIC',
+    before: 'a host-forced x2APIC -> xAPIC switch left the xAPIC ID register stale',
+    after: 'the xAPIC ID is reset to vcpu_id',
+  },
+  {
+    id: 'setLapicX2apicIdLocked',
+    since: '6.11',
+    commit: '4b7c3f6d04bd',
+    before: 'KVM_SET_LAPIC in x2APIC mode without 32-bit IDs installed ID >> 24 from userspace',
+    after: 'the ID is forced to vcpu_id',
+  },
+  {
+    id: 'amdSplitIcr',
+    since: '6.12',
+    commit: '73b42dc69be8',
+    before: 'SVM stored the x2APIC ICR as one 64-bit value at 0x300',
+    after: 'SVM keeps the halves at 0x300 / 0x310 (x2apic_icr_is_split)',
+  },
+  {
+    id: 'x2apicIcrReservedGp',
+    since: '6.12',
+    commit: '71bf395a276f',
+    before: 'x2APIC ICR reserved bits 31:20, 17:16, 13 were accepted',
+    after: 'setting any of them raises #GP',
+  },
+] as const satisfies readonly BehaviourChange[];
+
+export type BehaviourId = (typeof BEHAVIOUR_CHANGES)[number]['id'];
+
+export const OLDEST_RELEASE = '5.10';
+
+/** "X.Y" -> comparable number; null if not a release string. */
+export function releaseNumber(release: string): number | null {
+  const m = /^(\d+)\.(\d+)$/.exec(release);
+  if (!m) return null;
+  return Number(m[1]) * 1000 + Number(m[2]);
+}
+
+export class KvmProfile {
+  readonly release: string;
+  private readonly has: ReadonlySet<BehaviourId>;
+
+  constructor(release: string) {
+    const n = release === 'current' ? Infinity : releaseNumber(release);
+    if (n === null || n < releaseNumber(OLDEST_RELEASE)!) {
+      throw new RangeError(`KVM release "${release}" is not "current" or a release "X.Y" from ${OLDEST_RELEASE} on`);
+    }
+    this.release = release;
+    this.has = new Set(BEHAVIOUR_CHANGES.filter((c) => n >= releaseNumber(c.since)!).map((c) => c.id));
+  }
+
+  /** True when this KVM already has the new behaviour of change `id`. */
+  hasNew(id: BehaviourId): boolean {
+    return this.has.has(id);
+  }
+}

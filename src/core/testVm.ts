@@ -1,0 +1,34 @@
+/** Test helpers: a VM with vCPUs, and register shortcuts. Used by the unit tests only. */
+import { Vm, type VmConfig } from './vm';
+import type { Vcpu } from './vcpu';
+
+export function makeVm(ids: number[] = [0, 1], config: Partial<VmConfig> = {}): Vm {
+  const vm = new Vm(config);
+  for (const id of ids) if (vm.createVcpu(id)) throw new Error(`cannot create vCPU ${id}`);
+  vm.takeTrace();
+  return vm;
+}
+
+export function vcpu(vm: Vm, id: number): Vcpu {
+  const v = vm.vcpu(id);
+  if (!v) throw new Error(`no vCPU ${id}`);
+  return v;
+}
+
+/** Guest MMIO store/load at `offset` from the vCPU's APIC base. */
+export function mmioW(vm: Vm, id: number, offset: number, value: number): void {
+  const v = vcpu(vm, id);
+  vm.mmioWrite(v, BigInt(v.apic.baseAddress + offset), value);
+}
+export function mmioR(vm: Vm, id: number, offset: number): number | 'unclaimed' {
+  const v = vcpu(vm, id);
+  const r = vm.mmioRead(v, BigInt(v.apic.baseAddress + offset));
+  return 'value' in r ? r.value : 'unclaimed';
+}
+
+/** Put a vCPU in x2APIC mode through guest WRMSRs (xAPIC -> x2APIC). */
+export function toX2apic(vm: Vm, id: number): void {
+  const v = vcpu(vm, id);
+  const r = vm.wrmsr(v, 0x1b, v.apicBase | 0xc00n, false);
+  if (!r.ok) throw new Error('x2APIC switch refused');
+}

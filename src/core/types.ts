@@ -1,0 +1,40 @@
+/** Small shared types of the emulation core. */
+
+/** KVM's vcpu_id: also the vCPU's x2APIC ID. */
+export type VcpuId = number;
+
+/** An errno name returned by a refused ioctl. */
+export type Errno = 'EINVAL' | 'EEXIST' | 'EPERM' | 'ENXIO' | 'EBUSY';
+
+/** What a guest access or host ioctl did: faulted, was refused, or succeeded. */
+export type Outcome = { ok: true } | { ok: false; fault: '#GP' } | { ok: false; error: Errno };
+
+export const OK: Outcome = { ok: true };
+export const GP: Outcome = { ok: false, fault: '#GP' };
+export const einval: Outcome = { ok: false, error: 'EINVAL' };
+
+/** KVM_MP_STATE_* names (uapi), by value. */
+export const MP_STATES = [
+  'RUNNABLE',
+  'UNINITIALIZED',
+  'INIT_RECEIVED',
+  'HALTED',
+  'SIPI_RECEIVED',
+  'STOPPED',
+  'CHECK_STOP',
+  'OPERATING',
+  'LOAD',
+  'AP_RESET_HOLD',
+  'SUSPENDED',
+] as const;
+export type MpState = (typeof MP_STATES)[number];
+
+/** lapic.h enum lapic_mode, from APICBASE bits 11 (EN) and 10 (EXTD). */
+export type LapicMode = 'disabled' | 'invalid' | 'xapic' | 'x2apic';
+
+/** One entry of the trace a step leaves, named after the KVM tracepoint or function it mirrors. */
+export interface TraceEvent {
+  event: string;
+  vcpu?: VcpuId;
+  detail: string;
+}

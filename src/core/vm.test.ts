@@ -1,0 +1,46 @@
+import { describe, expect, it } from 'vitest';
+import { KvmProfile, BEHAVIOUR_CHANGES } from './profile';
+import { makeVm } from './testVm';
+import { Vm } from './vm';
+
+describe('KVM_CREATE_VCPU', () => {
+  it('creates APs UNINITIALIZED and the boot vCPU RUNNABLE', () => {
+    const vm = makeVm([0, 1]);
+    expect(vm.vcpu(0)!.mpState).toBe('RUNNABLE');
+    expect(vm.vcpu(1)!.mpState).toBe('UNINITIALIZED');
+  });
+
+  it('refuses a duplicate id (EEXIST) and ids at or above KVM_MAX_VCPU_IDS (EINVAL)', () => {
+    const vm = makeVm([0]);
+    expect(vm.createVcpu(0)).toBe('EEXIST');
+    expect(vm.createVcpu(16384)).toBe('EINVAL');
+    expect(vm.createVcpu(16383)).toBeNull();
+  });
+});
+
+describe('KVM_ENABLE_CAP(KVM_CAP_X2APIC_API)', () => {
+  it('accepts USE_32BIT_IDS and DISABLE_BROADCAST_QUIRK, refuses unknown flags', () => {
+    const vm = new Vm();
+    expect(vm.enableX2apicApi(3n)).toBeNull();
+    expect(vm.x2apicFormat && vm.broadcastQuirkDisabled).toBe(true);
+    expect(vm.enableX2apicApi(4n)).toBe('EINVAL'); // split-irqchip only
+    expect(vm.enableX2apicApi(0x100n)).toBe('EINVAL');
+  });
+});
+
+describe('APICv inhibits', () => {
+  it('apicv off sets DISABLED; a healthy VM has APICv active', () => {
+    expect(new Vm({ apicv: false }).inhibits.list()).toEqual(['DISABLED']);
+    expect(makeVm().apicvActive).toBe(true);
+  });
+});
+
+describe('KVM releases', () => {
+  it('accepts "current" and X.Y from 5.10, refuses others', () => {
+    expect(() => new KvmProfile('5.9')).toThrow();
+    expect(() => new KvmProfile('latest')).toThrow();
+    expect(new KvmProfile('6.2').hasNew('x2apicHighBitsGp')).toBe(false);
+    expect(new KvmProfile('6.3').hasNew('x2apicHighBitsGp')).toBe(true);
+    for (const c of BEHAVIOUR_CHANGES) expect(new KvmProfile('current').hasNew(c.id)).toBe(true);
+  });
+});

@@ -1,0 +1,231 @@
+/**
+ * A KVM virtual machine with an in-kernel irqchip: its vCPUs, its VM-wide APIC state (the
+ * optimized map and its dirty flag, KVM_CAP_X2APIC_API flags, APICv inhibits) and the ioctls
+ * and guest accesses that reach the local APIC.
+ *
+ * Models x86.c: KVM_CREATE_VCPU (kvm_vm_ioctl_create_vcpu, kvm_arch_vcpu_precreate),
+ * kvm_vm_ioctl_enable_cap(KVM_CAP_X2APIC_API), kvm_set_msr_common / kvm_get_msr_common for
+ * MSR_IA32_APICBASE and the x2APIC range, vcpu_mmio_read / vcpu_mmio_write (the accessing vCPU's
+ * own LAPIC first), KVM_GET/SET_LAPIC; lapic.c kvm_recalculate_apic_map's inhibit updates.
+ *
+ * Inaccuracies:
+ * - IPIs are not delivered yet (issue 4): an ICR write is stored and traced as kvm_apic_ipi.
+ * - Only MSR 0x1b and 0x800-0x8ff are modelled; other MSRs are refused as invalid input.
+ * - KVM_MAX_VCPUS is 4096 and KVM_MAX_VCPU_IDS 16384 (a MAXSMP kernel); distribution kernels
+ *   built with a smaller CONFIG_KVM_MAX_NR_VCPUS refuse earlier.
+ */
+import { MSR_IA32_APICBASE } from './apicdef';
+import { buildApicMap, type ApicMap } from './apicMap';
+import { setApicBase } from './apicBase';
+import { ApicvInhibits, type InhibitReason, type Vendor } from './inhibits';
+import type { Lapic } from './lapic';
+import { getLapicState, setLapicState } from './lapicState';
+import { KvmProfile } from './profile';
+import { einval, GP, OK, type Errno, type Outcome, type TraceEvent, type VcpuId } from './types';
+import { Vcpu } from './vcpu';
+
+export interface VmConfig {
+  vendor: Vendor;
+  /** enable_apicv (Intel) / avic (AMD) module parameter. */
+  apicv: boolean;
+  ipiv: boolean;
+  x2avic: boolean;
+  x2apicCpuid: boolean;
+  /** Guest CPUID.1:ECX.TSC_DEADLINE_TIMER: widens the LVT timer mode mask to bits 18:17. */
+  tscDeadline: boolean;
+  /** Guest MCG_CAP has MCG_CMCI_P: a 7th LVT (CMCI) since 6.0. */
+  cmci: boolean;
+  maxPhyAddr: number;
+  bspVcpuId: number;
+  kvm: string;
+  quirks: { lint0Reenabled: boolean; lapicMmioHole: boolean };
+}
+
+export const DEFAULT_VM_CONFIG: VmConfig = {
+  vendor: 'intel',
+  apicv: true,
+  ipiv: false,
+  x2avic: true,
+  x2apicCpuid: true,
+  tscDeadline: true,
+  cmci: false,
+  maxPhyAddr: 46,
+  bspVcpuId: 0,
+  kvm: 'current',
+  quirks: { lint0Reenabled: true, lapicMmioHole: true },
+};
+
+export const KVM_CAP_X2APIC_API = 129;
+export const KVM_X2APIC_API_USE_32BIT_IDS = 1 << 0;
+export const KVM_X2APIC_API_DISABLE_BROADCAST_QUIRK = 1 << 1;
+/** The 2026 Suppress-EOI-Broadcast flags are after the modelled baseline. */
+export const KVM_X2APIC_API_VALID_FLAGS = KVM_X2APIC_API_USE_32BIT_IDS | KVM_X2APIC_API_DISABLE_BROADCAST_QUIRK;
+export const KVM_MAX_VCPUS = 4096;
+export const KVM_MAX_VCPU_IDS = 4 * KVM_MAX_VCPUS;
+
+export type MsrResult = Outcome & { value?: bigint; reason?: string };
+
+export class Vm {
+  readonly config: VmConfig;
+  readonly profile: KvmProfile;
+  /** In creation order (vcpu_idx), as kvm_for_each_vcpu walks them. */
+  readonly vcpus: Vcpu[] = [];
+  private readonly byId = new Map<VcpuId, Vcpu>();
+  readonly inhibits: ApicvInhibits;
+  /** kvm->arch.x2apic_format (KVM_X2APIC_API_USE_32BIT_IDS). */
+  x2apicFormat = false;
+  /** kvm->arch.x2apic_broadcast_quirk_disabled. */
+  broadcastQuirkDisabled = false;
+  /** kvm->arch.apic_map_dirty: CLEAN or DIRTY (the rebuild is synchronous here). */
+  mapDirty = false;
+  apicMap: ApicMap | null = null;
+  /** Why the last rebuild produced no map, or disabled its logical part. */
+  mapReasons: string[] = [];
+  /** The in-kernel I/O APIC (KVM_CREATE_IRQCHIP): always, in this model. */
+  readonly ioapicInKernel = true;
+  private traceSink: TraceEvent[] = [];
+
+  constructor(config: Partial<VmConfig> = {}) {
+    this.config = { ...DEFAULT_VM_CONFIG, ...config, quirks: { ...DEFAULT_VM_CONFIG.quirks, ...config.quirks } };
+    this.profile = new KvmProfile(this.config.kvm);
+    this.inhibits = new ApicvInhibits(this.config.vendor);
+    if (!this.config.apicv) this.inhibits.setOrClear('DISABLED', true);
+    // ABSENT is cleared by KVM_CREATE_IRQCHIP, which every VM here has.
+  }
+
+  /** x2apic_icr_is_split: SVM since 6.12. */
+  get icrIsSplit(): boolean {
+    return this.config.vendor === 'amd' && this.profile.hasNew('amdSplitIcr');
+  }
+
+  get apicvActive(): boolean {
+    return !this.inhibits.any;
+  }
+
+  vcpu(id: VcpuId): Vcpu | undefined {
+    return this.byId.get(id);
+  }
+
+  trace(e: TraceEvent): void {
+    this.traceSink.push(e);
+  }
+  /** Hand over the trace gathered since the last call. */
+  takeTrace(): TraceEvent[] {
+    const t = this.traceSink;
+    this.traceSink = [];
+    return t;
+  }
+
+  markMapDirty(): void {
+    this.mapDirty = true;
+  }
+
+  setApicvInhibit(reason: InhibitReason, set: boolean): void {
+    if (this.inhibits.setOrClear(reason, set)) {
+      this.trace({ event: 'kvm_apicv_inhibit_changed', detail: `${reason} ${set ? 'set' : 'cleared'}` });
+    }
+  }
+
+  /** kvm_recalculate_apic_map(): a no-op unless something marked the map dirty. */
+  recalculateApicMap(): void {
+    if (!this.mapDirty) return;
+    const r = buildApicMap(this.vcpus, this.x2apicFormat);
+    this.apicMap = r.map;
+    this.mapReasons = r.reasons;
+    this.mapDirty = false;
+    this.setApicvInhibit('PHYSICAL_ID_ALIASED', r.map === null);
+    this.setApicvInhibit('LOGICAL_ID_ALIASED', r.map === null || r.map.logicalMode === 'MAP_DISABLED');
+    this.setApicvInhibit('APIC_ID_MODIFIED', r.xapicIdMismatch);
+    this.trace({ event: 'kvm_recalculate_apic_map', detail: r.map ? `max_apic_id ${r.map.maxApicId}, logical ${r.map.logicalMode}` : 'no map' });
+  }
+
+  /** KVM_CREATE_VCPU. */
+  createVcpu(id: VcpuId): Errno | null {
+    if (!Number.isInteger(id) || id < 0 || id >= KVM_MAX_VCPU_IDS) return 'EINVAL';
+    if (this.vcpus.length >= KVM_MAX_VCPUS) return 'EINVAL';
+    if (this.byId.has(id)) return 'EEXIST';
+    // RESET inside the constructor rebuilds the map before the vCPU is online (visible to
+    // kvm_for_each_vcpu), so a new vCPU stays out of the optimized map until the next rebuild.
+    // Observed on Linux 6.18: after creating vCPUs 0, 1, 256, an NMI MSI to APIC ID 0 reaches
+    // only vCPU 0 through the fast path, although 256 aliases xAPIC ID 0.
+    const v = new Vcpu(this, id);
+    this.vcpus.push(v);
+    this.byId.set(id, v);
+    return null;
+  }
+
+  /** KVM_ENABLE_CAP(KVM_CAP_X2APIC_API). */
+  enableX2apicApi(flags: bigint): Errno | null {
+    if (flags & ~BigInt(KVM_X2APIC_API_VALID_FLAGS)) return 'EINVAL';
+    this.x2apicFormat = (flags & BigInt(KVM_X2APIC_API_USE_32BIT_IDS)) !== 0n;
+    this.broadcastQuirkDisabled = (flags & BigInt(KVM_X2APIC_API_DISABLE_BROADCAST_QUIRK)) !== 0n;
+    return null;
+  }
+
+  /** Is this MSR one the model knows (APICBASE or the x2APIC range)? */
+  static modelsMsr(msr: number): boolean {
+    return msr === MSR_IA32_APICBASE || (msr >= 0x800 && msr <= 0x8ff);
+  }
+
+  /** WRMSR (guest) or KVM_SET_MSRS (host). A refused host write is EINVAL, a guest one #GP. */
+  wrmsr(vcpu: Vcpu, msr: number, value: bigint, host: boolean): MsrResult {
+    const refused = (reason: string): MsrResult => ({ ...(host ? einval : GP), reason });
+    this.trace({ event: 'kvm_msr', vcpu: vcpu.id, detail: `msr_write ${hexMsr(msr)} = 0x${value.toString(16)}${host ? ' (host)' : ''}` });
+    if (msr === MSR_IA32_APICBASE) {
+      const reason = setApicBase(vcpu, value, host);
+      return reason === null ? OK : refused(reason);
+    }
+    if (!vcpu.apic.x2apicMode) return refused('x2APIC MSRs #GP unless the APIC is in x2APIC mode (kvm_x2apic_msr_write)');
+    return vcpu.apic.x2apicMsrWrite(msr, value) ? OK : refused(x2apicWriteRefusal(vcpu.apic, msr, value));
+  }
+
+  /** RDMSR (guest) or KVM_GET_MSRS (host). */
+  rdmsr(vcpu: Vcpu, msr: number, host: boolean): MsrResult {
+    const refused = (reason: string): MsrResult => ({ ...(host ? einval : GP), reason });
+    if (msr === MSR_IA32_APICBASE) return { ...OK, value: vcpu.apicBase };
+    if (!vcpu.apic.x2apicMode) return refused('x2APIC MSRs #GP unless the APIC is in x2APIC mode (kvm_x2apic_msr_read)');
+    const value = vcpu.apic.x2apicMsrRead(msr);
+    if (value === null) return refused(`MSR ${hexMsr(msr)} is not readable in x2APIC mode (kvm_lapic_readable_reg_mask)`);
+    return { ...OK, value };
+  }
+
+  /** A guest load from `gpa`: vcpu_mmio_read() tries the accessing vCPU's own LAPIC. */
+  mmioRead(vcpu: Vcpu, gpa: bigint, len = 4): { value: number } | { unclaimed: true } {
+    const v = vcpu.apic.mmioRead(gpa, len);
+    return v === null ? { unclaimed: true } : { value: v };
+  }
+
+  /** A guest store to `gpa`. */
+  mmioWrite(vcpu: Vcpu, gpa: bigint, value: number, len = 4): { unclaimed?: true } {
+    return vcpu.apic.mmioWrite(gpa, len, value) ? {} : { unclaimed: true };
+  }
+
+  getLapic(vcpu: Vcpu): Uint32Array {
+    return getLapicState(vcpu);
+  }
+
+  setLapic(vcpu: Vcpu, image: Uint32Array): Errno | null {
+    return setLapicState(vcpu, image) ? null : 'EINVAL';
+  }
+
+  /** kvm_apic_send_ipi(). Delivery (kvm_irq_delivery_to_apic) is issue 4. */
+  sendIpi(src: Lapic, icrLow: number, icrHigh: number): void {
+    const dest = src.x2apicMode ? icrHigh >>> 0 : icrHigh >>> 24;
+    this.trace({ event: 'kvm_apic_ipi', vcpu: src.vcpu.id, detail: `icr_low 0x${icrLow.toString(16)}, dest_id 0x${dest.toString(16)}` });
+  }
+}
+
+function hexMsr(msr: number): string {
+  return '0x' + msr.toString(16);
+}
+
+/** Words for why kvm_x2apic_msr_write() refused a write. */
+function x2apicWriteRefusal(apic: Lapic, msr: number, value: bigint): string {
+  const reg = (msr - 0x800) << 4;
+  if (reg === 0x300) return 'x2APIC ICR reserved bits 31:20, 17:16 or 13 set (X2APIC_ICR_RESERVED_BITS)';
+  if (value >> 32n) return 'bits 63:32 are reserved in every x2APIC register but the ICR';
+  if (reg === 0x3f0) return 'SELF_IPI takes a vector in bits 7:0; bits 31:8 are reserved';
+  if (reg === 0x280) return 'ESR accepts only 0 in x2APIC mode';
+  if (reg === 0x2f0 && apic.nrLvtEntries < 7) return 'LVT CMCI does not exist without MCG_CMCI_P';
+  return `MSR ${hexMsr(msr)} is read-only or reserved in x2APIC mode (kvm_lapic_reg_write)`;
+}

@@ -1,0 +1,108 @@
+/**
+ * ioctl request numbers and capability / MSR constants for /dev/kvm (x86-64 only).
+ *
+ * Request numbers are computed with the generic Linux `_IO/_IOR/_IOW/_IOWR` encoding
+ * (include/uapi/asm-generic/ioctl.h: nr bits 0-7, type bits 8-15, size bits 16-29,
+ * direction bits 30-31; _IOC_WRITE = 1, _IOC_READ = 2) from the definitions in
+ * include/uapi/linux/kvm.h, with struct sizes from ./structs.ts (which follow
+ * arch/x86/include/uapi/asm/kvm.h). Pure code: no FFI, safe to import anywhere.
+ */
+
+import {
+  SIZEOF_KVM_CPUID2_HEADER,
+  SIZEOF_KVM_ENABLE_CAP,
+  SIZEOF_KVM_LAPIC_STATE,
+  SIZEOF_KVM_MP_STATE,
+  SIZEOF_KVM_MSI,
+  SIZEOF_KVM_MSRS_HEADER,
+  SIZEOF_KVM_VCPU_EVENTS,
+} from './structs';
+
+const IOC_NRSHIFT = 0;
+const IOC_TYPESHIFT = 8;
+const IOC_SIZESHIFT = 16;
+const IOC_DIRSHIFT = 30;
+const IOC_SIZEMASK = (1 << 14) - 1;
+
+export const IOC_NONE = 0;
+export const IOC_WRITE = 1;
+export const IOC_READ = 2;
+
+/** `_IOC(dir, type, nr, size)`; result is an unsigned 32-bit number. */
+export function _IOC(dir: number, type: number, nr: number, size: number): number {
+  if (!Number.isInteger(size) || size < 0 || size > IOC_SIZEMASK) {
+    throw new RangeError(`ioctl size ${size} does not fit in 14 bits`);
+  }
+  if (type < 0 || type > 0xff || nr < 0 || nr > 0xff || dir < 0 || dir > 3) {
+    throw new RangeError(`bad ioctl fields dir=${dir} type=${type} nr=${nr}`);
+  }
+  return (
+    ((dir << IOC_DIRSHIFT) | (type << IOC_TYPESHIFT) | (nr << IOC_NRSHIFT) | (size << IOC_SIZESHIFT)) >>> 0
+  );
+}
+export const _IO = (type: number, nr: number): number => _IOC(IOC_NONE, type, nr, 0);
+export const _IOR = (type: number, nr: number, size: number): number => _IOC(IOC_READ, type, nr, size);
+export const _IOW = (type: number, nr: number, size: number): number => _IOC(IOC_WRITE, type, nr, size);
+export const _IOWR = (type: number, nr: number, size: number): number =>
+  _IOC(IOC_READ | IOC_WRITE, type, nr, size);
+
+export const KVMIO = 0xae;
+
+// --- system ioctls (on the /dev/kvm fd) ---
+export const KVM_GET_API_VERSION = _IO(KVMIO, 0x00);
+export const KVM_CREATE_VM = _IO(KVMIO, 0x01);
+export const KVM_CHECK_EXTENSION = _IO(KVMIO, 0x03);
+export const KVM_GET_SUPPORTED_CPUID = _IOWR(KVMIO, 0x05, SIZEOF_KVM_CPUID2_HEADER);
+
+// --- VM ioctls ---
+export const KVM_CREATE_VCPU = _IO(KVMIO, 0x41);
+export const KVM_CREATE_IRQCHIP = _IO(KVMIO, 0x60);
+export const KVM_SET_BOOT_CPU_ID = _IO(KVMIO, 0x78);
+export const KVM_ENABLE_CAP = _IOW(KVMIO, 0xa3, SIZEOF_KVM_ENABLE_CAP);
+export const KVM_SIGNAL_MSI = _IOW(KVMIO, 0xa5, SIZEOF_KVM_MSI);
+
+// --- vCPU ioctls ---
+export const KVM_GET_MSRS = _IOWR(KVMIO, 0x88, SIZEOF_KVM_MSRS_HEADER);
+export const KVM_SET_MSRS = _IOW(KVMIO, 0x89, SIZEOF_KVM_MSRS_HEADER);
+export const KVM_GET_LAPIC = _IOR(KVMIO, 0x8e, SIZEOF_KVM_LAPIC_STATE);
+export const KVM_SET_LAPIC = _IOW(KVMIO, 0x8f, SIZEOF_KVM_LAPIC_STATE);
+export const KVM_SET_CPUID2 = _IOW(KVMIO, 0x90, SIZEOF_KVM_CPUID2_HEADER);
+export const KVM_GET_MP_STATE = _IOR(KVMIO, 0x98, SIZEOF_KVM_MP_STATE);
+export const KVM_SET_MP_STATE = _IOW(KVMIO, 0x99, SIZEOF_KVM_MP_STATE);
+export const KVM_GET_VCPU_EVENTS = _IOR(KVMIO, 0x9f, SIZEOF_KVM_VCPU_EVENTS);
+
+/** Expected API version (KVM_GET_API_VERSION); stable since 2.6.22. */
+export const KVM_API_VERSION = 12;
+
+// --- capabilities (KVM_CHECK_EXTENSION / KVM_ENABLE_CAP) ---
+export const KVM_CAP_IRQCHIP = 0;
+export const KVM_CAP_NR_VCPUS = 9;
+export const KVM_CAP_MP_STATE = 14;
+export const KVM_CAP_SET_BOOT_CPU_ID = 34;
+export const KVM_CAP_MAX_VCPUS = 66;
+export const KVM_CAP_SIGNAL_MSI = 77;
+export const KVM_CAP_MAX_VCPU_ID = 128;
+export const KVM_CAP_X2APIC_API = 129;
+
+/** KVM_CAP_X2APIC_API flags (args[0] of KVM_ENABLE_CAP). */
+export const KVM_X2APIC_API_USE_32BIT_IDS = 1n << 0n;
+export const KVM_X2APIC_API_DISABLE_BROADCAST_QUIRK = 1n << 1n;
+/** Newer kernels; needs a split irqchip (refused with KVM_CREATE_IRQCHIP's in-kernel IOAPIC). */
+export const KVM_X2APIC_ENABLE_SUPPRESS_EOI_BROADCAST = 1n << 2n;
+export const KVM_X2APIC_DISABLE_SUPPRESS_EOI_BROADCAST = 1n << 3n;
+
+// --- mp states ---
+export const KVM_MP_STATE_RUNNABLE = 0;
+export const KVM_MP_STATE_UNINITIALIZED = 1;
+export const KVM_MP_STATE_INIT_RECEIVED = 2;
+export const KVM_MP_STATE_HALTED = 3;
+export const KVM_MP_STATE_SIPI_RECEIVED = 4;
+
+// --- MSRs ---
+export const MSR_IA32_APICBASE = 0x1b;
+export const MSR_IA32_APICBASE_BSP = 1n << 8n;
+export const MSR_IA32_APICBASE_EXTD = 1n << 10n;
+export const MSR_IA32_APICBASE_ENABLE = 1n << 11n;
+export const X2APIC_MSR_BASE = 0x800;
+/** x2APIC MSR index for an xAPIC MMIO register offset (e.g. 0x20 ID -> 0x802, 0x300 ICR -> 0x830). */
+export const x2apicMsr = (mmioOffset: number): number => X2APIC_MSR_BASE + (mmioOffset >>> 4);

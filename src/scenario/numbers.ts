@@ -1,0 +1,33 @@
+/**
+ * Numbers in scenarios: a JSON number (a safe integer) or a string, hex "0xfee0_0900" or
+ * decimal "4276094976" (scenario-format.md, "Numbers"). Output is lowercase hex with 0x.
+ */
+
+const HEX = /^0x[0-9a-f](?:_?[0-9a-f])*$/i;
+const DEC = /^[0-9](?:_?[0-9])*$/;
+
+/** Parse a scenario number; returns a message (without the field name) when it is not one. */
+export function parseNumber(raw: unknown): bigint | string {
+  if (typeof raw === 'number') {
+    if (!Number.isSafeInteger(raw)) return `${raw} is not a safe integer (write large values as hex strings)`;
+    if (raw < 0) return `${raw} is negative`;
+    return BigInt(raw);
+  }
+  if (typeof raw === 'string') {
+    const s = raw.trim();
+    if (HEX.test(s)) return BigInt('0x' + s.slice(2).replaceAll('_', ''));
+    if (DEC.test(s)) return BigInt(s.replaceAll('_', ''));
+    return `${JSON.stringify(raw)} is not a number (use hex "0x..." or decimal)`;
+  }
+  return `${JSON.stringify(raw) ?? 'undefined'} is not a number`;
+}
+
+/** Lowercase hex with 0x, as every register, MSR, address and 64-bit value is written out. */
+export function hex(v: bigint | number): string {
+  return '0x' + (typeof v === 'bigint' ? v : BigInt(v < 0 ? v >>> 0 : v)).toString(16);
+}
+
+/** Does `v` fit in `bits` bits (unsigned)? */
+export function fits(v: bigint, bits: number): boolean {
+  return v >= 0n && v < 1n << BigInt(bits);
+}

@@ -1,0 +1,100 @@
+/**
+ * The apic-result/1 document: per-step results and the final state, serialised exactly as
+ * scenario-format.md ("Result") fixes them.
+ */
+import { APIC_DFR, APIC_IRR, APIC_ISR, APIC_LDR, APIC_PROCPRI, APIC_TASKPRI, APIC_TMR, SLOT_OFFSETS, slotKey } from '../core/apicdef';
+import type { Vm } from '../core/vm';
+import { hex } from './numbers';
+
+export interface StepResult {
+  i: number;
+  op: string;
+  ok: boolean;
+  [field: string]: unknown;
+}
+
+export interface FinalVcpu {
+  vcpu: number;
+  apicBase: string;
+  mode: string;
+  swEnabled: boolean;
+  xapicId: number;
+  x2apicId: number;
+  ldr: string;
+  dfr: string;
+  tpr: string;
+  ppr: string;
+  irr: number[];
+  isr: number[];
+  tmr: number[];
+  mpState: string;
+  pendingInit: boolean;
+  pendingSipi: boolean;
+  sipiVector: number;
+  nmiPending: number;
+  smiPending: number;
+  guestMode: boolean;
+  vmxon: boolean;
+  smm: boolean;
+}
+
+export interface FinalState {
+  vcpus: FinalVcpu[];
+  map: { present: boolean; logicalMode?: string; maxApicId?: number; phys?: Record<string, number>; reasons?: string[] };
+  inhibits: string[];
+  apicvActive: boolean;
+}
+
+export interface ScenarioResult {
+  format: 'apic-result/1';
+  steps: StepResult[];
+  final: FinalState;
+  [field: string]: unknown;
+}
+
+/** The final state of every vCPU, the map and the inhibits. */
+export function finalState(vm: Vm): FinalState {
+  const vcpus = vm.vcpus.map((v): FinalVcpu => {
+    const a = v.apic;
+    return {
+      vcpu: v.id,
+      apicBase: hex(v.apicBase),
+      mode: v.mode,
+      swEnabled: a.swEnabled,
+      xapicId: a.xapicId,
+      x2apicId: a.x2apicId,
+      ldr: hex(a.getReg(APIC_LDR)),
+      dfr: hex(a.getReg(APIC_DFR)),
+      tpr: hex(a.getReg(APIC_TASKPRI)),
+      ppr: hex(a.getReg(APIC_PROCPRI)),
+      irr: a.vectors(APIC_IRR),
+      isr: a.vectors(APIC_ISR),
+      tmr: a.vectors(APIC_TMR),
+      mpState: v.mpState,
+      pendingInit: a.pendingInit,
+      pendingSipi: a.pendingSipi,
+      sipiVector: a.sipiVector,
+      nmiPending: v.nmiPending,
+      smiPending: v.smiPending,
+      guestMode: v.guestMode,
+      vmxon: v.vmxon,
+      smm: v.smm,
+    };
+  });
+  const m = vm.apicMap;
+  const map: FinalState['map'] = m
+    ? {
+        present: true,
+        logicalMode: m.logicalMode,
+        maxApicId: m.maxApicId,
+        phys: Object.fromEntries([...m.phys.entries()].sort((a, b) => a[0] - b[0]).map(([id, v]) => [String(id), v.id])),
+      }
+    : { present: false };
+  if (vm.mapReasons.length) map.reasons = [...vm.mapReasons];
+  return { vcpus, map, inhibits: vm.inhibits.list(), apicvActive: vm.apicvActive };
+}
+
+/** A KVM_GET_LAPIC image as the 64 slots "0x000".."0x3f0". */
+export function regsObject(image: Uint32Array): Record<string, string> {
+  return Object.fromEntries(SLOT_OFFSETS.map((off) => [slotKey(off), hex(image[off >> 2])]));
+}

@@ -1,0 +1,111 @@
+/**
+ * Replay a scenario through the emulation core: one pure function from a validated scenario to
+ * its apic-result/1 document. The CLI, the store, the tests and the tours all call it.
+ */
+import { LAPIC_STATE_SIZE, slotKey } from '../core/apicdef';
+import type { Vcpu } from '../core/vcpu';
+import { Vm, type VmConfig } from '../core/vm';
+import type { TraceEvent } from '../core/types';
+import { hex } from './numbers';
+import { finalState, regsObject, type ScenarioResult, type StepResult } from './result';
+import { ScenarioInputError, type Scenario, type Step, type VmInput } from './schema';
+
+export interface RunOptions {
+  /** Attach each step's trace events (KVM tracepoint names) as `trace`. */
+  trace?: boolean;
+}
+
+/** The vCPU ids a `vm.vcpus` value names. */
+export function vcpuIds(vcpus: VmInput['vcpus']): number[] {
+  if (vcpus === undefined) return [0, 1];
+  return Array.isArray(vcpus) ? vcpus : Array.from({ length: vcpus }, (_, i) => i);
+}
+
+/** Build the VM a scenario describes, with its initial vCPUs. */
+export function createVm(input: VmInput): Vm {
+  const config: Partial<VmConfig> = {};
+  for (const k of ['vendor', 'apicv', 'ipiv', 'x2avic', 'x2apicCpuid', 'tscDeadline', 'cmci', 'maxPhyAddr', 'bspVcpuId', 'kvm'] as const) {
+    if (input[k] !== undefined) (config as Record<string, unknown>)[k] = input[k];
+  }
+  if (input.quirks) config.quirks = { lint0Reenabled: input.quirks.lint0Reenabled ?? true, lapicMmioHole: input.quirks.lapicMmioHole ?? true };
+  const vm = new Vm(config);
+  for (const id of vcpuIds(input.vcpus)) {
+    const err = vm.createVcpu(id);
+    if (err) throw new ScenarioInputError(`scenario: vm.vcpus: KVM_CREATE_VCPU(${id}) fails with ${err} (vcpu_id must be below 16384)`);
+  }
+  vm.takeTrace();
+  return vm;
+}
+
+/** Run one step against the VM; returns the step's result fields. */
+export function applyStep(vm: Vm, step: Step, i: number): StepResult {
+  const base: StepResult = { i, op: step.op, ok: true };
+  const vcpuOf = (id: number): Vcpu => {
+    const v = vm.vcpu(id);
+    if (!v) throw new ScenarioInputError(`step ${i} (${step.op}): vcpu ${id} does not exist`);
+    return v;
+  };
+  switch (step.op) {
+    case 'wrmsr':
+    case 'rdmsr': {
+      const msr = Number(step.msr);
+      if (!Vm.modelsMsr(msr)) {
+        throw new ScenarioInputError(`step ${i} (${step.op}): msr ${hex(msr)} is not modelled (only 0x1b and 0x800-0x8ff)`);
+      }
+      const v = vcpuOf(step.vcpu);
+      const r = step.op === 'wrmsr' ? vm.wrmsr(v, msr, step.value, step.host ?? false) : vm.rdmsr(v, msr, step.host ?? false);
+      const out: StepResult = { ...base, ...r };
+      if (r.value !== undefined) out.value = hex(r.value);
+      return out;
+    }
+    case 'mmio_read':
+    case 'mmio_write': {
+      const v = vcpuOf(step.vcpu);
+      const gpa = step.gpa ?? BigInt(v.apic.baseAddress) + step.offset!;
+      if (step.op === 'mmio_read') {
+        const r = vm.mmioRead(v, gpa);
+        return 'value' in r ? { ...base, value: hex(r.value) } : { ...base, unclaimed: true };
+      }
+      return { ...base, ...vm.mmioWrite(v, gpa, Number(step.value)) };
+    }
+    case 'get_lapic':
+      return { ...base, regs: regsObject(vm.getLapic(vcpuOf(step.vcpu))) };
+    case 'set_lapic': {
+      const v = vcpuOf(step.vcpu);
+      const image = step.merge ? vm.getLapic(v) : new Uint32Array(LAPIC_STATE_SIZE / 4);
+      for (const [k, val] of Object.entries(step.regs)) image[parseInt(k, 16) >> 2] = Number(val);
+      const err = vm.setLapic(v, image);
+      return err ? { ...base, ok: false, error: err } : base;
+    }
+    case 'enable_cap': {
+      const err = vm.enableX2apicApi(step.flags);
+      return err ? { ...base, ok: false, error: err } : base;
+    }
+    case 'create_vcpu': {
+      const err = vm.createVcpu(step.vcpu);
+      return err ? { ...base, ok: false, error: err } : base;
+    }
+    case 'ack': {
+      const v = vcpuOf(step.vcpu);
+      const vector = v.apic.hasInterrupt();
+      if (vector !== -1) v.apic.ackInterrupt(vector);
+      return { ...base, vector: vector === -1 ? null : vector };
+    }
+    default:
+      throw new ScenarioInputError(`step ${i} (${step.op}): this op is not modelled yet`);
+  }
+}
+
+/** Replay a whole scenario. Throws ScenarioInputError for invalid input found while running. */
+export function runScenario(scenario: Scenario, opts: RunOptions = {}): ScenarioResult {
+  const vm = createVm(scenario.vm);
+  const steps = scenario.steps.map((step, i) => {
+    const r = applyStep(vm, step, i);
+    const trace: TraceEvent[] = vm.takeTrace();
+    if (opts.trace) r.trace = trace;
+    return r;
+  });
+  return { format: 'apic-result/1', steps, final: finalState(vm) };
+}
+
+export { slotKey };

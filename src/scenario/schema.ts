@@ -1,0 +1,167 @@
+/**
+ * Parse and validate an apic-scenario/1 document (scenario-format.md) with zod, turning every
+ * problem into one line that names the step and the field, e.g.
+ * `step 3 (wrmsr): value 0x1_0000_0000_0000_0000 does not fit in 64 bits`.
+ */
+import { z } from 'zod';
+import { KVM_MAX_VCPUS } from '../core/vm';
+import { releaseNumber, OLDEST_RELEASE } from '../core/profile';
+import { fits, parseNumber } from './numbers';
+
+export class ScenarioInputError extends Error {}
+
+/** A scenario number that must fit in `bits` bits, as a bigint. */
+function num(bits: number) {
+  return z.unknown().transform((raw, ctx) => {
+    if (raw === undefined) {
+      ctx.addIssue({ code: 'custom', message: 'is missing' });
+      return z.NEVER;
+    }
+    const v = parseNumber(raw);
+    if (typeof v === 'string') {
+      ctx.addIssue({ code: 'custom', message: v });
+      return z.NEVER;
+    }
+    if (!fits(v, bits)) {
+      ctx.addIssue({ code: 'custom', message: `${typeof raw === 'string' ? raw : String(raw)} does not fit in ${bits} bits` });
+      return z.NEVER;
+    }
+    return v;
+  });
+}
+
+/** A vCPU id: a plain number below 2^32. */
+const vcpuId = num(32).transform((v) => Number(v));
+const bool = z.boolean({ error: 'must be true or false' });
+
+const regsImage = z.record(z.string(), num(32)).superRefine((regs, ctx) => {
+  for (const k of Object.keys(regs)) {
+    const off = /^0x[0-9a-f]{3}$/i.test(k) ? parseInt(k, 16) : NaN;
+    if (!(off <= 0x3f0 && off % 16 === 0)) {
+      ctx.addIssue({ code: 'custom', path: [k], message: `slot "${k}" is not one of "0x000".."0x3f0" (16-byte aligned)` });
+    }
+  }
+});
+
+const mpStateName = z.enum(
+  ['RUNNABLE', 'UNINITIALIZED', 'INIT_RECEIVED', 'HALTED', 'SIPI_RECEIVED', 'STOPPED', 'CHECK_STOP', 'OPERATING', 'LOAD', 'AP_RESET_HOLD', 'SUSPENDED'],
+  { error: 'is not a KVM_MP_STATE name (RUNNABLE, UNINITIALIZED, INIT_RECEIVED, HALTED, SIPI_RECEIVED, ...)' },
+);
+
+/** Fields every step may carry: narration and fixture expectations. */
+const common = { note: z.string().optional(), expect: z.record(z.string(), z.unknown()).optional() };
+
+export const STEP_SCHEMAS = {
+  wrmsr: z.object({ op: z.literal('wrmsr'), vcpu: vcpuId, msr: num(32), value: num(64), host: bool.optional(), ...common }),
+  rdmsr: z.object({ op: z.literal('rdmsr'), vcpu: vcpuId, msr: num(32), host: bool.optional(), ...common }),
+  mmio_write: z.object({ op: z.literal('mmio_write'), vcpu: vcpuId, offset: num(32).optional(), gpa: num(64).optional(), value: num(32), ...common }),
+  mmio_read: z.object({ op: z.literal('mmio_read'), vcpu: vcpuId, offset: num(32).optional(), gpa: num(64).optional(), ...common }),
+  get_lapic: z.object({ op: z.literal('get_lapic'), vcpu: vcpuId, ...common }),
+  set_lapic: z.object({ op: z.literal('set_lapic'), vcpu: vcpuId, regs: regsImage, merge: bool.optional(), ...common }),
+  enable_cap: z.object({ op: z.literal('enable_cap'), cap: z.literal('X2APIC_API', { error: 'must be "X2APIC_API"' }), flags: num(64), ...common }),
+  create_vcpu: z.object({ op: z.literal('create_vcpu'), vcpu: vcpuId, ...common }),
+  ack: z.object({ op: z.literal('ack'), vcpu: vcpuId, ...common }),
+  run: z.object({ op: z.literal('run'), vcpu: vcpuId, ...common }),
+  get_mp_state: z.object({ op: z.literal('get_mp_state'), vcpu: vcpuId, ...common }),
+  set_mp_state: z.object({ op: z.literal('set_mp_state'), vcpu: vcpuId, state: mpStateName, ...common }),
+  msi: z.object({ op: z.literal('msi'), addressLo: num(32), addressHi: num(32).optional(), data: num(32), ...common }),
+  vmxon: z.object({ op: z.literal('vmxon'), vcpu: vcpuId, ...common }),
+  vmxoff: z.object({ op: z.literal('vmxoff'), vcpu: vcpuId, ...common }),
+  enter_guest: z.object({
+    op: z.literal('enter_guest'), vcpu: vcpuId,
+    activity: z.enum(['active', 'wait-for-sipi'], { error: 'must be "active" or "wait-for-sipi"' }).optional(),
+    interceptInit: bool.optional(), ...common,
+  }),
+  leave_guest: z.object({ op: z.literal('leave_guest'), vcpu: vcpuId, ...common }),
+  enter_smm: z.object({ op: z.literal('enter_smm'), vcpu: vcpuId, ...common }),
+  rsm: z.object({ op: z.literal('rsm'), vcpu: vcpuId, ...common }),
+} as const;
+
+export type OpName = keyof typeof STEP_SCHEMAS;
+export type Step = { [K in OpName]: z.output<(typeof STEP_SCHEMAS)[K]> }[OpName];
+export const OP_NAMES = Object.keys(STEP_SCHEMAS) as OpName[];
+
+const release = z.string().refine((r) => r === 'current' || (releaseNumber(r) ?? 0) >= releaseNumber(OLDEST_RELEASE)!, {
+  message: `must be "current" or a release "X.Y" from ${OLDEST_RELEASE} on`,
+});
+
+const vmSchema = z.object({
+  vcpus: z.union([
+    z.number().int().min(1).max(KVM_MAX_VCPUS),
+    z.array(vcpuId).min(1).max(KVM_MAX_VCPUS),
+  ], { error: `must be a count from 1 to ${KVM_MAX_VCPUS} or an array of vCPU ids` }).optional(),
+  vendor: z.enum(['intel', 'amd'], { error: 'must be "intel" or "amd"' }).optional(),
+  apicv: bool.optional(),
+  ipiv: bool.optional(),
+  x2avic: bool.optional(),
+  x2apicCpuid: bool.optional(),
+  tscDeadline: bool.optional(),
+  cmci: bool.optional(),
+  maxPhyAddr: z.number().int().min(32).max(52, { error: 'must be an integer from 32 to 52' }).optional(),
+  bspVcpuId: vcpuId.optional(),
+  kvm: release.optional(),
+  quirks: z.object({ lint0Reenabled: bool.optional(), lapicMmioHole: bool.optional() }).optional(),
+});
+
+const scenarioHead = z.object({
+  format: z.literal('apic-scenario/1', { error: 'must be "apic-scenario/1"' }),
+  title: z.string().optional(),
+  description: z.string().optional(),
+  vm: vmSchema.optional(),
+  steps: z.array(z.unknown(), { error: 'must be an array of steps' }),
+  expectFinal: z.record(z.string(), z.unknown()).optional(),
+});
+
+export type VmInput = z.output<typeof vmSchema>;
+export interface Scenario {
+  title?: string;
+  description?: string;
+  vm: VmInput;
+  steps: Step[];
+  expectFinal?: Record<string, unknown>;
+  /** The document as given, for fields this module does not know (narration, source...). */
+  raw: Record<string, unknown>;
+}
+
+function describeIssue(issue: z.core.$ZodIssue, prefix: string): string {
+  const field = issue.path.map(String).join('.');
+  const msg = issue.code === 'invalid_type' && issue.input === undefined ? 'is missing' : issue.message;
+  return `${prefix}${field ? field + ' ' : ''}${msg}`;
+}
+
+/** Validate a parsed JSON value as a scenario; throws ScenarioInputError with one clear line. */
+export function parseScenario(doc: unknown): Scenario {
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new ScenarioInputError('scenario: the document must be a JSON object');
+  const head = scenarioHead.safeParse(doc);
+  if (!head.success) throw new ScenarioInputError(describeIssue(head.error.issues[0], 'scenario: '));
+  const steps: Step[] = head.data.steps.map((raw, i) => {
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ScenarioInputError(`step ${i}: must be an object with an "op"`);
+    const op = (raw as { op?: unknown }).op;
+    if (typeof op !== 'string' || !(op in STEP_SCHEMAS)) {
+      throw new ScenarioInputError(`step ${i}: unknown op ${JSON.stringify(op)} (known: ${OP_NAMES.join(', ')})`);
+    }
+    const r = STEP_SCHEMAS[op as OpName].safeParse(raw);
+    if (!r.success) throw new ScenarioInputError(describeIssue(r.error.issues[0], `step ${i} (${op}): `));
+    const step = r.data as Step;
+    if ((step.op === 'mmio_read' || step.op === 'mmio_write') && (step.offset === undefined) === (step.gpa === undefined)) {
+      throw new ScenarioInputError(`step ${i} (${op}): give exactly one of "offset" and "gpa"`);
+    }
+    return step;
+  });
+  const vm = head.data.vm ?? {};
+  if (Array.isArray(vm.vcpus) && new Set(vm.vcpus).size !== vm.vcpus.length) {
+    throw new ScenarioInputError('scenario: vm.vcpus lists a vCPU id twice');
+  }
+  return { title: head.data.title, description: head.data.description, vm, steps, expectFinal: head.data.expectFinal, raw: doc as Record<string, unknown> };
+}
+
+/** Parse JSON text and validate it. */
+export function parseScenarioText(text: string): Scenario {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (e) {
+    throw new ScenarioInputError(`scenario: not valid JSON (${(e as Error).message})`);
+  }
+  return parseScenario(doc);
+}

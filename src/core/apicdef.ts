@@ -41,7 +41,11 @@ export const MSR_IA32_APICBASE = 0x1b;
 export const MSR_IA32_APICBASE_BSP = 1n << 8n;
 export const X2APIC_ENABLE = 1n << 10n;
 export const MSR_IA32_APICBASE_ENABLE = 1n << 11n;
-export const MSR_IA32_APICBASE_BASE = 0xfffff000n; // a 32-bit mask in KVM, see __kvm_apic_set_base
+/**
+ * (0xfffff<<12) is an int in msr-index.h: it sign-extends when ANDed with the u64 APICBASE, so
+ * KVM's base_address keeps every address bit (not just 31:12).
+ */
+export const MSR_IA32_APICBASE_BASE = 0xfffffffffffff000n;
 export const APIC_DEFAULT_PHYS_BASE = 0xfee00000;
 
 // Field masks

@@ -25,6 +25,12 @@ export class Vcpu {
   guestMode = false;
   vmxon = false;
   smm = false;
+  /** vcpu->arch.pv.pv_unhalted (set by a RemoteRead-mode "kick"). */
+  pvUnhalted = false;
+  /** CS and RIP as the last SIPI set them (kvm_vcpu_deliver_sipi_vector). */
+  csSelector = 0xf000;
+  csBase = 0xffff0000;
+  rip = 0xfff0;
 
   constructor(readonly vm: Vm, readonly id: VcpuId) {
     this.apic = new Lapic(this);

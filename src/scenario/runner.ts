@@ -4,6 +4,7 @@
  */
 import { LAPIC_STATE_SIZE, slotKey } from '../core/apicdef';
 import type { Vcpu } from '../core/vcpu';
+import { getMpState, setMpState } from '../core/mpState';
 import { Vm, type VmConfig } from '../core/vm';
 import type { TraceEvent } from '../core/types';
 import { hex } from './numbers';
@@ -90,6 +91,12 @@ export function applyStep(vm: Vm, step: Step, i: number): StepResult {
       const vector = v.apic.hasInterrupt();
       if (vector !== -1) v.apic.ackInterrupt(vector);
       return { ...base, vector: vector === -1 ? null : vector };
+    }
+    case 'get_mp_state':
+      return { ...base, mpState: getMpState(vcpuOf(step.vcpu)) };
+    case 'set_mp_state': {
+      const v = vcpuOf(step.vcpu);
+      return setMpState(v, step.state) ? { ...base, mpState: v.mpState } : { ...base, ok: false, error: 'EINVAL' };
     }
     default:
       throw new ScenarioInputError(`step ${i} (${step.op}): this op is not modelled yet`);

@@ -1,0 +1,35 @@
+import { spawnSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+
+const run = (args: string[], input?: string) =>
+  spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/scenario.ts', ...args], { input, encoding: 'utf8' });
+
+describe('npm run scenario (the headless runner, scenario-format.md "Running")', () => {
+  it('prints one apic-result/1 document for a scenario on stdin and exits 0', () => {
+    const r = run(['-'], JSON.stringify({ format: 'apic-scenario/1', vm: { vcpus: 2 }, steps: [{ op: 'rdmsr', vcpu: 1, msr: '0x1b', host: true }] }));
+    expect(r.status).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out.format).toBe('apic-result/1');
+    expect(out.steps[0]).toEqual({ i: 0, op: 'rdmsr', ok: true, value: '0xfee00800' });
+    expect(out.final.vcpus.map((v: { vcpu: number }) => v.vcpu)).toEqual([0, 1]);
+  });
+
+  it('invalid input: one line on stderr naming step and field, nothing on stdout, exit 2', () => {
+    const r = run(['-'], JSON.stringify({ format: 'apic-scenario/1', steps: [{ op: 'wrmsr', vcpu: 0, msr: 0x1b, value: true }] }));
+    expect(r.status).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr.trim().split('\n')).toEqual(['step 0 (wrmsr): value true is not a number']);
+  });
+
+  it('a missing file is reported in one line with exit 2', () => {
+    const r = run(['does-not-exist.json']);
+    expect(r.status).toBe(2);
+    expect(r.stderr.trim()).toBe('cannot read does-not-exist.json: ENOENT');
+  });
+
+  it('--profiles lists each behaviour change with its release and commit', () => {
+    const r = run(['--profiles']);
+    const out = JSON.parse(r.stdout);
+    expect(out.changes.find((c: { id: string }) => c.id === 'x2apicIcr64')).toMatchObject({ since: '5.18', commit: 'a57a31684d7b' });
+  });
+});

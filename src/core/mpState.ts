@@ -1,0 +1,91 @@
+/**
+ * MP states and the processing of pending INIT/SIPI.
+ *
+ * Models lapic.c kvm_apic_accept_events() and lapic.h kvm_apic_init_sipi_allowed(); x86.c
+ * kvm_arch_vcpu_ioctl_get_mpstate() (which runs kvm_apic_accept_events first),
+ * kvm_arch_vcpu_ioctl_set_mpstate() as of 6.17+, and the INIT part of kvm_vcpu_reset().
+ *
+ * Inaccuracies: nested guests (kvm_check_nested_events before INIT/SIPI, INIT and SIPI VM-exits)
+ * are issue 5 and not modelled yet; AMD's GIF is always 1; SEV-ES AP reset hold is not modelled;
+ * the register state other than the LAPIC, CS and RIP is not reset by INIT.
+ */
+import type { MpState } from './types';
+import type { Vcpu } from './vcpu';
+
+/** kvm_apic_init_sipi_allowed(): INIT and SIPI are blocked in SMM and in VMX root operation. */
+export function initSipiAllowed(v: Vcpu): boolean {
+  if (v.smm) return false;
+  if (v.vmxon && !v.guestMode) return false;
+  return true;
+}
+
+/** kvm_vcpu_reset(vcpu, init_event = true), the parts this model holds. */
+export function initReset(v: Vcpu): void {
+  v.guestMode = false;
+  v.apic.reset(true);
+  v.nmiPending = 0;
+  v.smiPending = 0;
+  v.vm.recalculateApicMap();
+}
+
+/** kvm_apic_accept_events(). */
+export function acceptEvents(v: Vcpu): void {
+  const apic = v.apic;
+  if (!apic.pendingInit && !apic.pendingSipi) return;
+  if (!initSipiAllowed(v)) {
+    if (apic.pendingSipi) v.vm.trace({ event: 'kvm_apic_accept_events', vcpu: v.id, detail: 'SIPI dropped: INIT/SIPI blocked (SMM or VMX root)' });
+    apic.pendingSipi = false;
+    return;
+  }
+  if (apic.pendingInit) {
+    apic.pendingInit = false;
+    initReset(v);
+    v.mpState = v.isBsp ? 'RUNNABLE' : 'INIT_RECEIVED';
+    v.vm.trace({ event: 'kvm_apic_accept_events', vcpu: v.id, detail: `INIT: LAPIC reset, mp_state ${v.mpState}` });
+  }
+  if (apic.pendingSipi) {
+    apic.pendingSipi = false;
+    if (v.mpState === 'INIT_RECEIVED') {
+      v.csSelector = apic.sipiVector << 8;
+      v.csBase = apic.sipiVector << 12;
+      v.rip = 0;
+      v.mpState = 'RUNNABLE';
+      v.vm.trace({ event: 'kvm_apic_accept_events', vcpu: v.id, detail: `SIPI vector 0x${apic.sipiVector.toString(16)}: CS ${hex4(v.csSelector)}, RIP 0, RUNNABLE` });
+    } else {
+      v.vm.trace({ event: 'kvm_apic_accept_events', vcpu: v.id, detail: `SIPI ignored: not in wait-for-SIPI (${v.mpState})` });
+    }
+  }
+}
+
+/** KVM_GET_MP_STATE: processes pending INIT/SIPI first, so reading can change the state. */
+export function getMpState(v: Vcpu): MpState {
+  acceptEvents(v);
+  if ((v.mpState === 'HALTED' || v.mpState === 'AP_RESET_HOLD') && v.pvUnhalted) return 'RUNNABLE';
+  return v.mpState;
+}
+
+/** KVM_SET_MP_STATE (6.17+ rules, in-kernel LAPIC); false for -EINVAL. */
+export function setMpState(v: Vcpu, state: MpState): boolean {
+  switch (state) {
+    case 'RUNNABLE':
+    case 'UNINITIALIZED':
+    case 'HALTED':
+    case 'AP_RESET_HOLD':
+    case 'INIT_RECEIVED':
+    case 'SIPI_RECEIVED':
+      break;
+    default:
+      return false;
+  }
+  if (state === 'SIPI_RECEIVED') {
+    v.mpState = 'INIT_RECEIVED';
+    v.apic.pendingSipi = true;
+  } else {
+    v.mpState = state;
+  }
+  return true;
+}
+
+function hex4(n: number): string {
+  return '0x' + n.toString(16).padStart(4, '0');
+}

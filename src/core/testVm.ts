@@ -32,3 +32,14 @@ export function toX2apic(vm: Vm, id: number): void {
   const r = vm.wrmsr(v, 0x1b, v.apicBase | 0xc00n, false);
   if (!r.ok) throw new Error('x2APIC switch refused');
 }
+
+/**
+ * A VM as a VMM leaves it after setup: KVM_SET_LAPIC on every vCPU, which rebuilds the map with
+ * all vCPUs online (KVM_CREATE_VCPU alone leaves the newest vCPU out of the optimized map).
+ */
+export function makeReadyVm(ids: number[] = [0, 1], config: Partial<VmConfig> = {}): Vm {
+  const vm = makeVm(ids, config);
+  for (const v of vm.vcpus) vm.setLapic(v, vm.getLapic(v));
+  vm.takeTrace();
+  return vm;
+}

@@ -26,6 +26,13 @@ describe('KVM_ENABLE_CAP(KVM_CAP_X2APIC_API)', () => {
     expect(vm.enableX2apicApi(4n)).toBe('EINVAL'); // split-irqchip only
     expect(vm.enableX2apicApi(0x100n)).toBe('EINVAL');
   });
+
+  it('flags only turn on: enabling again with 0 keeps them', () => {
+    const vm = new Vm();
+    vm.enableX2apicApi(1n);
+    expect(vm.enableX2apicApi(0n)).toBeNull();
+    expect(vm.x2apicFormat).toBe(true);
+  });
 });
 
 describe('APICv inhibits', () => {

@@ -9,7 +9,6 @@
  * own LAPIC first), KVM_GET/SET_LAPIC; lapic.c kvm_recalculate_apic_map's inhibit updates.
  *
  * Inaccuracies:
- * - IPIs are not delivered yet (issue 4): an ICR write is stored and traced as kvm_apic_ipi.
  * - Only MSR 0x1b and 0x800-0x8ff are modelled; other MSRs are refused as invalid input.
  * - KVM_MAX_VCPUS is 4096 and KVM_MAX_VCPU_IDS 16384 (a MAXSMP kernel); distribution kernels
  *   built with a smaller CONFIG_KVM_MAX_NR_VCPUS refuse earlier.
@@ -18,6 +17,7 @@ import { MSR_IA32_APICBASE } from './apicdef';
 import { buildApicMap, type ApicMap } from './apicMap';
 import { setApicBase } from './apicBase';
 import { ApicvInhibits, type InhibitReason, type Vendor } from './inhibits';
+import { deliverToApic, icrToIrq, msiRouteInvalid, msiToIrq, type DeliveryOutcome } from './delivery';
 import type { Lapic } from './lapic';
 import { getLapicState, setLapicState } from './lapicState';
 import { KvmProfile } from './profile';
@@ -37,6 +37,10 @@ export interface VmConfig {
   cmci: boolean;
   maxPhyAddr: number;
   bspVcpuId: number;
+  /** The kvm.vector_hashing module parameter (lowest-priority target by vector). */
+  vectorHashing: boolean;
+  /** CONFIG_KVM_SMM: without it SMIs are never accepted. */
+  smm: boolean;
   kvm: string;
   quirks: { lint0Reenabled: boolean; lapicMmioHole: boolean };
 }
@@ -51,6 +55,8 @@ export const DEFAULT_VM_CONFIG: VmConfig = {
   cmci: false,
   maxPhyAddr: 46,
   bspVcpuId: 0,
+  vectorHashing: true,
+  smm: true,
   kvm: 'current',
   quirks: { lint0Reenabled: true, lapicMmioHole: true },
 };
@@ -84,6 +90,7 @@ export class Vm {
   /** The in-kernel I/O APIC (KVM_CREATE_IRQCHIP): always, in this model. */
   readonly ioapicInKernel = true;
   private traceSink: TraceEvent[] = [];
+  private deliveries: DeliveryOutcome[] = [];
 
   constructor(config: Partial<VmConfig> = {}) {
     this.config = { ...DEFAULT_VM_CONFIG, ...config, quirks: { ...DEFAULT_VM_CONFIG.quirks, ...config.quirks } };
@@ -114,6 +121,13 @@ export class Vm {
     const t = this.traceSink;
     this.traceSink = [];
     return t;
+  }
+
+  /** Hand over the deliveries made since the last call (one per IPI or MSI sent). */
+  takeDeliveries(): DeliveryOutcome[] {
+    const d = this.deliveries;
+    this.deliveries = [];
+    return d;
   }
 
   markMapDirty(): void {
@@ -157,8 +171,9 @@ export class Vm {
   /** KVM_ENABLE_CAP(KVM_CAP_X2APIC_API). */
   enableX2apicApi(flags: bigint): Errno | null {
     if (flags & ~BigInt(KVM_X2APIC_API_VALID_FLAGS)) return 'EINVAL';
-    this.x2apicFormat = (flags & BigInt(KVM_X2APIC_API_USE_32BIT_IDS)) !== 0n;
-    this.broadcastQuirkDisabled = (flags & BigInt(KVM_X2APIC_API_DISABLE_BROADCAST_QUIRK)) !== 0n;
+    // Flags only ever turn on; the map is not rebuilt (the next rebuild sees the new format).
+    if (flags & BigInt(KVM_X2APIC_API_USE_32BIT_IDS)) this.x2apicFormat = true;
+    if (flags & BigInt(KVM_X2APIC_API_DISABLE_BROADCAST_QUIRK)) this.broadcastQuirkDisabled = true;
     return null;
   }
 
@@ -208,10 +223,21 @@ export class Vm {
     return setLapicState(vcpu, image) ? null : 'EINVAL';
   }
 
-  /** kvm_apic_send_ipi(). Delivery (kvm_irq_delivery_to_apic) is issue 4. */
+  /** kvm_apic_send_ipi(): decode the ICR and deliver. */
   sendIpi(src: Lapic, icrLow: number, icrHigh: number): void {
-    const dest = src.x2apicMode ? icrHigh >>> 0 : icrHigh >>> 24;
-    this.trace({ event: 'kvm_apic_ipi', vcpu: src.vcpu.id, detail: `icr_low 0x${icrLow.toString(16)}, dest_id 0x${dest.toString(16)}` });
+    const irq = icrToIrq(src, icrLow, icrHigh);
+    this.trace({ event: 'kvm_apic_ipi', vcpu: src.vcpu.id, detail: `icr_low 0x${icrLow.toString(16)}, dest_id 0x${irq.destId.toString(16)}` });
+    this.deliveries.push(deliverToApic(this, src, irq));
+  }
+
+  /** KVM_SIGNAL_MSI: the count of accepting LAPICs, or EPERM when nobody matched (-1), EINVAL for a bad route. */
+  signalMsi(addressLo: number, addressHi: number, data: number): { count: number } | { error: Errno } {
+    if (msiRouteInvalid(this, addressHi)) return { error: 'EINVAL' };
+    const irq = msiToIrq(this, addressLo, addressHi, data);
+    this.trace({ event: 'kvm_msi_set_irq', detail: `address 0x${addressLo.toString(16)}, data 0x${data.toString(16)}, dest_id 0x${irq.destId.toString(16)}` });
+    const out = deliverToApic(this, null, irq);
+    this.deliveries.push(out);
+    return out.count < 0 ? { error: 'EPERM' } : { count: out.count };
   }
 }
 

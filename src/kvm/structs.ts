@@ -127,6 +127,8 @@ export interface MinimalCpuidOptions {
   x2apic: boolean;
   /** Guest MAXPHYADDR (leaf 0x80000008 EAX[7:0]); KVM derives APICBASE reserved bits from it. */
   maxPhyAddr: number;
+  /** Advertise the TSC-deadline timer (leaf 1 ECX bit 24): widens the LVT timer mode mask. */
+  tscDeadline?: boolean;
 }
 
 /**
@@ -152,7 +154,7 @@ export function minimalCpuid(opts: MinimalCpuidOptions, vcpuId: number, host: re
     entry(1, {
       eax: h1?.eax ?? 0,
       ebx: ((vcpuId & 0xff) << 24) >>> 0,
-      ecx: opts.x2apic ? 1 << 21 : 0,
+      ecx: ((opts.x2apic ? 1 << 21 : 0) | (opts.tscDeadline ? 1 << 24 : 0)) >>> 0,
       edx: 1 << 9,
     }),
     entry(0x80000000, { eax: 0x80000008, ebx: h80?.ebx ?? 0, ecx: h80?.ecx ?? 0, edx: h80?.edx ?? 0 }),

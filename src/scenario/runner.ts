@@ -25,7 +25,7 @@ export function vcpuIds(vcpus: VmInput['vcpus']): number[] {
 /** Build the VM a scenario describes, with its initial vCPUs. */
 export function createVm(input: VmInput): Vm {
   const config: Partial<VmConfig> = {};
-  for (const k of ['vendor', 'apicv', 'ipiv', 'x2avic', 'x2apicCpuid', 'tscDeadline', 'cmci', 'maxPhyAddr', 'bspVcpuId', 'kvm'] as const) {
+  for (const k of ['vendor', 'apicv', 'ipiv', 'x2avic', 'x2apicCpuid', 'tscDeadline', 'cmci', 'maxPhyAddr', 'bspVcpuId', 'kvm', 'vectorHashing', 'smm'] as const) {
     if (input[k] !== undefined) (config as Record<string, unknown>)[k] = input[k];
   }
   if (input.quirks) config.quirks = { lint0Reenabled: input.quirks.lint0Reenabled ?? true, lapicMmioHole: input.quirks.lapicMmioHole ?? true };
@@ -38,8 +38,20 @@ export function createVm(input: VmInput): Vm {
   return vm;
 }
 
-/** Run one step against the VM; returns the step's result fields. */
+/** Run one step against the VM; returns its result, with `path` and `delivered` when it sent interrupts. */
 export function applyStep(vm: Vm, step: Step, i: number): StepResult {
+  const r = applyStepOp(vm, step, i);
+  const sent = vm.takeDeliveries();
+  if (sent.length) {
+    r.path = sent.some((d) => d.path === 'slow') ? 'slow' : 'fast';
+    r.delivered = sent.flatMap((d) => d.delivered);
+    r.why = sent.map((d) => d.reason).join('; ');
+    r.examined = sent.reduce((n, d) => n + d.examined, 0);
+  }
+  return r;
+}
+
+function applyStepOp(vm: Vm, step: Step, i: number): StepResult {
   const base: StepResult = { i, op: step.op, ok: true };
   const vcpuOf = (id: number): Vcpu => {
     const v = vm.vcpu(id);
@@ -91,6 +103,10 @@ export function applyStep(vm: Vm, step: Step, i: number): StepResult {
       const vector = v.apic.hasInterrupt();
       if (vector !== -1) v.apic.ackInterrupt(vector);
       return { ...base, vector: vector === -1 ? null : vector };
+    }
+    case 'msi': {
+      const r = vm.signalMsi(Number(step.addressLo), Number(step.addressHi ?? 0n), Number(step.data));
+      return 'error' in r ? { ...base, ok: false, error: r.error } : { ...base, count: r.count };
     }
     case 'get_mp_state':
       return { ...base, mpState: getMpState(vcpuOf(step.vcpu)) };

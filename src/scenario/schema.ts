@@ -97,6 +97,8 @@ const vmSchema = z.object({
   x2apicCpuid: bool.optional(),
   tscDeadline: bool.optional(),
   cmci: bool.optional(),
+  vectorHashing: bool.optional(),
+  smm: bool.optional(),
   maxPhyAddr: z.number().int().min(32).max(52, { error: 'must be an integer from 32 to 52' }).optional(),
   bspVcpuId: vcpuId.optional(),
   kvm: release.optional(),

@@ -3,6 +3,8 @@
  *
  *   npm run -s scenario -- FILE.json      # or "-" for standard input
  *   npm run -s scenario -- --profiles     # behaviours that changed between KVM releases
+ *   npm run -s scenario -- --kvm FILE     # replay on the real /dev/kvm instead of the model
+ *   npm run -s scenario -- --compare FILE # replay on both; report every difference, exit 0 iff none
  *
  * Prints one apic-result/1 document and exits 0; invalid input: one line on stderr, exit 2.
  * When the scenario carries expectations, the result gains `check: {passed, failed, mismatches}`.
@@ -13,16 +15,17 @@ import { checkExpectations } from '../scenario/expect';
 import { runScenario } from '../scenario/runner';
 import { parseScenarioText, ScenarioInputError } from '../scenario/schema';
 
-const USAGE = 'usage: npm run -s scenario -- [--trace] FILE.json | - | --profiles';
+const USAGE = 'usage: npm run -s scenario -- [--trace | --kvm | --compare] FILE.json | - | --profiles';
+const OPTIONS = new Set(['--trace', '--kvm', '--compare', '--profiles']);
 
-function main(argv: string[]): number {
+async function main(argv: string[]): Promise<number> {
   const flags = new Set(argv.filter((a) => a.startsWith('--')));
   const files = argv.filter((a) => !a.startsWith('--'));
   if (flags.has('--profiles')) {
     process.stdout.write(JSON.stringify({ format: 'apic-profiles/1', changes: BEHAVIOUR_CHANGES }, null, 2) + '\n');
     return 0;
   }
-  const unknown = [...flags].filter((f) => f !== '--trace');
+  const unknown = [...flags].filter((f) => !OPTIONS.has(f));
   if (unknown.length || files.length !== 1) {
     process.stderr.write((unknown.length ? `unknown option ${unknown[0]}; ` : '') + USAGE + '\n');
     return 2;
@@ -36,6 +39,22 @@ function main(argv: string[]): number {
   }
   try {
     const scenario = parseScenarioText(text);
+    if (flags.has('--kvm') || flags.has('--compare')) {
+      const { kvmAvailability } = await import('../kvm/kvmIoctl');
+      const avail = kvmAvailability();
+      if (!avail.ok) {
+        process.stderr.write(`real KVM is not available: ${avail.reason}\n`);
+        return 2;
+      }
+      const kvm = await import('../kvm/kvmRun');
+      if (flags.has('--compare')) {
+        const { comparison, report } = await kvm.compareOnKvm(scenario);
+        process.stdout.write(report);
+        return comparison.differences.length === 0 ? 0 : 1;
+      }
+      process.stdout.write(JSON.stringify(await kvm.runOnKvm(scenario), null, 2) + '\n');
+      return 0;
+    }
     const result = runScenario(scenario, { trace: flags.has('--trace') });
     const mismatches = checkExpectations(scenario, result);
     const expects = scenario.steps.filter((s) => s.expect).length + (scenario.expectFinal ? 1 : 0);
@@ -51,9 +70,12 @@ function main(argv: string[]): number {
   }
 }
 
-try {
-  process.exitCode = main(process.argv.slice(2));
-} catch (e) {
-  process.stderr.write(`internal error (a bug in the project): ${(e as Error).stack ?? e}\n`);
-  process.exitCode = 1;
-}
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e) => {
+    process.stderr.write(`internal error (a bug in the project): ${(e as Error).stack ?? e}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -290,8 +290,8 @@ export function deliverToApic(vm: Vm, src: Lapic | null, irqIn: LapicIrq): Deliv
   const irq = { ...irqIn };
   let reason = fast.refuse;
   if (!irq.logical && irq.destId === 0xff && isLowestPrio(irq)) {
+    // Only the mode changes: an MSI's redirection hint still makes it lowest-priority below.
     irq.deliveryMode = DM_FIXED;
-    irq.msiRedirHint = false;
     reason += '; physical broadcast with lowest priority becomes Fixed';
   }
   let count = -1;

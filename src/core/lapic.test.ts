@@ -20,7 +20,7 @@ describe('xAPIC register writes (kvm_lapic_reg_write)', () => {
   it('PPR is the ISR class when it is above the TPR class (__apic_update_ppr)', () => {
     const vm = makeVm();
     const a = vcpu(vm, 0).apic;
-    a.setVector(0x100, 0x61, true);
+    a.setIsr(0x61);
     mmioW(vm, 0, 0x80, 0x25);
     expect(mmioR(vm, 0, 0xa0)).toBe(0x60);
     mmioW(vm, 0, 0x80, 0x75);
@@ -104,8 +104,8 @@ describe('xAPIC register writes (kvm_lapic_reg_write)', () => {
   it('EOI clears the highest ISR bit', () => {
     const vm = makeVm();
     const a = vcpu(vm, 0).apic;
-    a.setVector(0x100, 0x40, true);
-    a.setVector(0x100, 0x80, true);
+    a.setIsr(0x40);
+    a.setIsr(0x80);
     mmioW(vm, 0, 0xb0, 0);
     expect(a.vectors(0x100)).toEqual([0x40]);
   });

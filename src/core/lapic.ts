@@ -50,6 +50,12 @@ export class Lapic {
   lvt0InNmiMode = false;
   /** apic->base_address: where the MMIO window decodes. */
   baseAddress = 0;
+  /**
+   * apic->isr_count and apic->highest_isr_cache: without APICv, KVM finds the highest in-service
+   * vector through this cache, which KVM_SET_LAPIC refreshes only after recomputing PPR.
+   */
+  isrCount = 0;
+  highestIsrCache = -1;
   /** apic->pending_events: KVM_APIC_INIT, KVM_APIC_SIPI. */
   pendingInit = false;
   pendingSipi = false;
@@ -123,8 +129,38 @@ export class Lapic {
     }
     return -1;
   }
+  /** apic_find_highest_isr(). */
   highestIsr(): number {
+    if (this.vm.apicvActive) return this.highestVector(APIC_ISR); // isr_count is pinned to 1
+    if (!this.isrCount) return -1;
+    if (this.highestIsrCache !== -1) return this.highestIsrCache;
     return this.highestVector(APIC_ISR);
+  }
+
+  /** kvm_apic_update_apicv(): resynchronise the ISR cache with the ISR. */
+  updateApicv(): void {
+    this.isrCount = this.vm.apicvActive ? 1 : this.vectors(APIC_ISR).length;
+    this.highestIsrCache = -1;
+  }
+
+  /** apic_set_isr(). */
+  setIsr(vec: number): void {
+    if (this.testVector(APIC_ISR, vec)) return;
+    this.setVector(APIC_ISR, vec, true);
+    if (!this.vm.apicvActive) {
+      this.isrCount++;
+      this.highestIsrCache = vec;
+    }
+  }
+
+  /** apic_clear_isr(). */
+  clearIsr(vec: number): void {
+    if (!this.testVector(APIC_ISR, vec)) return;
+    this.setVector(APIC_ISR, vec, false);
+    if (!this.vm.apicvActive) {
+      this.isrCount--;
+      this.highestIsrCache = -1;
+    }
   }
   highestIrr(): number {
     return this.highestVector(APIC_IRR);
@@ -355,7 +391,7 @@ export class Lapic {
     const vector = this.highestIsr();
     this.vm.trace({ event: 'kvm_eoi', vcpu: this.vcpu.id, detail: vector === -1 ? 'no vector in service' : `vector ${vector}` });
     if (vector === -1) return -1;
-    this.setVector(APIC_ISR, vector, false);
+    this.clearIsr(vector);
     this.updatePpr();
     return vector;
   }
@@ -425,7 +461,7 @@ export class Lapic {
   /** kvm_apic_ack_interrupt(): IRR -> ISR, PPR raised. */
   ackInterrupt(vector: number): void {
     this.setVector(APIC_IRR, vector, false);
-    this.setVector(APIC_ISR, vector, true);
+    this.setIsr(vector);
     this.updatePpr();
   }
 
@@ -457,6 +493,7 @@ export class Lapic {
       this.setReg(APIC_ISR + 0x10 * i, 0);
       this.setReg(APIC_TMR + 0x10 * i, 0);
     }
+    this.updateApicv();
     this.updatePpr();
     this.vcpu.arbPrio = 0;
   }

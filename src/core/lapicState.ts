@@ -58,10 +58,11 @@ export function setLapicState(vcpu: Vcpu, image: Uint32Array): boolean {
   vm.markMapDirty();
   vm.recalculateApicMap();
   apic.setVersion();
-  apic.updatePpr();
+  apic.updatePpr(); // still with the old ISR cache: without APICv, PPR can come out stale
   apic.updateLvtt();
   apic.manageNmiWatchdog(apic.getReg(APIC_LVT0));
   apic.setReg(APIC_TMCCT, 0);
+  apic.updateApicv();
   vcpu.arbPrio = 0;
   return true;
 }

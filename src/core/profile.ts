@@ -81,6 +81,13 @@ export const BEHAVIOUR_CHANGES = [
     before: 'x2APIC ICR reserved bits 31:20, 17:16, 13 were accepted',
     after: 'setting any of them raises #GP',
   },
+  {
+    id: 'suppressEoiBroadcastFlags',
+    since: '6.19',
+    commit: 'not pinned (2026 series; Linux 6.18.44 stable accepts the flags too)',
+    before: 'KVM_CAP_X2APIC_API accepted only USE_32BIT_IDS and DISABLE_BROADCAST_QUIRK',
+    after: 'flags ENABLE (1<<2, split irqchip only) and DISABLE (1<<3) _SUPPRESS_EOI_BROADCAST make LVR bit 24 explicit',
+  },
 ] as const satisfies readonly BehaviourChange[];
 
 export type BehaviourId = (typeof BEHAVIOUR_CHANGES)[number]['id'];

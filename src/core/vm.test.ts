@@ -24,6 +24,8 @@ describe('KVM_ENABLE_CAP(KVM_CAP_X2APIC_API)', () => {
     expect(vm.enableX2apicApi(3n)).toBeNull();
     expect(vm.x2apicFormat && vm.broadcastQuirkDisabled).toBe(true);
     expect(vm.enableX2apicApi(4n)).toBe('EINVAL'); // split-irqchip only
+    expect(vm.enableX2apicApi(8n)).toBeNull(); // DISABLE_SUPPRESS_EOI_BROADCAST
+    expect(new Vm({ kvm: '6.18' }).enableX2apicApi(8n)).toBe('EINVAL');
     expect(vm.enableX2apicApi(0x100n)).toBe('EINVAL');
   });
 

@@ -10,8 +10,8 @@
  *
  * Inaccuracies:
  * - Only MSR 0x1b and 0x800-0x8ff are modelled; other MSRs are refused as invalid input.
- * - KVM_MAX_VCPUS is 4096 and KVM_MAX_VCPU_IDS 16384 (a MAXSMP kernel); distribution kernels
- *   built with a smaller CONFIG_KVM_MAX_NR_VCPUS refuse earlier.
+ * - By default KVM_MAX_VCPUS is 4096 and KVM_MAX_VCPU_IDS 16384 (a MAXSMP kernel); kernels built
+ *   with a smaller CONFIG_KVM_MAX_NR_VCPUS refuse earlier (config maxVcpus / maxVcpuIds).
  */
 import { MSR_IA32_APICBASE } from './apicdef';
 import { buildApicMap, type ApicMap } from './apicMap';
@@ -41,6 +41,9 @@ export interface VmConfig {
   vectorHashing: boolean;
   /** CONFIG_KVM_SMM: without it SMIs are never accepted. */
   smm: boolean;
+  /** KVM_CAP_MAX_VCPUS and KVM_CAP_MAX_VCPU_ID of the modelled kernel. */
+  maxVcpus: number;
+  maxVcpuIds: number;
   kvm: string;
   quirks: { lint0Reenabled: boolean; lapicMmioHole: boolean };
 }
@@ -57,6 +60,8 @@ export const DEFAULT_VM_CONFIG: VmConfig = {
   bspVcpuId: 0,
   vectorHashing: true,
   smm: true,
+  maxVcpus: 4096,
+  maxVcpuIds: 16384,
   kvm: 'current',
   quirks: { lint0Reenabled: true, lapicMmioHole: true },
 };
@@ -64,10 +69,10 @@ export const DEFAULT_VM_CONFIG: VmConfig = {
 export const KVM_CAP_X2APIC_API = 129;
 export const KVM_X2APIC_API_USE_32BIT_IDS = 1 << 0;
 export const KVM_X2APIC_API_DISABLE_BROADCAST_QUIRK = 1 << 1;
-/** The 2026 Suppress-EOI-Broadcast flags are after the modelled baseline. */
-export const KVM_X2APIC_API_VALID_FLAGS = KVM_X2APIC_API_USE_32BIT_IDS | KVM_X2APIC_API_DISABLE_BROADCAST_QUIRK;
+export const KVM_X2APIC_ENABLE_SUPPRESS_EOI_BROADCAST = 1 << 2;
+export const KVM_X2APIC_DISABLE_SUPPRESS_EOI_BROADCAST = 1 << 3;
+/** KVM_MAX_VCPUS of a MAXSMP kernel; KVM_MAX_VCPU_IDS is four times it. */
 export const KVM_MAX_VCPUS = 4096;
-export const KVM_MAX_VCPU_IDS = 4 * KVM_MAX_VCPUS;
 
 export type MsrResult = Outcome & { value?: bigint; reason?: string };
 
@@ -135,8 +140,11 @@ export class Vm {
   }
 
   setApicvInhibit(reason: InhibitReason, set: boolean): void {
+    const wasActive = this.apicvActive;
     if (this.inhibits.setOrClear(reason, set)) {
       this.trace({ event: 'kvm_apicv_inhibit_changed', detail: `${reason} ${set ? 'set' : 'cleared'}` });
+      // kvm_vcpu_update_apicv() -> kvm_apic_update_apicv() on every vCPU when APICv flips.
+      if (wasActive !== this.apicvActive) for (const v of this.vcpus) v.apic.updateApicv();
     }
   }
 
@@ -155,8 +163,8 @@ export class Vm {
 
   /** KVM_CREATE_VCPU. */
   createVcpu(id: VcpuId): Errno | null {
-    if (!Number.isInteger(id) || id < 0 || id >= KVM_MAX_VCPU_IDS) return 'EINVAL';
-    if (this.vcpus.length >= KVM_MAX_VCPUS) return 'EINVAL';
+    if (!Number.isInteger(id) || id < 0 || id >= this.config.maxVcpuIds) return 'EINVAL';
+    if (this.vcpus.length >= this.config.maxVcpus) return 'EINVAL';
     if (this.byId.has(id)) return 'EEXIST';
     // RESET inside the constructor rebuilds the map before the vCPU is online (visible to
     // kvm_for_each_vcpu), so a new vCPU stays out of the optimized map until the next rebuild.
@@ -170,7 +178,10 @@ export class Vm {
 
   /** KVM_ENABLE_CAP(KVM_CAP_X2APIC_API). */
   enableX2apicApi(flags: bigint): Errno | null {
-    if (flags & ~BigInt(KVM_X2APIC_API_VALID_FLAGS)) return 'EINVAL';
+    let valid = KVM_X2APIC_API_USE_32BIT_IDS | KVM_X2APIC_API_DISABLE_BROADCAST_QUIRK;
+    // ENABLE_SUPPRESS_EOI_BROADCAST needs a split irqchip; this VM's I/O APIC is in the kernel.
+    if (this.profile.hasNew('suppressEoiBroadcastFlags')) valid |= KVM_X2APIC_DISABLE_SUPPRESS_EOI_BROADCAST;
+    if (flags & ~BigInt(valid)) return 'EINVAL';
     // Flags only ever turn on; the map is not rebuilt (the next rebuild sees the new format).
     if (flags & BigInt(KVM_X2APIC_API_USE_32BIT_IDS)) this.x2apicFormat = true;
     if (flags & BigInt(KVM_X2APIC_API_DISABLE_BROADCAST_QUIRK)) this.broadcastQuirkDisabled = true;

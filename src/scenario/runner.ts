@@ -22,17 +22,17 @@ export function vcpuIds(vcpus: VmInput['vcpus']): number[] {
   return Array.isArray(vcpus) ? vcpus : Array.from({ length: vcpus }, (_, i) => i);
 }
 
-/** Build the VM a scenario describes, with its initial vCPUs. */
-export function createVm(input: VmInput): Vm {
+/** Build the VM a scenario describes, with its initial vCPUs; `overrides` adapt it to a host. */
+export function createVm(input: VmInput, overrides: Partial<VmConfig> = {}): Vm {
   const config: Partial<VmConfig> = {};
   for (const k of ['vendor', 'apicv', 'ipiv', 'x2avic', 'x2apicCpuid', 'tscDeadline', 'cmci', 'maxPhyAddr', 'bspVcpuId', 'kvm', 'vectorHashing', 'smm'] as const) {
     if (input[k] !== undefined) (config as Record<string, unknown>)[k] = input[k];
   }
   if (input.quirks) config.quirks = { lint0Reenabled: input.quirks.lint0Reenabled ?? true, lapicMmioHole: input.quirks.lapicMmioHole ?? true };
-  const vm = new Vm(config);
+  const vm = new Vm({ ...config, ...overrides });
   for (const id of vcpuIds(input.vcpus)) {
     const err = vm.createVcpu(id);
-    if (err) throw new ScenarioInputError(`scenario: vm.vcpus: KVM_CREATE_VCPU(${id}) fails with ${err} (vcpu_id must be below 16384)`);
+    if (err) throw new ScenarioInputError(`scenario: vm.vcpus: KVM_CREATE_VCPU(${id}) fails with ${err} (vcpu_id must be below ${vm.config.maxVcpuIds})`);
   }
   vm.takeTrace();
   return vm;

@@ -1,0 +1,99 @@
+/**
+ * `--kvm` and `--compare` for the scenario runner: replay a scenario on /dev/kvm, or on both the
+ * model and the kernel, and report. Node only.
+ */
+import { APIC_DFR, APIC_ID, APIC_IRR, APIC_ISR, APIC_LDR, APIC_PROCPRI, APIC_SPIV, APIC_TASKPRI, APIC_TMR } from '../core/apicdef';
+import { apicMode } from '../core/vcpu';
+import type { VmConfig } from '../core/vm';
+import type { HostTraits, VcpuObservation } from '../scenario/backend';
+import { compareBackends, formatComparison, type Comparison } from '../scenario/compare';
+import { ModelBackend } from '../scenario/modelBackend';
+import { hex } from '../scenario/numbers';
+import type { ScenarioResult } from '../scenario/result';
+import type { Scenario } from '../scenario/schema';
+import { KvmBackend, probeHost } from './kvmBackend';
+import { openKvm, type KvmSystem } from './kvmIoctl';
+
+function vectors(regs: Uint32Array, base: number): number[] {
+  const out: number[] = [];
+  for (let vec = 0; vec < 256; vec++) if ((regs[(base + 0x10 * (vec >> 5)) >> 2] >>> (vec & 31)) & 1) out.push(vec);
+  return out;
+}
+
+/** The final state as far as the kernel's ioctls show it. */
+function observedFinal(o: VcpuObservation, mpState: string) {
+  const mode = apicMode(o.apicBase);
+  const r = (off: number) => o.regs[off >> 2];
+  return {
+    vcpu: o.vcpu,
+    apicBase: hex(o.apicBase),
+    mode,
+    swEnabled: (r(APIC_SPIV) & 0x100) !== 0,
+    ...(mode === 'x2apic' ? {} : { xapicId: r(APIC_ID) >>> 24 }),
+    x2apicId: o.vcpu,
+    ldr: hex(r(APIC_LDR)),
+    dfr: hex(r(APIC_DFR)),
+    tpr: hex(r(APIC_TASKPRI)),
+    ppr: hex(r(APIC_PROCPRI)),
+    irr: vectors(o.regs, APIC_IRR),
+    isr: vectors(o.regs, APIC_ISR),
+    tmr: vectors(o.regs, APIC_TMR),
+    mpState,
+    pendingInit: o.latchedInit,
+    nmiPending: o.nmiPending,
+    smiPending: o.smiPending,
+  };
+}
+
+/** The model configuration that matches what this kernel is. */
+export function hostOverrides(host: HostTraits): Partial<VmConfig> {
+  // No APICv on the kernels this backend drives (it cannot run guests); KVM_RUN never processes the
+  // APICv update request either, so every vCPU keeps KVM's software caches.
+  return { vendor: host.icrSplit ? 'amd' : 'intel', apicv: false, smm: host.smm, maxVcpus: host.maxVcpus, maxVcpuIds: host.maxVcpuIds };
+}
+
+async function withKvm<T>(fn: (sys: KvmSystem) => T): Promise<T> {
+  const sys = await openKvm();
+  try {
+    return fn(sys);
+  } finally {
+    sys.close();
+  }
+}
+
+/** `--kvm`: the scenario on the real kernel, as an apic-result/1 with what the kernel lets us observe. */
+export function runOnKvm(scenario: Scenario): Promise<ScenarioResult> {
+  return withKvm((sys) => {
+    const host = probeHost(sys);
+    const backend = new KvmBackend(sys, scenario.vm);
+    try {
+      const steps = scenario.steps.map((s, i) => backend.applyStep(s, i));
+      const mp = backend.readMpStates();
+      const vcpus = backend.observe().map((o, n) => observedFinal(o, mp[n].mpState));
+      return {
+        format: 'apic-result/1',
+        kernel: host.kernel,
+        backend: { ...host, note: 'observed through ioctls; map, inhibits and APICv state are not observable; final mpState read with KVM_GET_MP_STATE, which processes pending INIT/SIPI' },
+        steps,
+        final: { vcpus },
+      } as unknown as ScenarioResult;
+    } finally {
+      backend.close();
+    }
+  });
+}
+
+/** `--compare`: the scenario on the model (adapted to this kernel) and on the kernel, step by step. */
+export function compareOnKvm(scenario: Scenario): Promise<{ comparison: Comparison; report: string }> {
+  return withKvm((sys) => {
+    const host = probeHost(sys);
+    const overrides = hostOverrides(host);
+    const model = new ModelBackend(scenario.vm, overrides);
+    const kernel = new KvmBackend(sys, scenario.vm);
+    const comparison = compareBackends(scenario, model, kernel);
+    const header = [`kernel ${host.kernel}: model run as vendor ${overrides.vendor}, APICv off, SMM ${host.smm ? 'on' : 'off'}, at most ${host.maxVcpus} vCPUs with ids below ${host.maxVcpuIds}, to match it.`];
+    const release = scenario.vm.kvm ?? 'current';
+    if (release !== 'current') header.push(`note: the scenario models KVM ${release}; the kernel is ${host.kernel}, so differences are expected.`);
+    return { comparison, report: formatComparison(comparison, header) };
+  });
+}

@@ -1,0 +1,108 @@
+/**
+ * Replay one scenario on two backends in lockstep and list every observable difference: step
+ * results (fault, error, value, regs, mpState, count) and, after each step, each vCPU's APIC base,
+ * KVM_GET_LAPIC image, pending NMI/SMI and latched INIT; at the end, every vCPU's MP state.
+ *
+ * Not compared: `delivered` and `path` (the kernel shows deliveries only through the state they
+ * change, which is compared), and TMCCT (the timer runs on the kernel, not in the model).
+ */
+import { APIC_TMCCT, SLOT_NAMES, slotKey } from '../core/apicdef';
+import type { ScenarioBackend, VcpuObservation } from './backend';
+import { hex } from './numbers';
+import type { StepResult } from './result';
+import type { Scenario } from './schema';
+
+export interface Difference {
+  /** "step 3 (wrmsr)", "after step 3 (wrmsr)" or "final". */
+  where: string;
+  field: string;
+  model: string;
+  kernel: string;
+}
+
+export interface Comparison {
+  steps: number;
+  vcpusObserved: number;
+  differences: Difference[];
+}
+
+const COMPARED_FIELDS = ['ok', 'fault', 'error', 'value', 'mpState', 'count'] as const;
+const show = (v: unknown): string => (v === undefined ? '(none)' : typeof v === 'string' ? v : JSON.stringify(v));
+
+function wordName(index: number): string {
+  const off = index * 4;
+  const slot = off & ~0xf;
+  const name = SLOT_NAMES.get(slot) ?? 'reserved';
+  return off === slot ? `${slotKey(slot)} ${name}` : `0x${off.toString(16).padStart(3, '0')} (${name} +${off - slot})`;
+}
+
+function compareResults(where: string, a: StepResult, b: StepResult, out: Difference[]): void {
+  for (const f of COMPARED_FIELDS) {
+    if (show(a[f]) !== show(b[f])) out.push({ where, field: f, model: show(a[f]), kernel: show(b[f]) });
+  }
+  const ra = a.regs as Record<string, string> | undefined;
+  const rb = b.regs as Record<string, string> | undefined;
+  if (ra && rb) {
+    for (const k of Object.keys(ra)) {
+      if (parseInt(k, 16) === APIC_TMCCT) continue;
+      if (ra[k] !== rb[k]) out.push({ where, field: `regs ${k} ${SLOT_NAMES.get(parseInt(k, 16)) ?? ''}`.trim(), model: ra[k], kernel: rb[k] });
+    }
+  }
+}
+
+function compareObservations(where: string, a: VcpuObservation[], b: VcpuObservation[], out: Difference[]): void {
+  const ids = (o: VcpuObservation[]) => o.map((x) => x.vcpu).join(',');
+  if (ids(a) !== ids(b)) {
+    out.push({ where, field: 'vCPUs', model: ids(a), kernel: ids(b) });
+    return;
+  }
+  a.forEach((x, n) => {
+    const y = b[n];
+    const vw = `vCPU ${x.vcpu}`;
+    if (x.apicBase !== y.apicBase) out.push({ where, field: `${vw} apicBase`, model: hex(x.apicBase), kernel: hex(y.apicBase) });
+    for (const f of ['nmiPending', 'smiPending', 'latchedInit'] as const) {
+      if (x[f] !== y[f]) out.push({ where, field: `${vw} ${f}`, model: String(x[f]), kernel: String(y[f]) });
+    }
+    for (let i = 0; i < x.regs.length; i++) {
+      if (i * 4 === APIC_TMCCT) continue;
+      if (x.regs[i] !== y.regs[i]) out.push({ where, field: `${vw} ${wordName(i)}`, model: hex(x.regs[i]), kernel: hex(y.regs[i]) });
+    }
+  });
+}
+
+/** Run `scenario` on both backends; both are closed afterwards. */
+export function compareBackends(scenario: Scenario, model: ScenarioBackend, kernel: ScenarioBackend): Comparison {
+  const differences: Difference[] = [];
+  let vcpusObserved = 0;
+  try {
+    compareObservations('initial state', model.observe(), kernel.observe(), differences);
+    scenario.steps.forEach((step, i) => {
+      const where = `step ${i} (${step.op})`;
+      compareResults(where, model.applyStep(step, i), kernel.applyStep(step, i), differences);
+      const a = model.observe();
+      vcpusObserved += a.length;
+      compareObservations(`after ${where}`, a, kernel.observe(), differences);
+    });
+    const ma = model.readMpStates();
+    const kb = kernel.readMpStates();
+    ma.forEach((m, n) => {
+      if (m.mpState !== kb[n]?.mpState) differences.push({ where: 'final', field: `vCPU ${m.vcpu} mpState`, model: m.mpState, kernel: kb[n]?.mpState ?? '(none)' });
+    });
+    compareObservations('final (after KVM_GET_MP_STATE)', model.observe(), kernel.observe(), differences);
+  } finally {
+    model.close();
+    kernel.close();
+  }
+  return { steps: scenario.steps.length, vcpusObserved, differences };
+}
+
+/** A readable report, one difference per line. */
+export function formatComparison(c: Comparison, header: string[]): string {
+  const lines = [...header];
+  if (c.differences.length === 0) lines.push(`model and kernel agree on all ${c.steps} steps and everything observable.`);
+  else {
+    lines.push(`${c.differences.length} difference(s):`);
+    for (const d of c.differences) lines.push(`  ${d.where}: ${d.field}: model ${d.model}, kernel ${d.kernel}`);
+  }
+  return lines.join('\n') + '\n';
+}

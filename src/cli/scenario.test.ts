@@ -33,3 +33,18 @@ describe('npm run scenario (the headless runner, scenario-format.md "Running")',
     expect(out.changes.find((c: { id: string }) => c.id === 'x2apicIcr64')).toMatchObject({ since: '5.18', commit: 'a57a31684d7b' });
   });
 });
+
+describe('npm run scenario -- --kvm / --compare', () => {
+  const doc = JSON.stringify({ format: 'apic-scenario/1', vm: { vcpus: 2 }, steps: [{ op: 'get_lapic', vcpu: 1 }] });
+
+  it('without a usable /dev/kvm says so in one line and exits 2', () => {
+    const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/scenario.ts', '--kvm', '-'], {
+      input: doc,
+      encoding: 'utf8',
+      env: { ...process.env, KVM_DEVICE: '/nonexistent/kvm' },
+    });
+    expect(r.status).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr.trim()).toBe('real KVM is not available: /nonexistent/kvm missing (no KVM module, or not exposed to this container)');
+  });
+});

@@ -4,7 +4,7 @@
  *   npm run -s scenario -- FILE.json      # or "-" for standard input
  *   npm run -s scenario -- --profiles     # behaviours that changed between KVM releases
  *   npm run -s scenario -- --kvm FILE     # replay on the real /dev/kvm instead of the model
- *   npm run -s scenario -- --compare FILE # replay on both; report every difference, exit 0 iff none
+ *   npm run -s scenario -- --compare FILE # replay on both; report every difference (exit 3), else exit 0
  *
  * Prints one apic-result/1 document and exits 0; invalid input: one line on stderr, exit 2.
  * When the scenario carries expectations, the result gains `check: {passed, failed, mismatches}`.
@@ -17,6 +17,8 @@ import { parseScenarioText, ScenarioInputError } from '../scenario/schema';
 
 const USAGE = 'usage: npm run -s scenario -- [--trace | --kvm | --compare] FILE.json | - | --profiles';
 const OPTIONS = new Set(['--trace', '--kvm', '--compare', '--profiles']);
+/** --compare found differences between the model and the kernel (1 stays "a bug in the project"). */
+const EXIT_DIFFERENCES = 3;
 
 async function main(argv: string[]): Promise<number> {
   const flags = new Set(argv.filter((a) => a.startsWith('--')));
@@ -50,7 +52,7 @@ async function main(argv: string[]): Promise<number> {
       if (flags.has('--compare')) {
         const { comparison, report } = await kvm.compareOnKvm(scenario);
         process.stdout.write(report);
-        return comparison.differences.length === 0 ? 0 : 1;
+        return comparison.differences.length === 0 ? 0 : EXIT_DIFFERENCES;
       }
       process.stdout.write(JSON.stringify(await kvm.runOnKvm(scenario), null, 2) + '\n');
       return 0;

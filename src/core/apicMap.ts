@@ -63,7 +63,7 @@ export function buildApicMap(vcpus: readonly Vcpu[], x2apicFormat: boolean): Map
       const physicalId = apic.x2apicMode ? x2 : xid;
       const holder = map.phys.get(physicalId);
       if (holder) {
-        reasons.push(`vCPUs ${holder.id} and ${v.id} share physical APIC ID ${physicalId} and 32-bit IDs are off: no optimized map`);
+        reasons.push(`vCPUs ${holder.id} and ${v.id} share physical APIC ID ${physicalId} and 32-bit IDs are off`);
         return { map: null, xapicIdMismatch, reasons };
       }
       map.phys.set(physicalId, v);

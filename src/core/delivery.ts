@@ -218,7 +218,7 @@ function mapGetDestLapic(vm: Vm, src: Lapic | null, irq: LapicIrq): FastTargets 
   if (irq.shorthand === SHORT_SELF && src) return { targets: [src.vcpu], reason: 'shorthand self' };
   if (irq.shorthand) return { refuse: 'shorthand to all: every vCPU is matched one by one' };
   const map = vm.apicMap;
-  if (!map) return { refuse: `no optimized map (${vm.mapReasons[0] ?? 'aliased physical IDs'})` };
+  if (!map) return { refuse: `no optimized map: ${vm.mapReasons[0] ?? 'aliased physical IDs'}` };
   if (isBroadcastDest(vm, src, irq)) return { refuse: `destination 0x${irq.destId.toString(16)} is a broadcast` };
 
   if (!irq.logical) {

@@ -16,7 +16,7 @@ import { kvmAvailability, openKvm } from './kvmIoctl';
 const avail = kvmAvailability();
 if (!avail.ok) console.warn(`[src/kvm] differential test skipped: ${avail.reason}`);
 
-const RUNS = Number(process.env.DIFF_RUNS ?? 150);
+const RUNS = Number(process.env.DIFF_RUNS ?? 300);
 const SEED = Number(process.env.DIFF_SEED ?? 20261121);
 
 describe.skipIf(!avail.ok)('model versus the real kernel (differential)', () => {

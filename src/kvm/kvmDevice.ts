@@ -46,7 +46,8 @@ import {
   type VcpuEvents,
 } from './structs';
 
-export const KVM_DEVICE_PATH = '/dev/kvm';
+/** The KVM device; $KVM_DEVICE overrides it (to point at another node, or to test its absence). */
+export const KVM_DEVICE_PATH = process.env.KVM_DEVICE || '/dev/kvm';
 
 // ------------------------------------------------------------------ errors
 

@@ -10,7 +10,7 @@ import { compareBackends, formatComparison, type Comparison } from '../scenario/
 import { ModelBackend } from '../scenario/modelBackend';
 import { hex } from '../scenario/numbers';
 import type { ScenarioResult } from '../scenario/result';
-import type { Scenario } from '../scenario/schema';
+import type { Scenario, Step } from '../scenario/schema';
 import { KvmBackend, probeHost } from './kvmBackend';
 import { openKvm, type KvmSystem } from './kvmIoctl';
 
@@ -45,6 +45,35 @@ function observedFinal(o: VcpuObservation, mpState: string) {
   };
 }
 
+const MODE_NAMES = ['Fixed', 'LowestPrio', 'SMI', 'RemoteRead', 'NMI', 'INIT', 'StartUp', 'ExtINT'];
+
+/** The delivery mode and vector a step sends, if it sends an interrupt. */
+function sentInterrupt(step: Step): { mode: string; vector: number } | null {
+  if (step.op === 'msi') return { mode: MODE_NAMES[Number((step.data >> 8n) & 7n)], vector: Number(step.data & 0xffn) };
+  if (step.op === 'wrmsr' && step.msr === 0x830n) return { mode: MODE_NAMES[Number((step.value >> 8n) & 7n)], vector: Number(step.value & 0xffn) };
+  if (step.op === 'wrmsr' && step.msr === 0x83fn) return { mode: 'Fixed', vector: Number(step.value & 0xffn) };
+  return null;
+}
+
+/**
+ * The deliveries a step made, as far as the kernel shows them: new IRR bits, more pending NMIs or
+ * SMIs, a newly latched INIT. A StartUp, a re-delivered vector already in IRR and a RemoteRead kick
+ * change nothing observable and are missed.
+ */
+function inferDeliveries(sent: { mode: string; vector: number }, before: VcpuObservation[], after: VcpuObservation[]) {
+  const out: { vcpu: number; mode: string; vector: number }[] = [];
+  after.forEach((a, n) => {
+    const b = before[n];
+    if (!b || b.vcpu !== a.vcpu) return;
+    const was = new Set(vectors(b.regs, APIC_IRR));
+    for (const v of vectors(a.regs, APIC_IRR)) if (!was.has(v)) out.push({ vcpu: a.vcpu, mode: sent.mode === 'LowestPrio' ? 'LowestPrio' : 'Fixed', vector: v });
+    if (a.nmiPending > b.nmiPending) out.push({ vcpu: a.vcpu, mode: 'NMI', vector: sent.vector });
+    if (a.smiPending > b.smiPending) out.push({ vcpu: a.vcpu, mode: 'SMI', vector: sent.vector });
+    if (a.latchedInit && !b.latchedInit) out.push({ vcpu: a.vcpu, mode: 'INIT', vector: sent.vector });
+  });
+  return out;
+}
+
 /** The model configuration that matches what this kernel is. */
 export function hostOverrides(host: HostTraits): Partial<VmConfig> {
   // No APICv on the kernels this backend drives (it cannot run guests); KVM_RUN never processes the
@@ -67,7 +96,16 @@ export function runOnKvm(scenario: Scenario): Promise<ScenarioResult> {
     const host = probeHost(sys);
     const backend = new KvmBackend(sys, scenario.vm);
     try {
-      const steps = scenario.steps.map((s, i) => backend.applyStep(s, i));
+      const steps = scenario.steps.map((s, i) => {
+        const sent = sentInterrupt(s);
+        const before = sent ? backend.observe() : [];
+        const r = backend.applyStep(s, i);
+        if (sent) {
+          r.delivered = inferDeliveries(sent, before, backend.observe());
+          r.deliveredInferred = true;
+        }
+        return r;
+      });
       const mp = backend.readMpStates();
       const vcpus = backend.observe().map((o, n) => observedFinal(o, mp[n].mpState));
       return {

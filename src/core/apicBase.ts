@@ -63,6 +63,7 @@ export function setApicBaseRaw(vcpu: Vcpu, value: bigint): void {
   }
   if (changed & (MSR_IA32_APICBASE_ENABLE | X2APIC_ENABLE)) {
     vm.trace({ event: 'kvm_apicv_update_request', vcpu: vcpu.id, detail: `APIC mode ${apicMode(old)} -> ${apicMode(value)}` });
+    vm.updateApicv(vcpu);
   }
   apic.baseAddress = Number(value & MSR_IA32_APICBASE_BASE);
   if (value & MSR_IA32_APICBASE_ENABLE && apic.baseAddress !== APIC_DEFAULT_PHYS_BASE) {

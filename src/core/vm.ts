@@ -18,6 +18,7 @@ import { buildApicMap, type ApicMap } from './apicMap';
 import { setApicBase } from './apicBase';
 import { ApicvInhibits, type InhibitReason, type Vendor } from './inhibits';
 import { deliverToApic, icrToIrq, msiRouteInvalid, msiToIrq, type DeliveryOutcome } from './delivery';
+import { icrWriteHandling } from './ipiVirtualization';
 import type { Lapic } from './lapic';
 import { getLapicState, setLapicState } from './lapicState';
 import { KvmProfile } from './profile';
@@ -92,6 +93,11 @@ export class Vm {
   apicMap: ApicMap | null = null;
   /** Why the last rebuild produced no map, or disabled its logical part. */
   mapReasons: string[] = [];
+  /**
+   * The APIC-access page memslot at 0xfee00000 (kvm_alloc_apic_access_page): allocated when
+   * APICv/AVIC is enabled, deleted for good by kvm_inhibit_apic_access_page().
+   */
+  apicAccessPage: 'none' | 'mapped' | 'deleted';
   /** The in-kernel I/O APIC (KVM_CREATE_IRQCHIP): always, in this model. */
   readonly ioapicInKernel = true;
   private traceSink: TraceEvent[] = [];
@@ -102,6 +108,7 @@ export class Vm {
     this.profile = new KvmProfile(this.config.kvm);
     this.inhibits = new ApicvInhibits(this.config.vendor);
     if (!this.config.apicv) this.inhibits.setOrClear('DISABLED', true);
+    this.apicAccessPage = this.config.apicv ? 'mapped' : 'none';
     // ABSENT is cleared by KVM_CREATE_IRQCHIP, which every VM here has.
   }
 
@@ -173,6 +180,9 @@ export class Vm {
     const v = new Vcpu(this, id);
     this.vcpus.push(v);
     this.byId.set(id, v);
+    // AVIC's physical ID table holds IDs up to 254 (x2AVIC: 511); a larger vcpu_id inhibits AVIC.
+    const avicMax = this.config.x2avic ? 511 : 254;
+    if (this.config.vendor === 'amd' && this.config.apicv && id > avicMax) this.setApicvInhibit('PHYSICAL_ID_TOO_BIG', true);
     return null;
   }
 
@@ -186,6 +196,24 @@ export class Vm {
     if (flags & BigInt(KVM_X2APIC_API_USE_32BIT_IDS)) this.x2apicFormat = true;
     if (flags & BigInt(KVM_X2APIC_API_DISABLE_BROADCAST_QUIRK)) this.broadcastQuirkDisabled = true;
     return null;
+  }
+
+  /**
+   * kvm_vcpu_update_apicv() after a vCPU's APIC mode changed: AVIC without x2AVIC
+   * (allow_apicv_in_x2apic_without_x2apic_virtualization) must not leave the APIC-access page
+   * mapped once any vCPU is in x2APIC mode, so KVM deletes the memslot for the VM's lifetime.
+   */
+  updateApicv(v: Vcpu): void {
+    const hybridAvic = this.config.vendor === 'amd' && this.config.apicv && !this.config.x2avic;
+    if (hybridAvic && v.apic.x2apicMode && this.apicAccessPage === 'mapped') {
+      this.apicAccessPage = 'deleted';
+      this.trace({ event: 'kvm_inhibit_apic_access_page', vcpu: v.id, detail: 'x2APIC without x2AVIC: APIC-access memslot deleted for good' });
+    }
+  }
+
+  /** The NESTED inhibit (AVIC): a vCPU running L2 cannot be targeted by AVIC doorbells. */
+  updateNestedInhibit(): void {
+    this.setApicvInhibit('NESTED', this.vcpus.some((v) => v.guestMode));
   }
 
   /** Is this MSR one the model knows (APICBASE or the x2APIC range)? */
@@ -237,6 +265,9 @@ export class Vm {
   /** kvm_apic_send_ipi(): decode the ICR and deliver. */
   sendIpi(src: Lapic, icrLow: number, icrHigh: number): void {
     const irq = icrToIrq(src, icrLow, icrHigh);
+    if (irq.shorthand !== 1 || icrLow & 0x700 || !src.x2apicMode) {
+      this.trace({ event: 'ipi_virtualization', vcpu: src.vcpu.id, detail: icrWriteHandling(this, src, icrLow, irq.destId) });
+    }
     this.trace({ event: 'kvm_apic_ipi', vcpu: src.vcpu.id, detail: `icr_low 0x${icrLow.toString(16)}, dest_id 0x${irq.destId.toString(16)}` });
     this.deliveries.push(deliverToApic(this, src, irq));
   }

@@ -43,6 +43,8 @@ export interface FinalState {
   map: { present: boolean; logicalMode?: string; maxApicId?: number; phys?: Record<string, number>; reasons?: string[] };
   inhibits: string[];
   apicvActive: boolean;
+  /** The APIC-access page memslot (extension): none, mapped, or deleted for good. */
+  apicAccessPage: string;
 }
 
 export interface ScenarioResult {
@@ -91,7 +93,7 @@ export function finalState(vm: Vm): FinalState {
       }
     : { present: false };
   if (vm.mapReasons.length) map.reasons = [...vm.mapReasons];
-  return { vcpus, map, inhibits: vm.inhibits.list(), apicvActive: vm.apicvActive };
+  return { vcpus, map, inhibits: vm.inhibits.list(), apicvActive: vm.apicvActive, apicAccessPage: vm.apicAccessPage };
 }
 
 /** A KVM_GET_LAPIC image as the 64 slots "0x000".."0x3f0". */

@@ -211,10 +211,10 @@ function isBroadcastDest(vm: Vm, src: Lapic | null, irq: LapicIrq): boolean {
   return irq.destId === (x2apicIpi ? X2APIC_BROADCAST : APIC_BROADCAST);
 }
 
-type FastTargets = { targets: (Vcpu | undefined)[]; reason: string } | { refuse: string };
+export type FastTargets = { targets: (Vcpu | undefined)[]; reason: string } | { refuse: string };
 
 /** kvm_apic_map_get_dest_lapic(): the slots the fast path delivers to, or why it refuses. */
-function mapGetDestLapic(vm: Vm, src: Lapic | null, irq: LapicIrq): FastTargets {
+export function mapGetDestLapic(vm: Vm, src: Lapic | null, irq: LapicIrq): FastTargets {
   if (irq.shorthand === SHORT_SELF && src) return { targets: [src.vcpu], reason: 'shorthand self' };
   if (irq.shorthand) return { refuse: 'shorthand to all: every vCPU is matched one by one' };
   const map = vm.apicMap;

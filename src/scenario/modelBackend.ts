@@ -3,7 +3,8 @@ import { getMpState } from '../core/mpState';
 import type { Vm, VmConfig } from '../core/vm';
 import type { ScenarioBackend, VcpuObservation } from './backend';
 import { applyStep, createVm } from './runner';
-import type { VmInput } from './schema';
+import type { StepResult } from './result';
+import type { Step, VmInput } from './schema';
 
 export class ModelBackend implements ScenarioBackend {
   readonly name = 'model';
@@ -13,11 +14,11 @@ export class ModelBackend implements ScenarioBackend {
     this.vm = createVm(input, overrides);
   }
 
-  applyStep: ScenarioBackend['applyStep'] = (step, i) => {
+  applyStep(step: Step, i: number): StepResult {
     const r = applyStep(this.vm, step, i);
     this.vm.takeTrace();
     return r;
-  };
+  }
 
   observe(): VcpuObservation[] {
     return this.vm.vcpus.map((v) => ({

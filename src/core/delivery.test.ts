@@ -149,3 +149,21 @@ describe('SELF_IPI', () => {
     expect(vm.rdmsr(vcpu(vm, 1), 0x830, false).value).toBe(0n);
   });
 });
+
+describe('4096 vCPUs', () => {
+  it('all in x2APIC mode: a unicast looks at one map slot, a broadcast matches every vCPU', () => {
+    const ids = Array.from({ length: 4096 }, (_, i) => i);
+    const vm = makeVm(ids, { maxVcpus: 4096 });
+    for (const v of vm.vcpus) {
+      vm.wrmsr(v, 0x1b, v.apicBase | 0x400n, true);
+      vm.wrmsr(v, 0x80f, 0x1ffn, false);
+    }
+    expect(vm.apicMap!.maxApicId).toBe(4095);
+    expect(vm.apicMap!.phys.size).toBe(4096);
+    vm.wrmsr(vcpu(vm, 0), 0x830, (4095n << 32n) | 0x41n, false);
+    expect(vm.takeDeliveries()[0]).toMatchObject({ path: 'fast', examined: 1, delivered: [{ vcpu: 4095, mode: 'Fixed', vector: 0x41 }] });
+    vm.wrmsr(vcpu(vm, 0), 0x830, (0xffffffffn << 32n) | 0x42n, false);
+    const b = vm.takeDeliveries()[0];
+    expect(b).toMatchObject({ path: 'slow', examined: 4096, count: 4096 });
+  });
+});

@@ -257,6 +257,7 @@ export class Lapic {
     if (alignment + len > 4) return null;
     if (offset > 0x3f0 || (this.readableRegMask() & regBit(offset)) === 0n) return null;
     const result = this.apicRead(offset & ~0xf);
+    this.vm.trace({ event: 'kvm_apic', vcpu: this.vcpu.id, detail: `apic_read ${hexReg(offset & ~0xf)} = 0x${(result >>> 0).toString(16)}` });
     if (len === 4) return result >>> 0;
     return (result >>> (alignment * 8)) & (len === 1 ? 0xff : 0xffff);
   }

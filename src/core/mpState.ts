@@ -5,23 +5,20 @@
  * kvm_arch_vcpu_ioctl_get_mpstate() (which runs kvm_apic_accept_events first),
  * kvm_arch_vcpu_ioctl_set_mpstate() as of 6.17+, and the INIT part of kvm_vcpu_reset().
  *
- * Inaccuracies: nested guests (kvm_check_nested_events before INIT/SIPI, INIT and SIPI VM-exits)
- * are issue 5 and not modelled yet; AMD's GIF is always 1; SEV-ES AP reset hold is not modelled;
- * the register state other than the LAPIC, CS and RIP is not reset by INIT.
+ * Nested guests are in nested.ts. Inaccuracies: SEV-ES AP reset hold is not modelled; the register
+ * state other than the LAPIC, CS and RIP is not reset by INIT.
  */
+import { checkNestedEvents, initSipiBlocker } from './nested';
 import type { MpState } from './types';
 import type { Vcpu } from './vcpu';
 
-/** kvm_apic_init_sipi_allowed(): INIT and SIPI are blocked in SMM and in VMX root operation. */
-export function initSipiAllowed(v: Vcpu): boolean {
-  if (v.smm) return false;
-  if (v.vmxon && !v.guestMode) return false;
-  return true;
-}
-
 /** kvm_vcpu_reset(vcpu, init_event = true), the parts this model holds. */
 export function initReset(v: Vcpu): void {
-  v.guestMode = false;
+  if (v.guestMode) {
+    v.guestMode = false; // kvm_leave_nested(): INIT drops L2 (SVM without an INIT intercept)
+    v.vm.updateNestedInhibit();
+  }
+  v.gif = true;
   v.apic.reset(true);
   v.nmiPending = 0;
   v.smiPending = 0;
@@ -32,8 +29,12 @@ export function initReset(v: Vcpu): void {
 export function acceptEvents(v: Vcpu): void {
   const apic = v.apic;
   if (!apic.pendingInit && !apic.pendingSipi) return;
-  if (!initSipiAllowed(v)) {
-    if (apic.pendingSipi) v.vm.trace({ event: 'kvm_apic_accept_events', vcpu: v.id, detail: 'SIPI dropped: INIT/SIPI blocked (SMM or VMX root)' });
+  // In L2 the nested check runs first; processing continues even after a nested VM-exit.
+  if (v.guestMode) checkNestedEvents(v);
+  const blocker = initSipiBlocker(v);
+  if (blocker) {
+    if (apic.pendingSipi) v.vm.trace({ event: 'kvm_apic_accept_events', vcpu: v.id, detail: `SIPI dropped: INIT/SIPI blocked (${blocker})` });
+    if (apic.pendingInit) v.vm.trace({ event: 'kvm_apic_accept_events', vcpu: v.id, detail: `INIT latched: ${blocker}` });
     apic.pendingSipi = false;
     return;
   }
@@ -64,8 +65,24 @@ export function getMpState(v: Vcpu): MpState {
   return v.mpState;
 }
 
-/** KVM_SET_MP_STATE (6.17+ rules, in-kernel LAPIC); false for -EINVAL. */
+/**
+ * KVM_RUN entry, as far as INIT/SIPI go: refuse a vCPU parked in wait-for-SIPI while INIT/SIPI
+ * are blocked (6.17+), then kvm_apic_accept_events(). Returns the refusal reason or null.
+ */
+export function runVcpu(v: Vcpu): string | null {
+  if (v.vm.profile.hasNew('mpStateCheckedAtRun') && v.mpState === 'INIT_RECEIVED' && initSipiBlocker(v) && !v.guestMode) {
+    return `wait-for-SIPI while INIT/SIPI are blocked (${initSipiBlocker(v)})`;
+  }
+  v.lastVmexit = null;
+  acceptEvents(v);
+  return null;
+}
+
+/** KVM_SET_MP_STATE (in-kernel LAPIC); false for -EINVAL. */
 export function setMpState(v: Vcpu, state: MpState): boolean {
+  if (!v.vm.profile.hasNew('mpStateCheckedAtRun') && (state === 'INIT_RECEIVED' || state === 'SIPI_RECEIVED') && (initSipiBlocker(v) || v.smiPending)) {
+    return false; // <= 6.16: refused up front
+  }
   switch (state) {
     case 'RUNNABLE':
     case 'UNINITIALIZED':

@@ -19,6 +19,13 @@ export interface BehaviourChange {
 
 export const BEHAVIOUR_CHANGES = [
   {
+    id: 'nestedWaitForSipi',
+    since: '5.11',
+    commit: 'bf0cd88ce363, 1c96dcceaeb3',
+    before: 'nested VMX: INIT in L2 exited to L1, but L2 could not wait for SIPI and a SIPI never exited',
+    after: 'L2 may enter the wait-for-SIPI activity state; a SIPI then exits to L1 (reason 4, vector in the qualification)',
+  },
+  {
     id: 'x2apicIcr64',
     since: '5.18',
     commit: 'a57a31684d7b',
@@ -73,6 +80,13 @@ export const BEHAVIOUR_CHANGES = [
     commit: '73b42dc69be8',
     before: 'SVM stored the x2APIC ICR as one 64-bit value at 0x300',
     after: 'SVM keeps the halves at 0x300 / 0x310 (x2apic_icr_is_split)',
+  },
+  {
+    id: 'mpStateCheckedAtRun',
+    since: '6.17',
+    commit: '0fe3e8d804fd',
+    before: 'KVM_SET_MP_STATE refused INIT_RECEIVED / SIPI_RECEIVED while INIT was blocked or an SMI pending',
+    after: 'KVM_SET_MP_STATE accepts them; KVM_RUN fails with EINVAL for wait-for-SIPI with INIT/SIPI blocked',
   },
   {
     id: 'x2apicIcrReservedGp',

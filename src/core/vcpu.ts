@@ -10,6 +10,7 @@
 import { MSR_IA32_APICBASE_BSP, MSR_IA32_APICBASE_ENABLE, X2APIC_ENABLE, APIC_DEFAULT_PHYS_BASE } from './apicdef';
 import { setApicBaseRaw } from './apicBase';
 import { Lapic } from './lapic';
+import type { NestedExit } from './nested';
 import type { LapicMode, MpState, VcpuId } from './types';
 import type { Vm } from './vm';
 
@@ -25,6 +26,12 @@ export class Vcpu {
   guestMode = false;
   vmxon = false;
   smm = false;
+  /** AMD's global interrupt flag (CLGI/STGI; cleared by #VMEXIT). */
+  gif = true;
+  /** SVM: vmcb12 intercepts INIT. */
+  interceptInit = true;
+  /** The last nested VM-exit an INIT or SIPI caused. */
+  lastVmexit: NestedExit | null = null;
   /** vcpu->arch.pv.pv_unhalted (set by a RemoteRead-mode "kick"). */
   pvUnhalted = false;
   /** CS and RIP as the last SIPI set them (kvm_vcpu_deliver_sipi_vector). */

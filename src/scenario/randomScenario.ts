@@ -168,6 +168,6 @@ export function scenarioArb(maxSteps = 30): fc.Arbitrary<Scenario> {
 }
 
 /** A scenario as the JSON document that describes it (bigints as hex strings). */
-export function toDocument(s: { vm: object; steps: Step[] | object[] }): object {
+export function toDocument(s: { vm: object; steps: Step[] | object[]; title?: string }): object {
   return JSON.parse(JSON.stringify({ format: 'apic-scenario/1', ...s }, (_k, v) => (typeof v === 'bigint' ? h(v) : v)));
 }

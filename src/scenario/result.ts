@@ -36,6 +36,10 @@ export interface FinalVcpu {
   guestMode: boolean;
   vmxon: boolean;
   smm: boolean;
+  /** Extensions: AMD's GIF, and CS / RIP as the last SIPI (or RESET) left them. */
+  gif: boolean;
+  cs: string;
+  rip: string;
 }
 
 export interface FinalState {
@@ -81,6 +85,9 @@ export function finalState(vm: Vm): FinalState {
       guestMode: v.guestMode,
       vmxon: v.vmxon,
       smm: v.smm,
+      gif: v.gif,
+      cs: hex(v.csSelector),
+      rip: hex(v.rip),
     };
   });
   const m = vm.apicMap;

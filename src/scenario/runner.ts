@@ -4,7 +4,8 @@
  */
 import { LAPIC_STATE_SIZE, slotKey } from '../core/apicdef';
 import type { Vcpu } from '../core/vcpu';
-import { getMpState, setMpState } from '../core/mpState';
+import { getMpState, runVcpu, setMpState } from '../core/mpState';
+import { enterGuest, enterSmm, leaveGuest, rsm, setGif, vmxoff, vmxon, type NestedOpResult } from '../core/nested';
 import { Vm, type VmConfig } from '../core/vm';
 import type { TraceEvent } from '../core/types';
 import { hex } from './numbers';
@@ -114,9 +115,34 @@ function applyStepOp(vm: Vm, step: Step, i: number): StepResult {
       const v = vcpuOf(step.vcpu);
       return setMpState(v, step.state) ? { ...base, mpState: v.mpState } : { ...base, ok: false, error: 'EINVAL' };
     }
-    default:
-      throw new ScenarioInputError(`step ${i} (${step.op}): this op is not modelled yet`);
+    case 'run': {
+      const v = vcpuOf(step.vcpu);
+      const refused = runVcpu(v);
+      if (refused) return { ...base, ok: false, error: 'EINVAL', reason: refused };
+      const out: StepResult = { ...base, mpState: v.mpState };
+      if (v.lastVmexit) out.vmexit = { ...v.lastVmexit };
+      return out;
+    }
+    case 'vmxon':
+      return nested(base, vmxon(vcpuOf(step.vcpu)));
+    case 'vmxoff':
+      return nested(base, vmxoff(vcpuOf(step.vcpu)));
+    case 'enter_guest':
+      return nested(base, enterGuest(vcpuOf(step.vcpu), step.activity ?? 'active', step.interceptInit ?? true));
+    case 'leave_guest':
+      return nested(base, leaveGuest(vcpuOf(step.vcpu)));
+    case 'enter_smm':
+      return nested(base, enterSmm(vcpuOf(step.vcpu)));
+    case 'rsm':
+      return nested(base, rsm(vcpuOf(step.vcpu)));
+    case 'clgi':
+    case 'stgi':
+      return nested(base, setGif(vcpuOf(step.vcpu), step.op === 'stgi'));
   }
+}
+
+function nested(base: StepResult, r: NestedOpResult): StepResult {
+  return r.ok ? base : { ...base, ok: false, error: 'EINVAL', reason: r.reason };
 }
 
 /** Replay a whole scenario. Throws ScenarioInputError for invalid input found while running. */

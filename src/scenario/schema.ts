@@ -75,6 +75,8 @@ export const STEP_SCHEMAS = {
   leave_guest: z.object({ op: z.literal('leave_guest'), vcpu: vcpuId, ...common }),
   enter_smm: z.object({ op: z.literal('enter_smm'), vcpu: vcpuId, ...common }),
   rsm: z.object({ op: z.literal('rsm'), vcpu: vcpuId, ...common }),
+  clgi: z.object({ op: z.literal('clgi'), vcpu: vcpuId, ...common }),
+  stgi: z.object({ op: z.literal('stgi'), vcpu: vcpuId, ...common }),
 } as const;
 
 export type OpName = keyof typeof STEP_SCHEMAS;

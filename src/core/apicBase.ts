@@ -67,7 +67,7 @@ export function setApicBaseRaw(vcpu: Vcpu, value: bigint): void {
   }
   apic.baseAddress = Number(value & MSR_IA32_APICBASE_BASE);
   if (value & MSR_IA32_APICBASE_ENABLE && apic.baseAddress !== APIC_DEFAULT_PHYS_BASE) {
-    if (vm.profile.hasNew('apicBaseModifiedInhibit')) vm.setApicvInhibit('APIC_BASE_MODIFIED', true);
+    if (vm.profile.hasNew('apicBaseModifiedInhibit')) vm.setApicvInhibit('APIC_BASE_MODIFIED', true, `vCPU ${vcpu.id} enabled its APIC at base 0x${apic.baseAddress.toString(16)}`);
     else vm.trace({ event: 'printk', vcpu: vcpu.id, detail: 'APIC base relocation is unsupported by KVM' });
   }
 }

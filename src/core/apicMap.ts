@@ -29,7 +29,8 @@ export interface ApicMap {
 export interface MapRebuild {
   /** The new map, or null when aliased physical IDs (without 32-bit IDs) disabled it. */
   map: ApicMap | null;
-  xapicIdMismatch: boolean;
+  /** The first xAPIC-mode vCPU whose xAPIC ID is not (u8)vcpu_id, in words; null if none. */
+  xapicIdMismatch: string | null;
   /** Why the map is absent or its logical part disabled, in words. */
   reasons: string[];
 }
@@ -46,14 +47,14 @@ export function buildApicMap(vcpus: readonly Vcpu[], x2apicFormat: boolean): Map
     cluster: Array.from({ length: 16 }, () => new Array(4).fill(undefined)),
   };
   const reasons: string[] = [];
-  let xapicIdMismatch = false;
+  let xapicIdMismatch: string | null = null;
 
   for (const v of vcpus) {
     if (!v.apic.hwEnabled) continue;
     const apic = v.apic;
     const x2 = apic.x2apicId;
     const xid = apic.xapicId;
-    if (!apic.x2apicMode && xid !== (v.id & 0xff)) xapicIdMismatch = true;
+    if (!apic.x2apicMode && xid !== (v.id & 0xff)) xapicIdMismatch ??= `vCPU ${v.id} has xAPIC ID ${xid}, not ${v.id & 0xff}`;
 
     if (x2apicFormat) {
       // Hotplug hack: reachable by x2APIC ID even in xAPIC mode; aliased xAPIC IDs: first wins.

@@ -98,6 +98,8 @@ export class Vm {
    * APICv/AVIC is enabled, deleted for good by kvm_inhibit_apic_access_page().
    */
   apicAccessPage: 'none' | 'mapped' | 'deleted';
+  /** What last set each inhibit reason, in words. */
+  readonly inhibitCauses = new Map<InhibitReason, string>();
   /** The in-kernel I/O APIC (KVM_CREATE_IRQCHIP): always, in this model. */
   readonly ioapicInKernel = true;
   private traceSink: TraceEvent[] = [];
@@ -107,7 +109,10 @@ export class Vm {
     this.config = { ...DEFAULT_VM_CONFIG, ...config, quirks: { ...DEFAULT_VM_CONFIG.quirks, ...config.quirks } };
     this.profile = new KvmProfile(this.config.kvm);
     this.inhibits = new ApicvInhibits(this.config.vendor);
-    if (!this.config.apicv) this.inhibits.setOrClear('DISABLED', true);
+    if (!this.config.apicv) {
+      this.inhibits.setOrClear('DISABLED', true);
+      this.inhibitCauses.set('DISABLED', `the ${this.config.vendor === 'intel' ? 'kvm_intel enable_apicv' : 'kvm_amd avic'} module parameter is off`);
+    }
     this.apicAccessPage = this.config.apicv ? 'mapped' : 'none';
     // ABSENT is cleared by KVM_CREATE_IRQCHIP, which every VM here has.
   }
@@ -146,10 +151,11 @@ export class Vm {
     this.mapDirty = true;
   }
 
-  setApicvInhibit(reason: InhibitReason, set: boolean): void {
+  setApicvInhibit(reason: InhibitReason, set: boolean, cause?: string): void {
     const wasActive = this.apicvActive;
+    if (set && cause) this.inhibitCauses.set(reason, cause);
     if (this.inhibits.setOrClear(reason, set)) {
-      this.trace({ event: 'kvm_apicv_inhibit_changed', detail: `${reason} ${set ? 'set' : 'cleared'}` });
+      this.trace({ event: 'kvm_apicv_inhibit_changed', detail: `${reason} ${set ? 'set' : 'cleared'}${set && cause ? `: ${cause}` : ''}` });
       // kvm_vcpu_update_apicv() -> kvm_apic_update_apicv() on every vCPU when APICv flips.
       if (wasActive !== this.apicvActive) for (const v of this.vcpus) v.apic.updateApicv();
     }
@@ -162,9 +168,9 @@ export class Vm {
     this.apicMap = r.map;
     this.mapReasons = r.reasons;
     this.mapDirty = false;
-    this.setApicvInhibit('PHYSICAL_ID_ALIASED', r.map === null);
-    this.setApicvInhibit('LOGICAL_ID_ALIASED', r.map === null || r.map.logicalMode === 'MAP_DISABLED');
-    this.setApicvInhibit('APIC_ID_MODIFIED', r.xapicIdMismatch);
+    this.setApicvInhibit('PHYSICAL_ID_ALIASED', r.map === null, r.reasons[0]);
+    this.setApicvInhibit('LOGICAL_ID_ALIASED', r.map === null || r.map.logicalMode === 'MAP_DISABLED', r.reasons[0]);
+    this.setApicvInhibit('APIC_ID_MODIFIED', r.xapicIdMismatch !== null, r.xapicIdMismatch ?? undefined);
     this.trace({ event: 'kvm_recalculate_apic_map', detail: r.map ? `max_apic_id ${r.map.maxApicId}, logical ${r.map.logicalMode}` : 'no map' });
   }
 
@@ -182,7 +188,9 @@ export class Vm {
     this.byId.set(id, v);
     // AVIC's physical ID table holds IDs up to 254 (x2AVIC: 511); a larger vcpu_id inhibits AVIC.
     const avicMax = this.config.x2avic ? 511 : 254;
-    if (this.config.vendor === 'amd' && this.config.apicv && id > avicMax) this.setApicvInhibit('PHYSICAL_ID_TOO_BIG', true);
+    if (this.config.vendor === 'amd' && this.config.apicv && id > avicMax) {
+      this.setApicvInhibit('PHYSICAL_ID_TOO_BIG', true, `vCPU ${id} is above ${this.config.x2avic ? 'x2AVIC' : 'AVIC'}'s largest physical ID ${avicMax}`);
+    }
     return null;
   }
 
@@ -213,7 +221,8 @@ export class Vm {
 
   /** The NESTED inhibit (AVIC): a vCPU running L2 cannot be targeted by AVIC doorbells. */
   updateNestedInhibit(): void {
-    this.setApicvInhibit('NESTED', this.vcpus.some((v) => v.guestMode));
+    const inL2 = this.vcpus.find((v) => v.guestMode);
+    this.setApicvInhibit('NESTED', inL2 !== undefined, inL2 ? `vCPU ${inL2.id} runs a nested guest (L2)` : undefined);
   }
 
   /** Is this MSR one the model knows (APICBASE or the x2APIC range)? */

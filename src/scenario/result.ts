@@ -42,10 +42,26 @@ export interface FinalVcpu {
   rip: string;
 }
 
+export interface FinalMap {
+  present: boolean;
+  logicalMode?: string;
+  maxApicId?: number;
+  phys?: Record<string, number>;
+  /** Extensions: the xAPIC logical tables (flat: 8 slots; cluster: non-empty clusters of 4). */
+  flat?: (number | null)[];
+  cluster?: Record<string, (number | null)[]>;
+  /** Why the map is absent or its logical part disabled. */
+  reasons?: string[];
+}
+
 export interface FinalState {
   vcpus: FinalVcpu[];
-  map: { present: boolean; logicalMode?: string; maxApicId?: number; phys?: Record<string, number>; reasons?: string[] };
+  map: FinalMap;
   inhibits: string[];
+  /** Extension: what set each inhibit that is set. */
+  inhibitCauses: Record<string, string>;
+  /** Extension: the VM's KVM_CAP_X2APIC_API flags. */
+  caps: { x2apicFormat: boolean; broadcastQuirkDisabled: boolean };
   apicvActive: boolean;
   /** The APIC-access page memslot (extension): none, mapped, or deleted for good. */
   apicAccessPage: string;
@@ -91,7 +107,7 @@ export function finalState(vm: Vm): FinalState {
     };
   });
   const m = vm.apicMap;
-  const map: FinalState['map'] = m
+  const map: FinalMap = m
     ? {
         present: true,
         logicalMode: m.logicalMode,
@@ -99,8 +115,22 @@ export function finalState(vm: Vm): FinalState {
         phys: Object.fromEntries([...m.phys.entries()].sort((a, b) => a[0] - b[0]).map(([id, v]) => [String(id), v.id])),
       }
     : { present: false };
+  const slotIds = (slots: readonly ({ id: number } | undefined)[]) => slots.map((v) => v?.id ?? null);
+  if (m?.logicalMode === 'XAPIC_FLAT') map.flat = slotIds(m.flat);
+  if (m?.logicalMode === 'XAPIC_CLUSTER') {
+    map.cluster = Object.fromEntries(m.cluster.map((c, i) => [String(i), slotIds(c)] as const).filter(([, c]) => c.some((x) => x !== null)));
+  }
   if (vm.mapReasons.length) map.reasons = [...vm.mapReasons];
-  return { vcpus, map, inhibits: vm.inhibits.list(), apicvActive: vm.apicvActive, apicAccessPage: vm.apicAccessPage };
+  const inhibits = vm.inhibits.list();
+  return {
+    vcpus,
+    map,
+    inhibits,
+    apicvActive: vm.apicvActive,
+    apicAccessPage: vm.apicAccessPage,
+    inhibitCauses: Object.fromEntries(inhibits.filter((r) => vm.inhibitCauses.has(r)).map((r) => [r, vm.inhibitCauses.get(r)!])),
+    caps: { x2apicFormat: vm.x2apicFormat, broadcastQuirkDisabled: vm.broadcastQuirkDisabled },
+  };
 }
 
 /** A KVM_GET_LAPIC image as the 64 slots "0x000".."0x3f0". */

@@ -1,7 +1,14 @@
 import { defineConfig, devices } from '@playwright/test';
 import { chromiumExecutable } from './scripts/chromium.mjs';
 
-const PORT = 4173;
+/**
+ * By default the built app is served by `vite preview` on port 4173. With E2E_PORT set, the Vite
+ * dev server is used on that port instead (no build, so several sessions can run side by side).
+ */
+const PORT = Number(process.env.E2E_PORT ?? 4173);
+const server = process.env.E2E_PORT
+  ? `npx vite --host 127.0.0.1 --port ${PORT} --strictPort`
+  : `npx vite build && npx vite preview --host 127.0.0.1 --port ${PORT} --strictPort`;
 
 export default defineConfig({
   testDir: './e2e',
@@ -37,7 +44,7 @@ export default defineConfig({
     },
   ],
   webServer: {
-    command: `npx vite build && npx vite preview --host 127.0.0.1 --port ${PORT} --strictPort`,
+    command: server,
     url: `http://127.0.0.1:${PORT}`,
     reuseExistingServer: !process.env.CI,
     timeout: 120_000,

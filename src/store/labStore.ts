@@ -2,77 +2,205 @@
  * The zustand store: it holds one emulation core (a Vm) and the scenario log that built it.
  * Every user action is a scenario step, validated with the scenario schema and replayed through
  * the same applyStep() the headless runner uses; the UI reads snapshots, never the Vm itself.
+ *
+ * Time travel: `cursor` is how many log steps the shown state has applied. Moving it replays the
+ * log from the start; applying a step while travelled back drops the steps after the cursor
+ * (like an editor's undo history).
  */
 import { createStore } from 'zustand/vanilla';
 import { useStore } from 'zustand';
+import { SLOT_OFFSETS } from '../core/apicdef';
 import type { Vm } from '../core/vm';
 import { applyStep, createVm } from '../scenario/runner';
 import { finalState, type FinalState, type StepResult } from '../scenario/result';
-import { parseScenario, ScenarioInputError, type Step, type VmInput } from '../scenario/schema';
+import { parseScenario, parseScenarioText, ScenarioInputError, type Step, type VmInput } from '../scenario/schema';
+import { toDocument } from '../scenario/randomScenario';
 
 export interface LogEntry {
   step: Step;
   result: StepResult;
 }
 
+/** What the pointer is over, shared by every panel (linked views). */
+export type Hover = { vcpu: number } | { apicId: number } | { vector: number } | null;
+
 export interface LabState {
   vmInput: VmInput;
+  title: string;
+  /** Every step taken, with its result; the first `cursor` of them make the shown state. */
   log: LogEntry[];
-  /** The state after the last step, as the result document reports it. */
+  cursor: number;
+  /** The state after `cursor` steps, as the result document reports it. */
   snapshot: FinalState;
-  /** The KVM_GET_LAPIC-style register image of every vCPU, by vCPU id (raw, no fixup). */
+  /** Each vCPU's register page (raw, 256 words), by vCPU id. */
   regs: ReadonlyMap<number, Uint32Array>;
+  /** Register slots the step at the cursor changed, by vCPU id. */
+  changed: ReadonlyMap<number, ReadonlySet<number>>;
   selectedVcpu: number | null;
+  hover: Hover;
   /** The last rejected action, in words. */
   error: string | null;
+
   /** Run one step (any apic-scenario/1 step object). Invalid input changes nothing. */
   apply(step: unknown): StepResult | null;
   /** Start over with a new VM. */
   reset(vm: VmInput): void;
+  /** Change the VM's configuration and replay the log under it. */
+  configure(vm: VmInput): void;
+  /** Show the state after `n` steps. */
+  travel(n: number): void;
+  undo(): void;
+  redo(): void;
   select(vcpu: number | null): void;
+  setHover(h: Hover): void;
+  /** Load an apic-scenario/1 document (text); a bad one is reported and changes nothing. */
+  importScenario(text: string): boolean;
+  /** The log up to the cursor as an apic-scenario/1 document. */
+  exportScenario(): string;
 }
 
 export const DEFAULT_VM: VmInput = { vcpus: 4 };
 
-function snapshotOf(vm: Vm): Pick<LabState, 'snapshot' | 'regs'> {
-  return { snapshot: finalState(vm), regs: new Map(vm.vcpus.map((v) => [v.id, new Uint32Array(v.apic.regs)])) };
+interface Built {
+  vm: Vm;
+  results: StepResult[];
+  before: Map<number, Uint32Array>;
+}
+
+/** Build the VM and replay `steps`; throws ScenarioInputError at the first step that is invalid. */
+function build(vmInput: VmInput, steps: readonly Step[]): Built {
+  const vm = createVm(vmInput);
+  let before = regsOf(vm);
+  const results = steps.map((step, i) => {
+    if (i === steps.length - 1) before = regsOf(vm);
+    const r = applyStep(vm, step, i);
+    r.trace = vm.takeTrace();
+    return r;
+  });
+  return { vm, results, before };
+}
+
+function regsOf(vm: Vm): Map<number, Uint32Array> {
+  return new Map(vm.vcpus.map((v) => [v.id, new Uint32Array(v.apic.regs)]));
+}
+
+function changedSlots(before: Map<number, Uint32Array>, after: Map<number, Uint32Array>): Map<number, Set<number>> {
+  const out = new Map<number, Set<number>>();
+  for (const [id, regs] of after) {
+    const old = before.get(id);
+    const set = new Set<number>();
+    for (const off of SLOT_OFFSETS) {
+      for (let w = off >> 2; w < (off >> 2) + 4; w++) if (!old || old[w] !== regs[w]) set.add(off);
+    }
+    if (set.size) out.set(id, set);
+  }
+  return out;
+}
+
+function view(b: Built, withChanges: boolean) {
+  const regs = regsOf(b.vm);
+  return { snapshot: finalState(b.vm), regs, changed: withChanges ? changedSlots(b.before, regs) : new Map() };
 }
 
 export function createLabStore(initial: VmInput = DEFAULT_VM) {
-  let vm = createVm(initial);
-  return createStore<LabState>()((set, get) => ({
-    vmInput: initial,
-    log: [],
-    ...snapshotOf(vm),
-    selectedVcpu: vm.vcpus[0]?.id ?? null,
-    error: null,
-    apply(raw) {
-      let step: Step;
+  let current = build(initial, []);
+
+  return createStore<LabState>()((set, get) => {
+    /** Replace the VM and log, or report why not. */
+    const load = (vmInput: VmInput, steps: Step[], title: string, cursor = steps.length): boolean => {
       try {
-        step = parseScenario({ format: 'apic-scenario/1', vm: get().vmInput, steps: [raw] }).steps[0];
-        const result = applyStep(vm, step, get().log.length);
-        result.trace = vm.takeTrace();
-        set({ log: [...get().log, { step, result }], ...snapshotOf(vm), error: null });
-        return result;
+        const full = build(vmInput, steps);
+        current = cursor === steps.length ? full : build(vmInput, steps.slice(0, cursor));
+        const log = steps.map((step, i) => ({ step, result: full.results[i] }));
+        const ids = current.vm.vcpus.map((v) => v.id);
+        const selected = get()?.selectedVcpu;
+        set({
+          vmInput, title, log, cursor, ...view(current, cursor > 0), error: null,
+          selectedVcpu: selected !== undefined && selected !== null && ids.includes(selected) ? selected : (ids[0] ?? null),
+        });
+        return true;
       } catch (e) {
         if (!(e instanceof ScenarioInputError)) throw e;
-        set({ error: e.message.replace(/^step 0/, `step ${get().log.length}`) });
-        return null;
+        set({ error: e.message });
+        return false;
       }
-    },
-    reset(input) {
-      try {
-        vm = createVm(input);
-      } catch (e) {
-        if (e instanceof ScenarioInputError) return set({ error: e.message });
-        throw e;
-      }
-      set({ vmInput: input, log: [], ...snapshotOf(vm), selectedVcpu: vm.vcpus[0]?.id ?? null, error: null });
-    },
-    select(vcpu) {
-      set({ selectedVcpu: vcpu });
-    },
-  }));
+    };
+
+    return {
+      vmInput: initial,
+      title: '',
+      log: [],
+      cursor: 0,
+      ...view(current, false),
+      selectedVcpu: current.vm.vcpus[0]?.id ?? null,
+      hover: null,
+      error: null,
+
+      apply(raw) {
+        const { log, cursor, vmInput } = get();
+        try {
+          const step = parseScenario({ format: 'apic-scenario/1', vm: vmInput, steps: [raw] }).steps[0];
+          if (cursor !== log.length) current = build(vmInput, log.slice(0, cursor).map((e) => e.step));
+          const before = regsOf(current.vm);
+          const result = applyStep(current.vm, step, cursor);
+          result.trace = current.vm.takeTrace();
+          current.before = before;
+          set({ log: [...log.slice(0, cursor), { step, result }], cursor: cursor + 1, ...view(current, true), error: null });
+          return result;
+        } catch (e) {
+          if (!(e instanceof ScenarioInputError)) throw e;
+          set({ error: e.message.replace(/^step 0/, `step ${cursor}`) });
+          return null;
+        }
+      },
+      reset(vmInput) {
+        load(vmInput, [], '');
+      },
+      configure(vmInput) {
+        load(vmInput, get().log.map((e) => e.step), get().title, get().cursor);
+      },
+      travel(n) {
+        const { log, vmInput } = get();
+        const cursor = Math.max(0, Math.min(n, log.length));
+        current = build(vmInput, log.slice(0, cursor).map((e) => e.step));
+        set({ cursor, ...view(current, cursor > 0), error: null });
+      },
+      undo() {
+        get().travel(get().cursor - 1);
+      },
+      redo() {
+        get().travel(get().cursor + 1);
+      },
+      select(vcpu) {
+        set({ selectedVcpu: vcpu });
+      },
+      setHover(hover) {
+        set({ hover });
+      },
+      importScenario(text) {
+        try {
+          const s = parseScenarioText(text);
+          return load(s.vm, s.steps, s.title ?? '');
+        } catch (e) {
+          if (!(e instanceof ScenarioInputError)) throw e;
+          set({ error: `import: ${e.message}` });
+          return false;
+        }
+      },
+      exportScenario() {
+        const { vmInput, log, cursor, title } = get();
+        const doc = toDocument({ title: title || undefined, vm: vmInput, steps: log.slice(0, cursor).map((e) => stripStep(e.step)) });
+        return JSON.stringify(doc, null, 2) + '\n';
+      },
+    };
+  });
+}
+
+/** A step without fields that only fixtures carry. */
+function stripStep(step: Step): Step {
+  const { expect: _e, ...rest } = step as Step & { expect?: unknown };
+  void _e;
+  return rest as Step;
 }
 
 export const labStore = createLabStore();

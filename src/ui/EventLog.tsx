@@ -5,7 +5,7 @@ import { Panel } from './Panel';
 export function EventLog() {
   const log = useLab((s) => s.log);
   return (
-    <Panel title="Event log" className="log">
+    <Panel title="Event log" className="log area-log">
       {log.length === 0 ? (
         <p className="muted">No steps yet. Actions in the other panels appear here as scenario steps.</p>
       ) : (

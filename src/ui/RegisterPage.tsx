@@ -8,13 +8,13 @@ export function RegisterPage() {
   const id = useLab((s) => s.selectedVcpu);
   const regs = useLab((s) => (id === null ? undefined : s.regs.get(id)));
   const vcpu = useLab((s) => s.snapshot.vcpus.find((v) => v.vcpu === id));
-  if (id === null || !regs || !vcpu) return <Panel title="Register page">No vCPU selected.</Panel>;
+  if (id === null || !regs || !vcpu) return <Panel title="Register page" className="area-regs">No vCPU selected.</Panel>;
   const x2 = vcpu.mode === 'x2apic';
   const act = (step: object) => labStore.getState().apply(step);
   return (
     <Panel
       title="Register page"
-      className="regs"
+      className="regs area-regs"
       actions={
         <div className="actions">
           <span className="mono" data-testid="apicbase">vCPU {id} · MSR_IA32_APICBASE {vcpu.apicBase}</span>

@@ -8,7 +8,7 @@ export function VcpuList() {
   const vcpus = useLab((s) => s.snapshot.vcpus);
   const selected = useLab((s) => s.selectedVcpu);
   return (
-    <Panel title="vCPUs" className="vcpus">
+    <Panel title="vCPUs" className="vcpus area-vcpus">
       <table className="grid">
         <thead>
           <tr>

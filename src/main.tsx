@@ -1,7 +1,20 @@
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { App } from './ui/App';
+import { labStore } from './store/labStore';
 import './ui/styles.css';
+
+// ?vcpus=N starts with N vCPUs (demos, screenshots of big VMs).
+const vcpus = Number(new URLSearchParams(location.search).get('vcpus'));
+if (Number.isInteger(vcpus) && vcpus >= 1 && vcpus <= 4096) labStore.getState().reset({ vcpus });
+
+// The store, for Playwright specs and demo scripts: window.lab.getState().apply({...}).
+declare global {
+  interface Window {
+    lab: typeof labStore;
+  }
+}
+window.lab = labStore;
 
 createRoot(document.getElementById('root')!).render(
   <StrictMode>

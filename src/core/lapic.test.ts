@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { makeVm, mmioR, mmioW, toX2apic, vcpu } from './testVm';
+import { SLOT_OFFSETS } from './apicdef';
+import { slotReadable, slotWritable } from './lapic';
 
 describe('xAPIC register writes (kvm_lapic_reg_write)', () => {
   it('ID keeps only bits 31:24 and is writable (KVM honours xAPIC ID writes)', () => {
@@ -253,5 +255,31 @@ describe('ack (kvm_apic_has_interrupt + kvm_apic_ack_interrupt)', () => {
     a.ackInterrupt(0x52);
     expect(a.vectors(0x100)).toEqual([0x52]);
     expect(a.hasInterrupt()).toBe(-1);
+  });
+});
+
+describe('the register access tables (slotReadable, slotWritable) describe what the handlers do', () => {
+  it('x2APIC: RDMSR and WRMSR of 0 fault exactly where the tables say', () => {
+    for (const off of SLOT_OFFSETS) {
+      const vm = makeVm([0, 1]);
+      toX2apic(vm, 1);
+      const v = vcpu(vm, 1);
+      const msr = 0x800 + (off >> 4);
+      expect(vm.rdmsr(v, msr, false).ok, `rdmsr ${msr.toString(16)}`).toBe(off === 0x300 || slotReadable(off, true, 6));
+      expect(vm.wrmsr(v, msr, 0n, false).ok, `wrmsr ${msr.toString(16)}`).toBe(slotWritable(off, true, 6));
+    }
+  });
+
+  it('xAPIC: a write changes a register only where the table says it is writable', () => {
+    for (const off of SLOT_OFFSETS) {
+      if (!slotReadable(off, false, 6) || off === 0xa0 || off === 0x390) continue; // PPR and TMCCT are computed
+      const vm = makeVm([0, 1]);
+      mmioW(vm, 1, 0xf0, 0x1ff);
+      const before = mmioR(vm, 1, off);
+      mmioW(vm, 1, off, 0x5a5a5a5a);
+      const changed = mmioR(vm, 1, off) !== before;
+      if (changed) expect(slotWritable(off, false, 6), `offset ${off.toString(16)}`).toBe(true);
+      if (!slotWritable(off, false, 6)) expect(changed, `offset ${off.toString(16)}`).toBe(false);
+    }
   });
 });

@@ -36,6 +36,38 @@ const BASE_READABLE =
   regBit(APIC_ICR) | regBit(APIC_LVTT) | regBit(APIC_LVTTHMR) | regBit(APIC_LVTPC) | regBit(APIC_LVT0) |
   regBit(APIC_LVT1) | regBit(APIC_LVTERR) | regBit(APIC_TMICT) | regBit(APIC_TMCCT) | regBit(APIC_TDCR);
 
+/** kvm_lapic_readable_reg_mask() for a mode and LVT count: one bit per readable 16-byte slot. */
+export function readableRegMask(x2apic: boolean, nrLvtEntries: number): bigint {
+  let mask = BASE_READABLE;
+  if (nrLvtEntries > 6) mask |= regBit(APIC_LVTCMCI);
+  if (!x2apic) mask |= regBit(APIC_ARBPRI) | regBit(APIC_DFR) | regBit(APIC_ICR2);
+  return mask;
+}
+
+/** Is `offset` readable in this mode (MMIO read returns data / RDMSR does not #GP)? */
+export function slotReadable(offset: number, x2apic: boolean, nrLvtEntries: number): boolean {
+  return offset <= 0x3f0 && (readableRegMask(x2apic, nrLvtEntries) & regBit(offset)) !== 0n;
+}
+
+/**
+ * Does kvm_lapic_reg_write() take a write to `offset` in this mode (in x2APIC mode: no #GP for a
+ * value of 0)? A description of the switch below, checked against it by lapic.test.ts.
+ */
+export function slotWritable(offset: number, x2apic: boolean, nrLvtEntries: number): boolean {
+  const lvt = lvtIndex(offset);
+  if (lvt >= 0) return lvt < nrLvtEntries;
+  switch (offset) {
+    case APIC_TASKPRI: case APIC_EOI: case APIC_SPIV: case APIC_ESR: case APIC_ICR: case APIC_TMICT: case APIC_TDCR:
+      return true;
+    case APIC_ID: case APIC_LDR: case APIC_DFR: case APIC_ICR2:
+      return !x2apic;
+    case APIC_SELF_IPI:
+      return x2apic;
+    default:
+      return false;
+  }
+}
+
 /** Result of a 32-bit register write handler: 0 accepted, 1 rejected (#GP in x2APIC, ignored in xAPIC). */
 type WriteRet = 0 | 1;
 
@@ -115,10 +147,7 @@ export class Lapic {
 
   /** kvm_lapic_readable_reg_mask(). */
   readableRegMask(): bigint {
-    let mask = BASE_READABLE;
-    if (this.nrLvtEntries > 6) mask |= regBit(APIC_LVTCMCI);
-    if (!this.x2apicMode) mask |= regBit(APIC_ARBPRI) | regBit(APIC_DFR) | regBit(APIC_ICR2);
-    return mask;
+    return readableRegMask(this.x2apicMode, this.nrLvtEntries);
   }
 
   // ---- PPR / ISR / IRR ----

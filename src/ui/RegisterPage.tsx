@@ -1,15 +1,76 @@
+import { useState } from 'react';
 import { SLOT_NAMES, SLOT_OFFSETS, slotKey } from '../core/apicdef';
+import { slotReadable, slotWritable } from '../core/lapic';
 import { labStore, useLab } from '../store/labStore';
+import { ApicBaseEditor } from './ApicBaseEditor';
 import { decodeSlot } from './decode';
 import { Panel } from './Panel';
+import { VectorGrid } from './VectorGrid';
 
-/** The selected vCPU's 64 register slots, with MSR numbers, raw values and decoded fields. */
+const hex8 = (v: number) => '0x' + (v >>> 0).toString(16).padStart(8, '0');
+
+/** What a guest access to the slot does in this view: its access mark and a tooltip. */
+function accessOf(off: number, x2: boolean, nrLvt: number): { mark: string; title: string } {
+  const r = slotReadable(off, x2, nrLvt);
+  const w = slotWritable(off, x2, nrLvt);
+  const how = x2 ? 'RDMSR/WRMSR' : 'MMIO read/write';
+  if (r && w) return { mark: off === 0x280 && x2 ? 'RW0' : 'RW', title: `${how}: readable and writable${off === 0x280 && x2 ? ' (only 0; other values #GP)' : ''}` };
+  if (r) return { mark: 'RO', title: `${how}: read-only${x2 ? ' (a write #GPs)' : ' (writes ignored)'}` };
+  if (w) return { mark: 'WO', title: `${how}: write-only${x2 ? ' (a read #GPs)' : ' (reads return nothing)'}` };
+  return { mark: x2 ? '#GP' : '—', title: x2 ? 'not an x2APIC register: RDMSR and WRMSR #GP' : 'not readable or writable through MMIO' };
+}
+
+function SlotRow({ vcpu, off, value, x2view, mode, nrLvt, changed }: { vcpu: number; off: number; value: number; x2view: boolean; mode: string; nrLvt: number; changed: boolean }) {
+  const [edit, setEdit] = useState<string | null>(null);
+  const access = accessOf(off, x2view, nrLvt);
+  const name = SLOT_NAMES.get(off)!;
+  const msr = 0x800 + (off >> 4);
+  const commit = (text: string) => {
+    const step = mode === 'x2apic' ? { op: 'wrmsr', vcpu, msr: '0x' + msr.toString(16), value: text } : { op: 'mmio_write', vcpu, offset: slotKey(off), value: text };
+    if (labStore.getState().apply(step)) setEdit(null);
+  };
+  return (
+    <tr data-testid={`reg-${slotKey(off)}`} className={`${changed ? 'changed' : ''} ${access.mark === '#GP' || access.mark === '—' ? 'absent' : ''}`}>
+      <td className="mono">{x2view ? '0x' + msr.toString(16) : slotKey(off)}</td>
+      <td className="mono">{name}</td>
+      <td className="mono acc" title={access.title}>
+        {access.mark}
+      </td>
+      <td className="mono value">
+        {edit === null ? (
+          <button className="linkish mono" aria-label={`Edit ${name} of vCPU ${vcpu}`} title={`write ${name} as the guest (${mode === 'x2apic' ? 'WRMSR' : 'MMIO'})`} onClick={() => setEdit(hex8(value))}>
+            {hex8(value)}
+          </button>
+        ) : (
+          <input
+            className="mono hexin"
+            autoFocus
+            aria-label={`New value for ${name}`}
+            value={edit}
+            onChange={(e) => setEdit(e.target.value)}
+            onBlur={() => setEdit(null)}
+            onKeyDown={(e) => {
+              if (e.key === 'Enter') commit(e.currentTarget.value.trim());
+              if (e.key === 'Escape') setEdit(null);
+            }}
+          />
+        )}
+      </td>
+      <td className="fields">{decodeSlot(off, value, x2view)}</td>
+    </tr>
+  );
+}
+
+/** The selected vCPU's LAPIC: APICBASE, the 64-slot page in its xAPIC or x2APIC view, IRR/ISR/TMR. */
 export function RegisterPage() {
   const id = useLab((s) => s.selectedVcpu);
   const regs = useLab((s) => (id === null ? undefined : s.regs.get(id)));
   const vcpu = useLab((s) => s.snapshot.vcpus.find((v) => v.vcpu === id));
+  const changed = useLab((s) => (id === null ? undefined : s.changed.get(id)));
+  const [view, setView] = useState<'auto' | 'xapic' | 'x2apic'>('auto');
   if (id === null || !regs || !vcpu) return <Panel title="Register page" className="area-regs">No vCPU selected.</Panel>;
-  const x2 = vcpu.mode === 'x2apic';
+  const x2view = view === 'auto' ? vcpu.mode === 'x2apic' : view === 'x2apic';
+  const nrLvt = ((regs[0x30 >> 2] >>> 16) & 0xff) + 1;
   const act = (step: object) => labStore.getState().apply(step);
   return (
     <Panel
@@ -17,43 +78,42 @@ export function RegisterPage() {
       className="regs area-regs"
       actions={
         <div className="actions">
-          <span className="mono" data-testid="apicbase">vCPU {id} · MSR_IA32_APICBASE {vcpu.apicBase}</span>
-          {vcpu.mode === 'xapic' && (
-            <button onClick={() => act({ op: 'wrmsr', vcpu: id, msr: '0x1b', value: '0x' + (BigInt(vcpu.apicBase) | 0x400n).toString(16) })}>
-              Enter x2APIC
-            </button>
-          )}
+          <span className="mono">vCPU {id}</span>
+          <div role="radiogroup" aria-label="Register view" className="seg">
+            {(['xapic', 'x2apic'] as const).map((m) => (
+              <button key={m} role="radio" aria-checked={x2view === (m === 'x2apic')} onClick={() => setView(m)}>
+                {m === 'xapic' ? 'xAPIC (MMIO)' : 'x2APIC (MSR)'}
+              </button>
+            ))}
+          </div>
           {!vcpu.swEnabled && vcpu.mode !== 'disabled' && (
-            <button onClick={() => act(x2 ? { op: 'wrmsr', vcpu: id, msr: '0x80f', value: '0x1ff' } : { op: 'mmio_write', vcpu: id, offset: '0xf0', value: '0x1ff' })}>
+            <button onClick={() => act(vcpu.mode === 'x2apic' ? { op: 'wrmsr', vcpu: id, msr: '0x80f', value: '0x1ff' } : { op: 'mmio_write', vcpu: id, offset: '0x0f0', value: '0x1ff' })}>
               Software-enable
             </button>
           )}
         </div>
       }
     >
+      <ApicBaseEditor vcpu={id} value={vcpu.apicBase} />
+      <div className="grids">
+        <VectorGrid name="IRR" vectors={vcpu.irr} color="var(--x2apic)" />
+        <VectorGrid name="ISR" vectors={vcpu.isr} color="var(--xapic)" />
+        <VectorGrid name="TMR" vectors={vcpu.tmr} color="var(--muted)" />
+      </div>
       <table className="grid regtable" aria-label={`Register page of vCPU ${id}`}>
         <thead>
           <tr>
-            <th scope="col">offset</th>
-            <th scope="col">MSR</th>
+            <th scope="col">{x2view ? 'MSR' : 'offset'}</th>
             <th scope="col">register</th>
+            <th scope="col" title="what a guest access does in this view">acc</th>
             <th scope="col">value</th>
             <th scope="col">fields</th>
           </tr>
         </thead>
         <tbody>
-          {SLOT_OFFSETS.filter((off) => SLOT_NAMES.has(off)).map((off) => {
-            const value = regs[off >> 2];
-            return (
-              <tr key={off} data-testid={`reg-${slotKey(off)}`}>
-                <td className="mono">{slotKey(off)}</td>
-                <td className="mono">0x{(0x800 + (off >> 4)).toString(16)}</td>
-                <td className="mono">{SLOT_NAMES.get(off)}</td>
-                <td className="mono value">{'0x' + value.toString(16).padStart(8, '0')}</td>
-                <td>{decodeSlot(off, value, x2)}</td>
-              </tr>
-            );
-          })}
+          {SLOT_OFFSETS.filter((off) => SLOT_NAMES.has(off)).map((off) => (
+            <SlotRow key={off} vcpu={id} off={off} value={regs[off >> 2]} x2view={x2view} mode={vcpu.mode} nrLvt={nrLvt} changed={changed?.has(off) ?? false} />
+          ))}
         </tbody>
       </table>
     </Panel>

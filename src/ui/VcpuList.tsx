@@ -1,47 +1,134 @@
-import { useLab, labStore } from '../store/labStore';
+import { useState } from 'react';
+import { useShallow } from 'zustand/react/shallow';
+import type { FinalVcpu } from '../scenario/result';
+import { labStore, useLab } from '../store/labStore';
 import { Panel } from './Panel';
+import { VirtualRows } from './VirtualRows';
 
-const MODE_LABEL: Record<string, string> = { disabled: 'disabled', xapic: 'xAPIC', x2apic: 'x2APIC' };
+const MODE_LABEL: Record<string, string> = { disabled: 'off', xapic: 'xAPIC', x2apic: 'x2APIC' };
+const MP_SHORT: Record<string, string> = { RUNNABLE: 'run', UNINITIALIZED: 'uninit', INIT_RECEIVED: 'wfs', HALTED: 'hlt', AP_RESET_HOLD: 'hold' };
+const ROW = 24;
 
-/** Every vCPU with its APIC mode, IDs, LDR and MP state; click one to open its register page. */
-export function VcpuList() {
-  const vcpus = useLab((s) => s.snapshot.vcpus);
-  const selected = useLab((s) => s.selectedVcpu);
+/** The IA32_APIC_BASE value that toggles EN (bit 11) or EXTD (bit 10). */
+function toggled(apicBase: string, bit: 10 | 11): string {
+  const v = BigInt(apicBase) ^ (1n << BigInt(bit));
+  // Turning EN off also clears EXTD: disabled, not the invalid EXTD-only mode.
+  return '0x' + (bit === 11 && !(v & 0x800n) ? v & ~0x400n : v).toString(16);
+}
+
+function Events({ v }: { v: FinalVcpu }) {
+  const flags = [
+    !v.swEnabled && v.mode !== 'disabled' && ['sw-off', 'software-disabled: SPIV bit 8 clear, Fixed interrupts are dropped'],
+    v.pendingInit && ['INIT', 'INIT pending'],
+    v.pendingSipi && ['SIPI', `SIPI pending, vector 0x${v.sipiVector.toString(16)}`],
+    v.nmiPending > 0 && [`NMI${v.nmiPending > 1 ? '×2' : ''}`, `${v.nmiPending} NMI pending`],
+    v.smiPending > 0 && ['SMI', 'SMI pending'],
+    v.guestMode && ['L2', 'running a nested guest'],
+    v.vmxon && !v.guestMode && ['VMX', 'VMX root operation'],
+    v.smm && ['SMM', 'in System Management Mode'],
+  ].filter(Boolean) as [string, string][];
   return (
-    <Panel title="vCPUs" className="vcpus area-vcpus">
-      <table className="grid">
-        <thead>
-          <tr>
-            <th scope="col">vCPU</th>
-            <th scope="col">mode</th>
-            <th scope="col" title="xAPIC ID: bits 31:24 of APIC_ID (kvm_xapic_id)">xID</th>
-            <th scope="col" title="x2APIC ID: always the vcpu_id (kvm_x2apic_id)">x2ID</th>
-            <th scope="col">LDR</th>
-            <th scope="col">mp_state</th>
-          </tr>
-        </thead>
-        <tbody>
-          {vcpus.map((v) => (
-            <tr
-              key={v.vcpu}
-              aria-selected={v.vcpu === selected}
-              className={v.vcpu === selected ? 'selected' : undefined}
-              onClick={() => labStore.getState().select(v.vcpu)}
-              data-testid={`vcpu-row-${v.vcpu}`}
-            >
-              <td className="mono">{v.vcpu}</td>
-              <td>
-                <span className={`mode mode-${v.mode}`}>{MODE_LABEL[v.mode]}</span>
-                {!v.swEnabled && <span className="badge" title="SPIV bit 8 clear: software-disabled">sw-off</span>}
-              </td>
-              <td className="mono">{v.xapicId}</td>
-              <td className="mono">{v.x2apicId}</td>
-              <td className="mono">{v.ldr}</td>
-              <td className="mono">{v.mpState}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
+    <span className="vflags">
+      {flags.map(([t, title]) => (
+        <span key={t} className="badge" title={title}>
+          {t}
+        </span>
+      ))}
+    </span>
+  );
+}
+
+function VcpuRow({ index, host }: { index: number; host: boolean }) {
+  const v = useLab((s) => s.snapshot.vcpus[index]);
+  const selected = useLab((s) => s.selectedVcpu === v?.vcpu);
+  const hovered = useLab((s) => s.hover !== null && 'vcpu' in s.hover && s.hover.vcpu === v?.vcpu);
+  const fault = useLab((s) => {
+    const last = s.log[s.cursor - 1];
+    if (!last || last.result.ok || !('vcpu' in last.step) || last.step.vcpu !== v?.vcpu) return null;
+    return `${String(last.result.fault ?? last.result.error)}: ${String(last.result.reason ?? '')}`;
+  });
+  if (!v) return null;
+  const store = labStore.getState();
+  const write = (bit: 10 | 11) => store.apply({ op: 'wrmsr', vcpu: v.vcpu, msr: '0x1b', value: toggled(v.apicBase, bit), host });
+  const irrTop = v.irr.length ? v.irr[v.irr.length - 1] : null;
+  return (
+    <div
+      role="listitem"
+      className={`vrow${selected ? ' selected' : ''}${hovered ? ' hovered' : ''}`}
+      style={{ height: ROW }}
+      data-testid={`vcpu-row-${v.vcpu}`}
+      aria-current={selected || undefined}
+      onMouseEnter={() => store.setHover({ vcpu: v.vcpu })}
+      onMouseLeave={() => store.setHover(null)}
+    >
+      <button className="linkish mono" onClick={() => store.select(v.vcpu)} aria-label={`Select vCPU ${v.vcpu}`}>
+        {v.vcpu}
+      </button>
+      <span className={`mode mode-${v.mode}`} title={`APIC mode ${v.mode}${v.swEnabled ? '' : ', software-disabled (SPIV bit 8 clear)'}`}>
+        {MODE_LABEL[v.mode]}
+      </span>
+      <span className="mono" title="xAPIC ID: bits 31:24 of APIC_ID (kvm_xapic_id)">{v.xapicId}</span>
+      <span className="mono" title="x2APIC ID: always the vcpu_id (kvm_x2apic_id)">{v.x2apicId}</span>
+      <span className="mono" title="APIC_LDR">{v.ldr}</span>
+      <span className="mono" title={`mp_state ${v.mpState}`}>{MP_SHORT[v.mpState] ?? v.mpState}</span>
+      <span className="mono" title={irrTop === null ? 'IRR empty' : `IRR: ${v.irr.join(', ')}; ISR: ${v.isr.join(', ') || 'empty'}`}>
+        {irrTop === null ? '·' : `${irrTop}${v.irr.length > 1 ? `+${v.irr.length - 1}` : ''}`}
+      </span>
+      <Events v={v} />
+      <span className="vtoggles">
+        <button
+          aria-pressed={v.mode !== 'disabled'}
+          aria-label={`${v.mode === 'disabled' ? 'Enable' : 'Disable'} the APIC of vCPU ${v.vcpu} (APICBASE.EN)`}
+          title={`WRMSR IA32_APIC_BASE ${toggled(v.apicBase, 11)}${host ? ' (host-initiated)' : ''}`}
+          onClick={() => write(11)}
+        >
+          EN
+        </button>
+        <button
+          aria-pressed={v.mode === 'x2apic'}
+          aria-label={`${v.mode === 'x2apic' ? 'Leave' : 'Enter'} x2APIC mode on vCPU ${v.vcpu} (APICBASE.EXTD)`}
+          title={`WRMSR IA32_APIC_BASE ${toggled(v.apicBase, 10)}${host ? ' (host-initiated)' : ''}`}
+          onClick={() => write(10)}
+        >
+          x2
+        </button>
+      </span>
+      {fault && (
+        <span className="row-fault" role="alert" title={fault}>
+          {fault.split(':')[0]}
+        </span>
+      )}
+    </div>
+  );
+}
+
+/** Every vCPU: APIC mode, IDs, LDR, MP state, pending events, IRR; EN and x2APIC toggles write APICBASE. */
+export function VcpuList() {
+  const count = useLab((s) => s.snapshot.vcpus.length);
+  const selectedIndex = useLab(useShallow((s) => s.snapshot.vcpus.findIndex((v) => v.vcpu === s.selectedVcpu)));
+  const [host, setHost] = useState(false);
+  return (
+    <Panel
+      title="vCPUs"
+      className="vcpus area-vcpus"
+      actions={
+        <label className="small" title="APICBASE writes from the toggles: a guest WRMSR (#GP on illegal transitions) or KVM_SET_MSRS from userspace">
+          <input type="checkbox" checked={host} onChange={(e) => setHost(e.target.checked)} /> as host
+        </label>
+      }
+    >
+      <div className="vrow vhead" aria-hidden="true">
+        <span>vCPU</span>
+        <span>mode</span>
+        <span title="xAPIC ID">xID</span>
+        <span title="x2APIC ID">x2ID</span>
+        <span>LDR</span>
+        <span title="mp_state">mp</span>
+        <span title="highest IRR vector">IRR</span>
+        <span>events</span>
+        <span title="APICBASE toggles">set</span>
+      </div>
+      <VirtualRows count={count} rowHeight={ROW} label="vCPUs" scrollTo={selectedIndex} render={(i) => <VcpuRow key={i} index={i} host={host} />} />
     </Panel>
   );
 }

@@ -1,28 +1,134 @@
-import { useLab } from '../store/labStore';
+import { useRef, useState } from 'react';
+import type { VmInput } from '../scenario/schema';
+import { labStore, useLab } from '../store/labStore';
 
-/** The VM's configuration and VM-wide state: vendor, KVM release, map and APICv. */
+/** KVM releases the model knows, newest first. */
+export const RELEASES = ['current', ...Array.from({ length: 19 }, (_, i) => `6.${18 - i}`), ...Array.from({ length: 10 }, (_, i) => `5.${19 - i}`)];
+
+function download(name: string, text: string) {
+  const url = URL.createObjectURL(new Blob([text], { type: 'application/json' }));
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = name;
+  a.click();
+  URL.revokeObjectURL(url);
+}
+
+/** The VM: vendor and acceleration, KVM release, X2APIC_API flags, vCPUs, import and export. */
 export function VmBar() {
   const vmInput = useLab((s) => s.vmInput);
-  const snapshot = useLab((s) => s.snapshot);
+  const caps = useLab((s) => s.snapshot.caps);
+  const count = useLab((s) => s.snapshot.vcpus.length);
+  const apicvActive = useLab((s) => s.snapshot.apicvActive);
+  const mapPresent = useLab((s) => s.snapshot.map.present);
   const error = useLab((s) => s.error);
-  const { map, inhibits, apicvActive } = snapshot;
+  const [newId, setNewId] = useState('');
+  const [vcpus, setVcpus] = useState<string | null>(null);
+  const file = useRef<HTMLInputElement>(null);
+  const store = labStore.getState();
+  const vendor = vmInput.vendor ?? 'intel';
+  const configure = (patch: Partial<VmInput>) => store.configure({ ...vmInput, ...patch });
+  const flag = (bit: number, set: boolean, label: string, title: string) => (
+    <label title={set ? `${title}. KVM cannot clear it again: reset the VM to start without it.` : title}>
+      <input type="checkbox" checked={set} disabled={set} onChange={() => store.apply({ op: 'enable_cap', cap: 'X2APIC_API', flags: bit })} /> {label}
+    </label>
+  );
   return (
     <section className="vmbar" aria-labelledby="vm-heading">
       <h1 id="vm-heading">VM</h1>
-      <dl>
-        <div><dt>vendor</dt><dd>{vmInput.vendor ?? 'intel'}</dd></div>
-        <div><dt>KVM</dt><dd>{vmInput.kvm ?? 'current'}</dd></div>
-        <div><dt>vCPUs</dt><dd>{snapshot.vcpus.length}</dd></div>
-        <div>
-          <dt>APIC map</dt>
-          <dd data-testid="map-state">{map.present ? `present, logical ${map.logicalMode}, max ID ${map.maxApicId}` : 'absent (slow path)'}</dd>
-        </div>
-        <div>
-          <dt>{(vmInput.vendor ?? 'intel') === 'amd' ? 'AVIC' : 'APICv'}</dt>
-          <dd data-testid="apicv-state">{apicvActive ? 'active' : `inhibited: ${inhibits.join(', ')}`}</dd>
-        </div>
-      </dl>
-      {error && <p className="error" role="alert">{error}</p>}
+      <label>
+        vendor{' '}
+        <select aria-label="Vendor" value={vendor} onChange={(e) => configure({ vendor: e.target.value as 'intel' | 'amd' })}>
+          <option value="intel">Intel (VMX)</option>
+          <option value="amd">AMD (SVM)</option>
+        </select>
+      </label>
+      <label title={vendor === 'intel' ? 'kvm_intel.enable_apicv' : 'kvm_amd.avic'}>
+        <input type="checkbox" checked={vmInput.apicv ?? true} onChange={(e) => configure({ apicv: e.target.checked })} /> {vendor === 'intel' ? 'APICv' : 'AVIC'}
+      </label>
+      {vendor === 'intel' ? (
+        <label title="IPI virtualization (Intel, 5.19+)">
+          <input type="checkbox" checked={vmInput.ipiv ?? false} onChange={(e) => configure({ ipiv: e.target.checked })} /> IPIv
+        </label>
+      ) : (
+        <label title="x2AVIC (AMD, 6.0+)">
+          <input type="checkbox" checked={vmInput.x2avic ?? true} onChange={(e) => configure({ x2avic: e.target.checked })} /> x2AVIC
+        </label>
+      )}
+      <label>
+        KVM{' '}
+        <select aria-label="KVM release" value={vmInput.kvm ?? 'current'} onChange={(e) => configure({ kvm: e.target.value })}>
+          {RELEASES.map((r) => (
+            <option key={r} value={r}>
+              {r}
+            </option>
+          ))}
+        </select>
+      </label>
+      {flag(1, caps.x2apicFormat, '32-bit IDs', 'KVM_X2APIC_API_USE_32BIT_IDS: 32-bit x2APIC IDs (and the hotplug hack in the map)')}
+      {flag(2, caps.broadcastQuirkDisabled, 'no bcast quirk', 'KVM_X2APIC_API_DISABLE_BROADCAST_QUIRK: 0xff is no longer an x2APIC broadcast for MSIs')}
+      <form
+        className="inline"
+        onSubmit={(e) => {
+          e.preventDefault();
+          const n = Number(vcpus);
+          if (Number.isInteger(n) && n >= 1 && n <= 4096) {
+            store.reset({ ...vmInput, vcpus: n });
+            setVcpus(null);
+          }
+        }}
+      >
+        <label>
+          vCPUs <input className="num" type="number" min={1} max={4096} aria-label="Number of vCPUs" value={vcpus ?? count} onChange={(e) => setVcpus(e.target.value)} />
+        </label>
+        <button type="submit" title="Start over with this many vCPUs (ids 0..N-1)">
+          Reset
+        </button>
+      </form>
+      <form
+        className="inline"
+        onSubmit={(e) => {
+          e.preventDefault();
+          if (store.apply({ op: 'create_vcpu', vcpu: newId.trim() })) setNewId('');
+        }}
+      >
+        <input className="num" placeholder="id" aria-label="New vCPU id" value={newId} onChange={(e) => setNewId(e.target.value)} />
+        <button type="submit" title="KVM_CREATE_VCPU with this id (hotplug; ids above 255 allowed)">
+          Add vCPU
+        </button>
+      </form>
+      <button onClick={() => file.current?.click()} aria-label="Import scenario" title="Import an apic-scenario/1 file">
+        Import
+      </button>
+      <input
+        ref={file}
+        type="file"
+        accept=".json,application/json"
+        aria-label="Import scenario file"
+        hidden
+        onChange={async (e) => {
+          const f = e.target.files?.[0];
+          if (f) store.importScenario(await f.text());
+          e.target.value = '';
+        }}
+      />
+      <button onClick={() => download('scenario.json', store.exportScenario())} aria-label="Export scenario" title="Export the log up to the shown step as an apic-scenario/1 file">
+        Export
+      </button>
+      <span className="status">
+        <span data-testid="map-state" className={mapPresent ? '' : 'warn'}>
+          map {mapPresent ? 'present' : 'absent'}
+        </span>
+        {' · '}
+        <span data-testid="apicv-state" className={apicvActive ? '' : 'warn'}>
+          {vendor === 'intel' ? 'APICv' : 'AVIC'} {apicvActive ? 'active' : 'inhibited'}
+        </span>
+      </span>
+      {error && (
+        <p className="error" role="alert">
+          {error}
+        </p>
+      )}
     </section>
   );
 }

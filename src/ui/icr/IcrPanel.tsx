@@ -1,6 +1,345 @@
+import { useMemo, useState } from 'react';
+import { labStore, useLab, type LogEntry } from '../../store/labStore';
 import { Panel } from '../Panel';
+import {
+  checksReservedBits, decodeLow, decodeX2apic, DEFAULT_FIELDS, DELIVERY_MODES, destHint, encodeLow, encodeMsi, encodeX2apic,
+  encodeXapic, hex, hexPad, ipiSteps, msiStep, parseHex, reservedBits, reservedRanges, SHORTHANDS, viewResult, type IcrFields,
+} from './icrCodec';
+import './icr.css';
 
-/** Placeholder until the panel is built. */
+type DraftKey = 'vector' | 'dest' | 'raw' | 'icr2' | 'icr';
+const MODE_LABEL: Record<string, string> = { disabled: 'disabled', xapic: 'xAPIC', x2apic: 'x2APIC' };
+/** How many delivered targets the result line names before "+N more" (a broadcast to 4096 vCPUs). */
+const MAX_TARGETS = 12;
+
+/**
+ * The ICR composer: every field of an IPI, the raw register value in the sender's APIC mode (kept
+ * in sync both ways), Send IPI (the guest's ICR writes) or Send MSI (KVM_SIGNAL_MSI), and the
+ * delivery the last step made: targets, fast or slow path, and why.
+ */
 export function IcrPanel() {
-  return <Panel title="ICR" className="area-icr">Coming next.</Panel>;
+  const vcpus = useLab((s) => s.snapshot.vcpus);
+  const selected = useLab((s) => s.selectedVcpu);
+  const kvm = useLab((s) => s.vmInput.kvm);
+  const x2apicFormat = useLab((s) => s.snapshot.caps.x2apicFormat);
+  const last = useLab((s) => (s.cursor > 0 ? s.log[s.cursor - 1] : undefined));
+  const hovered = useLab((s) => (s.hover && 'vcpu' in s.hover ? s.hover.vcpu : null));
+
+  const [fields, setFields] = useState<IcrFields>(DEFAULT_FIELDS);
+  const [drafts, setDrafts] = useState<Partial<Record<DraftKey, string>>>({});
+  const [sender, setSender] = useState<number | null>(selected);
+  const [prevSelected, setPrevSelected] = useState(selected);
+  const [sendError, setSendError] = useState<string | null>(null);
+
+  // The sender follows the vCPU selected elsewhere; the select here picks another one.
+  if (selected !== prevSelected) {
+    setPrevSelected(selected);
+    if (selected !== null) setSender(selected);
+  }
+
+  const byId = useMemo(() => new Map(vcpus.map((v) => [v.vcpu, v])), [vcpus]);
+  const senderVcpu = sender === null ? undefined : byId.get(sender);
+  const mode = senderVcpu?.mode ?? 'disabled';
+  const x2 = mode === 'x2apic';
+
+  const low = encodeLow(fields);
+  const canonical: Record<DraftKey, string> = {
+    vector: hexPad(fields.vector, 2),
+    dest: hex(fields.dest),
+    raw: hexPad(encodeX2apic(fields), 16),
+    icr2: hexPad(encodeXapic(fields).icr2, 8),
+    icr: hexPad(low, 8),
+  };
+  const text = (k: DraftKey) => drafts[k] ?? canonical[k];
+  const widths: Record<DraftKey, number> = { vector: 8, dest: 32, raw: 64, icr2: 32, icr: 32 };
+  const errors: Partial<Record<DraftKey, string>> = {};
+  for (const k of Object.keys(drafts) as DraftKey[]) {
+    const p = parseHex(drafts[k]!, widths[k]);
+    if ('error' in p) errors[k] = p.error;
+  }
+
+  const edit = (k: DraftKey, t: string) => {
+    setDrafts({ [k]: t });
+    setSendError(null);
+    const p = parseHex(t, widths[k]);
+    if ('error' in p) return;
+    const v = p.value;
+    if (k === 'vector') setFields({ ...fields, vector: Number(v) });
+    else if (k === 'dest') setFields({ ...fields, dest: Number(v) });
+    else if (k === 'raw') setFields(decodeX2apic(v));
+    else if (k === 'icr2') setFields({ ...fields, dest: Number(v) >>> 24 });
+    else setFields(decodeLow(Number(v), fields.dest));
+  };
+  const settle = (k: DraftKey) => {
+    if (drafts[k] !== undefined && !errors[k]) setDrafts({});
+  };
+  const change = (patch: Partial<IcrFields>) => {
+    setFields({ ...fields, ...patch });
+    setDrafts({});
+    setSendError(null);
+  };
+  const textInput = (k: DraftKey, label: string, title: string, cls: string) => (
+    <input
+      className={`mono icr-in ${cls}`}
+      aria-label={label}
+      title={title}
+      aria-invalid={errors[k] ? true : undefined}
+      spellCheck={false}
+      value={text(k)}
+      onChange={(e) => edit(k, e.target.value)}
+      onBlur={() => settle(k)}
+      data-testid={`icr-${k}`}
+    />
+  );
+
+  const badHex = Object.entries(errors).map(([k, e]) => `${LABELS[k as DraftKey]}: ${e}`);
+  const destTooWide = !x2 && fields.dest > 0xff && fields.shorthand === 0;
+  const reserved = reservedBits(low);
+  const ipiBlocked =
+    badHex.length > 0
+      ? 'fix the hex value first'
+      : sender === null || !senderVcpu
+        ? 'no sender vCPU'
+        : mode === 'disabled'
+          ? `vCPU ${sender}'s APIC is disabled (MSR_IA32_APICBASE bit 11 clear): it has no ICR to write`
+          : destTooWide
+            ? `xAPIC APIC_ICR2 holds an 8-bit destination (bits 31:24); ${hex(fields.dest)} needs an x2APIC sender`
+            : null;
+  const msi = encodeMsi(fields);
+
+  const run = (steps: object[]) => {
+    setSendError(null);
+    for (const step of steps) {
+      const r = labStore.getState().apply(step);
+      if (!r) {
+        setSendError(labStore.getState().error ?? 'the step was refused');
+        return;
+      }
+      if (!r.ok) return;
+    }
+  };
+  const sendIpi = () => {
+    if (ipiBlocked || sender === null) return;
+    setDrafts({});
+    run(ipiSteps(sender, x2, fields));
+  };
+  const sendMsi = () => {
+    if (badHex.length) return;
+    setDrafts({});
+    run([msiStep(fields)]);
+  };
+
+  const ids = useMemo(() => vcpus.map((v) => v.vcpu), [vcpus]);
+
+  return (
+    <Panel
+      title="ICR"
+      className="icr area-icr"
+      actions={
+        <div className="actions">
+          <label className="icr-lbl">
+            from
+            <select
+              className="icr-in"
+              aria-label="sender vCPU"
+              value={sender ?? ''}
+              onChange={(e) => {
+                setSender(Number(e.target.value));
+                setDrafts({});
+                setSendError(null);
+              }}
+            >
+              {ids.map((id) => (
+                <option key={id} value={id}>
+                  vCPU {id}
+                </option>
+              ))}
+            </select>
+          </label>
+          <span className={`mode mode-${mode}`} data-testid="icr-sender-mode">
+            {MODE_LABEL[mode]}
+          </span>
+          <button onClick={sendIpi} disabled={ipiBlocked !== null} title={ipiBlocked ?? (x2 ? 'WRMSR 0x830' : 'write APIC_ICR2, then APIC_ICR')}>
+            Send IPI
+          </button>
+          <button
+            onClick={sendMsi}
+            disabled={badHex.length > 0}
+            title={`KVM_SIGNAL_MSI (no source vCPU): address_lo ${hex(msi.addressLo)}, address_hi ${hex(msi.addressHi)}, data ${hex(msi.data)}`}
+          >
+            Send MSI
+          </button>
+        </div>
+      }
+    >
+      <div className="icr-form">
+        <div className="icr-row">
+          <label className="icr-lbl" title="ICR bits 7:0">
+            vector{textInput('vector', 'vector', 'ICR bits 7:0 (hex)', 'icr-w-vec')}
+          </label>
+          <label className="icr-lbl" title="ICR bits 10:8">
+            delivery
+            <select className="icr-in" aria-label="delivery mode" value={fields.mode} onChange={(e) => change({ mode: Number(e.target.value) })}>
+              {DELIVERY_MODES.map((m, i) => (
+                <option key={m} value={i}>
+                  {m}
+                </option>
+              ))}
+            </select>
+          </label>
+          <label className="icr-lbl" title="ICR bit 15 (APIC_INT_LEVELTRIG)">
+            trigger
+            <select className="icr-in" aria-label="trigger mode" value={fields.trigLevel ? 1 : 0} onChange={(e) => change({ trigLevel: e.target.value === '1' })}>
+              <option value={0}>edge</option>
+              <option value={1}>level</option>
+            </select>
+          </label>
+          <label className="icr-lbl" title="ICR bit 14 (APIC_INT_ASSERT)">
+            <input type="checkbox" aria-label="level assert" checked={fields.level} onChange={(e) => change({ level: e.target.checked })} />
+            assert
+          </label>
+        </div>
+        <div className="icr-row">
+          <label className="icr-lbl" title={x2 ? 'ICR bits 63:32 (32-bit)' : 'APIC_ICR2 bits 31:24 (8-bit)'}>
+            dest{textInput('dest', 'destination', x2 ? 'ICR bits 63:32 (hex)' : 'APIC_ICR2 bits 31:24 (hex)', 'icr-w-dest')}
+          </label>
+          <select className="icr-in" aria-label="destination mode" title="ICR bit 11 (APIC_DEST_LOGICAL)" value={fields.logical ? 1 : 0} onChange={(e) => change({ logical: e.target.value === '1' })}>
+            <option value={0}>physical</option>
+            <option value={1}>logical</option>
+          </select>
+          <label className="icr-lbl" title="ICR bits 19:18">
+            shorthand
+            <select className="icr-in" aria-label="shorthand" value={fields.shorthand} onChange={(e) => change({ shorthand: Number(e.target.value) })}>
+              {SHORTHANDS.map((s, i) => (
+                <option key={s} value={i}>
+                  {s}
+                </option>
+              ))}
+            </select>
+          </label>
+          <span className="muted icr-hint" data-testid="icr-dest-hint">
+            {destHint(fields, x2)}
+          </span>
+        </div>
+        <div className="icr-row">
+          {x2 ? (
+            <label className="icr-lbl" title="x2APIC: one 64-bit MSR, destination in bits 63:32">
+              <span className="icr-layout mode-x2apic">x2APIC</span> ICR <span className="mono">MSR 0x830</span>
+              {textInput('raw', 'raw ICR, 64-bit', 'MSR 0x830 (64-bit hex; "_" allowed)', 'icr-w-raw')}
+            </label>
+          ) : (
+            <>
+              <span className={`icr-layout mode-${mode}`}>{mode === 'disabled' ? 'no APIC' : 'xAPIC'}</span>
+              <label className="icr-lbl" title="APIC_ICR2 (0x310): destination in bits 31:24">
+                APIC_ICR2{textInput('icr2', 'raw APIC_ICR2', 'APIC_ICR2 at 0x310 (hex)', 'icr-w-32')}
+              </label>
+              <label className="icr-lbl" title="APIC_ICR (0x300): writing it sends the IPI">
+                APIC_ICR{textInput('icr', 'raw APIC_ICR', 'APIC_ICR at 0x300 (hex)', 'icr-w-32')}
+              </label>
+            </>
+          )}
+        </div>
+        {(badHex.length > 0 || ipiBlocked || reserved !== 0 || fields.extra & 0x1000) ? (
+          <p className="icr-note" role={badHex.length ? 'alert' : undefined} data-testid="icr-note">
+            {badHex.length > 0 ? (
+              <span className="icr-bad">✖ {badHex.join('; ')} — nothing is sent</span>
+            ) : ipiBlocked ? (
+              <span className="muted">IPI: {ipiBlocked}</span>
+            ) : null}
+            {badHex.length === 0 && reserved !== 0 && (
+              <span className={x2 && checksReservedBits(kvm) ? 'icr-warn' : 'muted'}>
+                {' '}⚠ reserved bits {reservedRanges(reserved)} set ({hex(reserved)}):{' '}
+                {x2
+                  ? checksReservedBits(kvm)
+                    ? 'KVM injects #GP (X2APIC_ICR_RESERVED_BITS, 6.12+)'
+                    : 'this KVM (before 6.12) accepts them'
+                  : 'xAPIC does not check them'}
+              </span>
+            )}
+            {badHex.length === 0 && (fields.extra & 0x1000) !== 0 && <span className="muted"> bit 12 (busy) is cleared by KVM.</span>}
+          </p>
+        ) : null}
+      </div>
+      <IcrResult last={last} hovered={hovered} sendError={sendError} x2apicFormat={x2apicFormat} destWide={fields.dest > 0xff} />
+    </Panel>
+  );
+}
+
+const LABELS: Record<DraftKey, string> = { vector: 'vector', dest: 'dest', raw: 'ICR', icr2: 'APIC_ICR2', icr: 'APIC_ICR' };
+
+/** Steps this panel (or a guest doing the same) sends interrupts with. */
+function isIcrStep(e: LogEntry): boolean {
+  const s = e.step as { op: string; msr?: unknown; offset?: unknown };
+  if ('path' in e.result || s.op === 'msi') return true;
+  if (s.op === 'wrmsr') return Number(s.msr) === 0x830 || Number(s.msr) === 0x83f;
+  if (s.op === 'mmio_write') return [0x300, 0x310, 0x3f0].includes(Number(s.offset));
+  return false;
+}
+
+function IcrResult({ last, hovered, sendError, x2apicFormat, destWide }: { last: LogEntry | undefined; hovered: number | null; sendError: string | null; x2apicFormat: boolean; destWide: boolean }) {
+  if (sendError) {
+    return (
+      <div className="icr-result" aria-live="polite" data-testid="icr-result">
+        <span className="icr-bad">✖ refused: {sendError}</span>
+      </div>
+    );
+  }
+  if (!last || !isIcrStep(last)) {
+    return (
+      <div className="icr-result muted" aria-live="polite" data-testid="icr-result">
+        Compose an IPI and send it: the targets, the path KVM took and why appear here.
+      </div>
+    );
+  }
+  const r = last.result;
+  const v = viewResult(r);
+  const s = last.step as { op: string; vcpu?: number; msr?: unknown; offset?: unknown };
+  const what =
+    s.op === 'msi' ? 'MSI' : s.op === 'wrmsr' ? `vCPU ${s.vcpu} WRMSR ${hex(Number(s.msr))}` : `vCPU ${s.vcpu} write ${hex(Number(s.offset))}`;
+  const setHover = labStore.getState().setHover;
+  const shown = v.delivered.slice(0, MAX_TARGETS);
+  return (
+    <div className="icr-result" aria-live="polite" data-testid="icr-result">
+      <div>
+        <span className="muted">step {r.i}: {what}</span>{' '}
+        {v.failure ? (
+          <strong className="icr-bad" data-testid="icr-fault">✖ {v.failure}</strong>
+        ) : v.path ? (
+          <>
+            <span className={`icr-path icr-path-${r.path as string}`} title={v.pathFn}>
+              {v.path}
+            </span>
+            <span className="muted"> · examined {v.examined ?? 0} · </span>
+            <span data-testid="icr-why">{v.why}</span>
+          </>
+        ) : s.op === 'mmio_write' && Number(s.offset) === 0x310 ? (
+          <span className="muted">ICR2 stored; the ICR write sends</span>
+        ) : (
+          <span className="muted">✔ ok, nothing sent</span>
+        )}
+        {s.op === 'msi' && destWide && !x2apicFormat && <span className="muted"> (no 32-bit IDs: address_hi ignored)</span>}
+      </div>
+      {v.path && (
+        <ul className="icr-targets" aria-label="delivered to" data-testid="icr-delivered">
+          {v.nobody && <li className="icr-bad">✖ {v.nobody}</li>}
+          {shown.map((d, i) => (
+            <li key={i}>
+              <button
+                className={`icr-target${hovered === d.vcpu ? ' hovered' : ''}`}
+                onMouseEnter={() => setHover({ vcpu: d.vcpu })}
+                onMouseLeave={() => setHover(null)}
+                onFocus={() => setHover({ vcpu: d.vcpu })}
+                onBlur={() => setHover(null)}
+                onClick={() => labStore.getState().select(d.vcpu)}
+                title={`vCPU ${d.vcpu} accepted ${d.mode} vector ${d.vector}; click to open its register page`}
+              >
+                → vCPU {d.vcpu} <span className="muted">{d.mode}</span> <span className="mono">{hexPad(d.vector, 2)}</span>
+              </button>
+            </li>
+          ))}
+          {v.delivered.length > MAX_TARGETS && <li className="muted">+{v.delivered.length - MAX_TARGETS} more</li>}
+        </ul>
+      )}
+    </div>
+  );
 }

@@ -1,0 +1,126 @@
+import { expect, test, type Page } from '@playwright/test';
+
+/** Software-enable the APICs of `ids` (KVM_SET_LAPIC merging APIC_SPIV = 0x1ff). */
+async function swEnable(page: Page, ids: number[]) {
+  await page.evaluate((ids) => {
+    for (const vcpu of ids) window.lab.getState().apply({ op: 'set_lapic', vcpu, merge: true, regs: { '0x0f0': '0x1ff' } });
+  }, ids);
+}
+
+const irrOf = (page: Page, vcpu: number) =>
+  page.evaluate((id) => window.lab.getState().snapshot.vcpus.find((v) => v.vcpu === id)!.irr, vcpu);
+
+test.describe('ICR composer', () => {
+  test('a Fixed IPI from an xAPIC vCPU 0 reaches vCPU 2 with vector 0x41', async ({ page }) => {
+    await page.goto('/');
+    // set_lapic rebuilds the map: vCPU 3, the newest, is in the optimized map only after a rebuild.
+    await swEnable(page, [0, 1, 2, 3]);
+    const icr = page.getByRole('region', { name: 'ICR' });
+    await expect(icr.getByTestId('icr-sender-mode')).toHaveText('xAPIC');
+    await expect(icr.getByLabel('sender vCPU')).toHaveValue('0');
+
+    await icr.getByLabel('vector', { exact: true }).fill('0x41');
+    await icr.getByLabel('delivery mode').selectOption('Fixed');
+    await icr.getByLabel('destination', { exact: true }).fill('2');
+    await expect(icr.getByTestId('icr-dest-hint')).toHaveText('APIC ID 2');
+    // Fields -> raw: ICR2 holds the destination in bits 31:24, ICR the rest.
+    await expect(icr.getByLabel('raw APIC_ICR2')).toHaveValue('0x02000000');
+    await expect(icr.getByLabel('raw APIC_ICR', { exact: true })).toHaveValue('0x00004041');
+
+    await icr.getByRole('button', { name: 'Send IPI' }).click();
+    const delivered = icr.getByTestId('icr-delivered');
+    await expect(delivered).toContainText('vCPU 2');
+    await expect(delivered).toContainText('Fixed');
+    await expect(delivered).toContainText('0x41');
+    await expect(icr.getByTestId('icr-result')).toContainText('fast: through the optimized map');
+    await expect(icr.getByTestId('icr-why')).toHaveText('phys_map[2]');
+    expect(await irrOf(page, 2)).toContain(65);
+    // Both writes are logged: ICR2, then the ICR write that sends.
+    const log = page.getByRole('region', { name: 'Event log' });
+    await expect(log).toContainText('4: mmio_write vcpu 0 ok');
+    await expect(log).toContainText('5: mmio_write vcpu 0 ok');
+
+    // Hovering a target is the linked-view hover; clicking it opens its register page.
+    await delivered.getByRole('button', { name: /vCPU 2/ }).hover();
+    expect(await page.evaluate(() => window.lab.getState().hover)).toEqual({ vcpu: 2 });
+    await delivered.getByRole('button', { name: /vCPU 2/ }).click();
+    await expect(page.getByRole('region', { name: 'Register page' }).getByTestId('reg-0x220')).toContainText('0x00000002');
+    await page.mouse.move(0, 0);
+    await page.screenshot({ path: 'test-results/icr-4vcpus.png' });
+  });
+
+  test('raw value and fields stay in sync; bad hex sends nothing', async ({ page }) => {
+    await page.goto('/');
+    const icr = page.getByRole('region', { name: 'ICR' });
+    const raw = icr.getByLabel('raw APIC_ICR', { exact: true });
+    // Raw -> fields: NMI (4), logical, level-triggered, shorthand all excluding self.
+    await raw.fill('0x000cc8f2');
+    await expect(icr.getByLabel('vector', { exact: true })).toHaveValue('0xf2');
+    await expect(icr.getByLabel('delivery mode')).toHaveValue('4');
+    await expect(icr.getByLabel('destination mode')).toHaveValue('1');
+    await expect(icr.getByLabel('trigger mode')).toHaveValue('1');
+    await expect(icr.getByLabel('level assert')).toBeChecked();
+    await expect(icr.getByLabel('shorthand')).toHaveValue('3');
+
+    await raw.fill('0x4zz1');
+    await expect(raw).toHaveAttribute('aria-invalid', 'true');
+    await expect(icr.getByRole('alert')).toContainText('APIC_ICR: not hex: "z" is not a hex digit — nothing is sent');
+    await expect(icr.getByRole('button', { name: 'Send IPI' })).toBeDisabled();
+    await expect(icr.getByRole('button', { name: 'Send MSI' })).toBeDisabled();
+    expect(await page.evaluate(() => window.lab.getState().log.length)).toBe(0);
+
+    // A disabled-mode sender cannot send, and says why.
+    await page.evaluate(() => window.lab.getState().apply({ op: 'wrmsr', vcpu: 1, msr: '0x1b', value: '0xfee00000' }));
+    await raw.fill('0x4041');
+    await icr.getByLabel('sender vCPU').selectOption('1');
+    await expect(icr.getByTestId('icr-sender-mode')).toHaveText('disabled');
+    await expect(icr.getByRole('button', { name: 'Send IPI' })).toBeDisabled();
+    await expect(icr.getByTestId('icr-note')).toContainText("vCPU 1's APIC is disabled");
+
+    // An MSI needs no sender: the same fields as address/data.
+    await page.evaluate(() => window.lab.getState().apply({ op: 'set_lapic', vcpu: 2, merge: true, regs: { '0x0f0': '0x1ff' } }));
+    await icr.getByLabel('destination', { exact: true }).fill('2');
+    await icr.getByLabel('vector', { exact: true }).fill('42');
+    await icr.getByRole('button', { name: 'Send MSI' }).click();
+    await expect(icr.getByTestId('icr-result')).toContainText('MSI');
+    await expect(icr.getByTestId('icr-delivered')).toContainText('vCPU 2');
+    expect(await irrOf(page, 2)).toContain(0x42);
+  });
+
+  test('an x2APIC sender with a 32-bit destination, then reserved bits #GP (300 vCPUs)', async ({ page }) => {
+    await page.goto('/?vcpus=300');
+    await page.evaluate(() => window.lab.getState().apply({ op: 'wrmsr', vcpu: 0, msr: '0x1b', value: '0xfee00d00' }));
+    await swEnable(page, [0, 261]);
+    const icr = page.getByRole('region', { name: 'ICR' });
+    await expect(icr.getByTestId('icr-sender-mode')).toHaveText('x2APIC');
+
+    await icr.getByLabel('destination', { exact: true }).fill('0x105');
+    await expect(icr.getByTestId('icr-dest-hint')).toHaveText('APIC ID 261');
+    const raw = icr.getByLabel('raw ICR, 64-bit');
+    await expect(raw).toHaveValue('0x00000105_00004041');
+    await icr.getByRole('button', { name: 'Send IPI' }).click();
+    await expect(icr.getByTestId('icr-delivered')).toContainText('vCPU 261');
+    await expect(icr.getByTestId('icr-delivered')).toContainText('0x41');
+    expect(await irrOf(page, 261)).toContain(65);
+    const step = await page.evaluate(() => window.lab.getState().log.at(-1)!.step);
+    expect(step).toMatchObject({ op: 'wrmsr', vcpu: 0, msr: '0x830', value: '0x10500004041' });
+    await page.mouse.move(0, 0);
+    await page.screenshot({ path: 'test-results/icr-300vcpus.png' });
+
+    // Bit 13 is X2APIC_ICR_RESERVED_BITS: KVM injects #GP and sends nothing.
+    await raw.fill('0x00000105_00006041');
+    await expect(icr.getByTestId('icr-note')).toContainText('reserved bits 13 set (0x2000): KVM injects #GP');
+    await expect(icr.getByLabel('vector', { exact: true })).toHaveValue('0x41');
+    await icr.getByRole('button', { name: 'Send IPI' }).click();
+    await expect(icr.getByTestId('icr-fault')).toContainText('#GP: x2APIC ICR reserved bits');
+    await expect(icr.getByTestId('icr-delivered')).toHaveCount(0);
+    expect(await irrOf(page, 261)).toEqual([65]);
+    await page.screenshot({ path: 'test-results/icr-gp.png' });
+
+    // An xAPIC sender cannot carry the 32-bit destination.
+    await icr.getByLabel('sender vCPU').selectOption('1');
+    await expect(icr.getByTestId('icr-sender-mode')).toHaveText('xAPIC');
+    await expect(icr.getByRole('button', { name: 'Send IPI' })).toBeDisabled();
+    await expect(icr.getByTestId('icr-note')).toContainText('8-bit destination');
+  });
+});

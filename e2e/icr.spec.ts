@@ -36,9 +36,11 @@ test.describe('ICR composer', () => {
     await expect(icr.getByTestId('icr-why')).toHaveText('phys_map[2]');
     expect(await irrOf(page, 2)).toContain(65);
     // Both writes are logged: ICR2, then the ICR write that sends.
-    const log = page.getByRole('region', { name: 'Event log' });
-    await expect(log).toContainText('4: mmio_write vcpu 0 ok');
-    await expect(log).toContainText('5: mmio_write vcpu 0 ok');
+    const steps = await page.evaluate(() => window.lab.getState().log.slice(-2).map((e) => e.step));
+    expect(steps).toMatchObject([
+      { op: 'mmio_write', vcpu: 0, offset: 0x310n, value: 0x02000000n },
+      { op: 'mmio_write', vcpu: 0, offset: 0x300n, value: 0x4041n },
+    ]);
 
     // Hovering a target is the linked-view hover; clicking it opens its register page.
     await delivered.getByRole('button', { name: /vCPU 2/ }).hover();
@@ -54,7 +56,7 @@ test.describe('ICR composer', () => {
     const icr = page.getByRole('region', { name: 'ICR' });
     const raw = icr.getByLabel('raw APIC_ICR', { exact: true });
     // Raw -> fields: NMI (4), logical, level-triggered, shorthand all excluding self.
-    await raw.fill('0x000cc8f2');
+    await raw.fill('0x000cccf2');
     await expect(icr.getByLabel('vector', { exact: true })).toHaveValue('0xf2');
     await expect(icr.getByLabel('delivery mode')).toHaveValue('4');
     await expect(icr.getByLabel('destination mode')).toHaveValue('1');
@@ -103,7 +105,7 @@ test.describe('ICR composer', () => {
     await expect(icr.getByTestId('icr-delivered')).toContainText('0x41');
     expect(await irrOf(page, 261)).toContain(65);
     const step = await page.evaluate(() => window.lab.getState().log.at(-1)!.step);
-    expect(step).toMatchObject({ op: 'wrmsr', vcpu: 0, msr: '0x830', value: '0x10500004041' });
+    expect(step).toMatchObject({ op: 'wrmsr', vcpu: 0, msr: 0x830n, value: 0x10500004041n });
     await page.mouse.move(0, 0);
     await page.screenshot({ path: 'test-results/icr-300vcpus.png' });
 

@@ -70,7 +70,7 @@ export function getMpState(v: Vcpu): MpState {
  * are blocked (6.17+), then kvm_apic_accept_events(). Returns the refusal reason or null.
  */
 export function runVcpu(v: Vcpu): string | null {
-  if (v.vm.profile.hasNew('mpStateCheckedAtRun') && v.mpState === 'INIT_RECEIVED' && initSipiBlocker(v) && !v.guestMode) {
+  if (v.vm.profile.hasNew('mpStateCheckedAtRun') && v.mpState === 'INIT_RECEIVED' && initSipiBlocker(v)) {
     return `wait-for-SIPI while INIT/SIPI are blocked (${initSipiBlocker(v)})`;
   }
   v.lastVmexit = null;

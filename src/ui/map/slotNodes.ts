@@ -1,0 +1,227 @@
+/**
+ * d3 renderer of a small map: one card per physical slot, "APIC ID → vCPU n", inside an <svg>.
+ * React owns the numbers (the SlotInfo list, the hover, the route); this module owns the DOM
+ * inside the svg. Created once per element, updated from React effects (the xyflow pattern).
+ */
+import { select } from 'd3';
+import type { Hover } from '../../store/labStore';
+import { MODE_WORDS, type RouteView, type SlotInfo } from './mapView';
+import { MOTION_MS, reducedMotion } from './motion';
+
+export const CARD_W = 104;
+export const CARD_H = 36;
+const GAP = 8;
+const SLOT_W = 30;
+const ARROW_W = 12;
+const VCPU_X = SLOT_W + ARROW_W;
+const VCPU_W = CARD_W - VCPU_X;
+
+export interface SlotNodesCallbacks {
+  onHover(h: Hover): void;
+  onSelect(vcpu: number): void;
+}
+
+export interface SlotNodes {
+  /** Lay out `slots` in `width` px; slots whose ids are in `changed` fade in. */
+  update(slots: readonly SlotInfo[], width: number, changed: ReadonlySet<number>): void;
+  highlight(hover: Hover, selected: number | null): void;
+  /** Draw the route of the last IPI (null: none); `pulse` animates it once. */
+  route(route: RouteView | null, pulse: boolean): void;
+  destroy(): void;
+}
+
+interface Pos {
+  x: number;
+  y: number;
+}
+
+function vcpuLine(s: SlotInfo): string {
+  if (s.state === 'conflict') return s.claims.join(' · ');
+  return `vCPU ${s.vcpu}`;
+}
+
+function modeLine(s: SlotInfo): string {
+  if (s.state === 'conflict') return 'shared ✕';
+  if (s.state === 'missing') return 'not yet';
+  const mode = MODE_WORDS[s.mode ?? ''] ?? s.mode ?? '';
+  if (s.state === 'alias') return s.id > 0xff && s.mode === 'xapic' ? 'hotplug' : `${mode} alias`;
+  return mode;
+}
+
+function cardLabel(s: SlotInfo): string {
+  return `APIC ID ${s.id} → ${s.state === 'conflict' ? `vCPUs ${s.claims.join(', ')}` : `vCPU ${s.vcpu}`}: ${s.note}. Select to open the register page.`;
+}
+
+export function createSlotNodes(svgEl: SVGSVGElement, cb: SlotNodesCallbacks): SlotNodes {
+  const svg = select(svgEl);
+  svg.selectAll('*').remove();
+  const defs = svg.append('defs');
+  for (const kind of ['plain', 'route']) {
+    defs
+      .append('marker')
+      .attr('id', `map-arrow-${kind}`)
+      .attr('viewBox', '0 0 8 8')
+      .attr('refX', 7)
+      .attr('refY', 4)
+      .attr('markerWidth', 6)
+      .attr('markerHeight', 6)
+      .attr('orient', 'auto')
+      .append('path')
+      .attr('d', 'M0,0 L8,4 L0,8 z')
+      .attr('class', `arrowhead arrowhead-${kind}`);
+  }
+  const cardsG = svg.append('g').attr('class', 'cards');
+  const routeG = svg.append('g').attr('class', 'routes').attr('aria-hidden', 'true');
+  const positions = new Map<number, Pos>();
+  let slotsNow: readonly SlotInfo[] = [];
+  let baseHeight = 0;
+
+  const vcpuOf = (s: SlotInfo) => s.vcpu ?? s.claims[0];
+
+  function update(slots: readonly SlotInfo[], width: number, changed: ReadonlySet<number>) {
+    slotsNow = slots;
+    const cols = Math.max(1, Math.floor((width + GAP) / (CARD_W + GAP)));
+    const rows = Math.ceil(slots.length / cols);
+    positions.clear();
+    slots.forEach((s, i) => positions.set(s.id, { x: (i % cols) * (CARD_W + GAP) + 1, y: Math.floor(i / cols) * (CARD_H + GAP) + 1 }));
+    svg
+      .attr('width', Math.min(slots.length, cols) * (CARD_W + GAP) - GAP + 2)
+      .attr('height', (baseHeight = Math.max(0, rows * (CARD_H + GAP) - GAP + 2)));
+
+    const cards = cardsG
+      .selectAll<SVGGElement, SlotInfo>('g.map-card')
+      .data(slots, (d) => String(d.id))
+      .join((enter) => {
+        const g = enter.append('g').attr('class', 'map-card').attr('tabindex', 0).attr('role', 'button');
+        g.append('title');
+        g.append('rect').attr('class', 'slot-box').attr('width', SLOT_W).attr('height', CARD_H).attr('rx', 3);
+        g.append('text').attr('class', 'slot-id').attr('x', SLOT_W / 2).attr('y', CARD_H / 2 + 4).attr('text-anchor', 'middle');
+        g.append('line').attr('class', 'slot-link').attr('x1', SLOT_W).attr('x2', VCPU_X - 1).attr('y1', CARD_H / 2).attr('y2', CARD_H / 2).attr('marker-end', 'url(#map-arrow-plain)');
+        g.append('rect').attr('class', 'vcpu-box').attr('x', VCPU_X).attr('width', VCPU_W).attr('height', CARD_H).attr('rx', 3);
+        g.append('rect').attr('class', 'vcpu-stripe').attr('x', VCPU_X).attr('width', 4).attr('height', CARD_H);
+        g.append('text').attr('class', 'vcpu-name').attr('x', VCPU_X + 9).attr('y', 15);
+        g.append('text').attr('class', 'vcpu-mode').attr('x', VCPU_X + 9).attr('y', 29);
+        g.on('mouseleave', () => cb.onHover(null))
+          .on('click', (_e, d) => cb.onSelect(vcpuOf(d)))
+          .on('keydown', (e: KeyboardEvent, d) => {
+            if (e.key === 'Enter' || e.key === ' ') {
+              e.preventDefault();
+              cb.onSelect(vcpuOf(d));
+            }
+          })
+          .on('focus', (_e, d) => cb.onHover({ apicId: d.id }))
+          .on('blur', () => cb.onHover(null));
+        g.select('.slot-box').on('mouseenter', (_e, d) => cb.onHover({ apicId: (d as SlotInfo).id }));
+        g.select('.vcpu-box').on('mouseenter', (_e, d) => cb.onHover({ vcpu: vcpuOf(d as SlotInfo) }));
+        return g;
+      });
+
+    cards
+      .attr('class', (d) => `map-card st-${d.state} mode-${d.mode ?? 'none'}`)
+      .attr('data-testid', (d) => `map-slot-${d.id}`)
+      .attr('data-vcpu', (d) => (d.state === 'conflict' ? d.claims.join(' ') : String(d.vcpu)))
+      .attr('aria-label', cardLabel)
+      .attr('transform', (d) => {
+        const p = positions.get(d.id)!;
+        return `translate(${p.x},${p.y})`;
+      });
+    cards.select('title').text((d) => cardLabel(d));
+    cards.select('.slot-id').text((d) => String(d.id));
+    cards.select('.vcpu-name').text(vcpuLine);
+    cards.select('.vcpu-mode').text(modeLine);
+    // Child elements keep the card's datum for their handlers.
+    cards.select('.slot-box').datum((d) => d);
+    cards.select('.vcpu-box').datum((d) => d);
+
+    const fade = cards.filter((d) => changed.has(d.id));
+    fade.interrupt('fade');
+    if (changed.size && !reducedMotion()) {
+      fade.style('opacity', 0).transition('fade').duration(MOTION_MS).style('opacity', 1);
+    } else {
+      fade.style('opacity', null);
+    }
+  }
+
+  function highlight(hover: Hover, selected: number | null) {
+    const hv = hover && 'vcpu' in hover ? hover.vcpu : null;
+    const hid = hover && 'apicId' in hover ? hover.apicId : null;
+    const has = (d: SlotInfo, v: number | null) => v !== null && (d.vcpu === v || d.claims.includes(v));
+    cardsG
+      .selectAll<SVGGElement, SlotInfo>('g.map-card')
+      .classed('hovered', (d) => has(d, hv) || d.id === hid)
+      .classed('selected', (d) => has(d, selected))
+      .attr('aria-pressed', (d) => (has(d, selected) ? 'true' : 'false'));
+  }
+
+  function route(r: RouteView | null, pulse: boolean) {
+    routeG.selectAll('*').interrupt();
+    routeG.selectAll('*').remove();
+    const cards = cardsG.selectAll<SVGGElement, SlotInfo>('g.map-card');
+    const onRoute = new Set(r && r.path === 'fast' ? r.slots : []);
+    const accepted = new Set(r ? r.targets.filter((t) => t.accepted).map((t) => t.vcpu) : []);
+    const dropped = new Set(r ? r.targets.filter((t) => !t.accepted).map((t) => t.vcpu) : []);
+    const fast = r?.path === 'fast';
+    cards
+      .classed('on-route', (d) => onRoute.has(d.id))
+      .classed('route-source', (d) => r !== null && r.source !== null && (d.vcpu === r.source || (d.state !== 'conflict' && d.claims[0] === r.source)))
+      .classed('route-target', (d) => (d.vcpu !== null && accepted.has(d.vcpu)) || (d.state === 'conflict' && d.claims.some((c) => accepted.has(c))))
+      .classed('route-dropped', (d) => d.vcpu !== null && dropped.has(d.vcpu));
+    svg.classed('path-slow', r !== null && !fast).classed('path-fast', fast);
+    svg.attr('height', baseHeight);
+    cards.select('.slot-link').attr('marker-end', (d) => (onRoute.has(d.id) ? 'url(#map-arrow-route)' : 'url(#map-arrow-plain)'));
+    if (!r || !fast) return;
+
+    // Source vCPU → each slot on the route.
+    const srcSlot = r.source === null ? undefined : slotsNow.find((s) => s.vcpu === r.source || s.claims[0] === r.source);
+    const from = srcSlot ? positions.get(srcSlot.id) : undefined;
+    const paths: string[] = [];
+    for (const id of r.slots) {
+      const to = positions.get(id);
+      if (!to) continue;
+      const tx = to.x, ty = to.y + CARD_H / 2;
+      if (!from) {
+        // A device (MSI): a short stub into the slot.
+        paths.push(`M${tx - 0},${ty - CARD_H / 2 - 3} L${tx + SLOT_W / 2},${to.y}`);
+        continue;
+      }
+      const sx = from.x + VCPU_X + VCPU_W / 2, sy = from.y + CARD_H;
+      if (from === to) {
+        paths.push(`M${sx},${sy} C${sx},${sy + 14} ${tx - 14},${ty + 20} ${tx},${ty + 6}`);
+        continue;
+      }
+      const midY = Math.max(sy, ty) + 6;
+      paths.push(`M${sx},${sy} C${sx},${midY + 8} ${tx - 16},${ty} ${tx},${ty}`);
+    }
+    const sel = routeG
+      .selectAll('path.route-path')
+      .data(paths)
+      .join('path')
+      .attr('class', 'route-path')
+      .attr('d', (d) => d)
+      .attr('marker-end', 'url(#map-arrow-route)');
+    // Routes may reach below the last row: grow the svg to fit.
+    svg.attr('height', baseHeight + (paths.length ? 14 : 0));
+    if (pulse && !reducedMotion()) {
+      sel.attr('stroke-width', 6).attr('opacity', 0.25).transition('pulse').duration(MOTION_MS).attr('stroke-width', 2).attr('opacity', 1);
+      cards
+        .filter((d) => onRoute.has(d.id))
+        .select<SVGRectElement>('.slot-box')
+        .attr('stroke-width', 4)
+        .transition('pulse')
+        .duration(MOTION_MS)
+        .attr('stroke-width', 2);
+    } else {
+      sel.attr('stroke-width', 2).attr('opacity', 1);
+    }
+  }
+
+  return {
+    update,
+    highlight,
+    route,
+    destroy() {
+      svg.selectAll('*').interrupt();
+      svg.selectAll('*').remove();
+    },
+  };
+}

@@ -4,9 +4,9 @@ import { checkExpectations } from './expect';
 import { runScenario } from './runner';
 
 describe('AP bring-up with INIT, SIPI, SIPI through the x2APIC ICR', () => {
-  for (const use32BitIds of [true, false]) {
-    it(`wakes 259 APs and hot-plugged 300 and 511, ${use32BitIds ? 'with' : 'without'} 32-bit IDs`, () => {
-      const s = apBringupScenario({ aps: 259, hotplug: [300, 511], use32BitIds });
+  for (const [use32BitIds, probe] of [[true, 'run'], [false, 'run'], [true, 'get_mp_state']] as const) {
+    it(`wakes 259 APs and hot-plugged 300 and 511, ${use32BitIds ? 'with' : 'without'} 32-bit IDs, MP state after every ${probe}`, () => {
+      const s = apBringupScenario({ aps: 259, hotplug: [300, 511], use32BitIds, probe });
       const r = runScenario(s);
       expect(checkExpectations(s, r)).toEqual([]);
       expect(r.final.vcpus.every((v) => v.mpState === 'RUNNABLE')).toBe(true);

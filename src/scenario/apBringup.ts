@@ -7,7 +7,15 @@ import type { Step } from './schema';
 import { parseScenario, type Scenario } from './schema';
 import { toDocument } from './randomScenario';
 
-export function apBringupScenario(opts: { aps: number; hotplug: number[]; use32BitIds: boolean; sipiVector?: number }): Scenario {
+export function apBringupScenario(opts: {
+  aps: number;
+  hotplug: number[];
+  use32BitIds: boolean;
+  sipiVector?: number;
+  /** How each AP's MP state is read: KVM_RUN entry (model only) or KVM_GET_MP_STATE (also on /dev/kvm). */
+  probe?: 'run' | 'get_mp_state';
+}): Scenario {
+  const probe = opts.probe ?? 'get_mp_state';
   const vector = BigInt(opts.sipiVector ?? 0x9a);
   const ids = Array.from({ length: opts.aps + 1 }, (_, i) => i);
   const steps: Step[] = [];
@@ -16,9 +24,9 @@ export function apBringupScenario(opts: { aps: number; hotplug: number[]; use32B
   steps.push({ op: 'wrmsr', vcpu: 0, msr: 0x1bn, value: 0xfee00d00n, host: true });
   for (const ap of [...ids.slice(1), ...opts.hotplug]) {
     const icr = (low: bigint) => ({ op: 'wrmsr' as const, vcpu: 0, msr: 0x830n, value: (BigInt(ap) << 32n) | low, host: true });
-    steps.push(icr(0x4500n), { op: 'get_mp_state', vcpu: ap, expect: { mpState: 'INIT_RECEIVED' } });
-    steps.push(icr(0x4600n | vector), { op: 'get_mp_state', vcpu: ap, expect: { mpState: 'RUNNABLE' } });
-    steps.push(icr(0x4600n | vector), { op: 'get_mp_state', vcpu: ap, expect: { mpState: 'RUNNABLE' } });
+    steps.push(icr(0x4500n), { op: probe, vcpu: ap, expect: { mpState: 'INIT_RECEIVED' } });
+    steps.push(icr(0x4600n | vector), { op: probe, vcpu: ap, expect: { mpState: 'RUNNABLE' } });
+    steps.push(icr(0x4600n | vector), { op: probe, vcpu: ap, expect: { mpState: 'RUNNABLE' } });
   }
   return parseScenario(
     toDocument({

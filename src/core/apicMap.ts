@@ -7,8 +7,8 @@
  * LOGICAL_ID_ALIASED and APIC_ID_MODIFIED inhibits it maintains.
  *
  * Inaccuracies: the rebuild is synchronous and single-threaded, so the dirty state never sits
- * in UPDATE_IN_PROGRESS and the -E2BIG retry never happens; the pre-6.3 algorithm (issue 7) is not
- * modelled yet.
+ * in UPDATE_IN_PROGRESS and the -E2BIG retry never happens (so the v6.4/v6.6 race fixes change
+ * nothing here). The pre-6.3 algorithm is apicMapLegacy.ts.
  */
 import { APIC_DFR, APIC_DFR_FLAT, APIC_LDR } from './apicdef';
 import type { Vcpu } from './vcpu';
@@ -24,6 +24,11 @@ export interface ApicMap {
   flat: (Vcpu | undefined)[];
   /** xapic_cluster_map[16][4]. */
   cluster: (Vcpu | undefined)[][];
+  /**
+   * Built by the pre-6.3 algorithm, whose logical mode 0 (no software-enabled logical APIC) makes
+   * logical lookups fall back to the slow path instead of delivering nowhere.
+   */
+  legacy?: boolean;
 }
 
 export interface MapRebuild {

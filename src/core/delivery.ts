@@ -15,6 +15,7 @@
  */
 import { APIC_IRR, APIC_TMR, APIC_BROADCAST, X2APIC_BROADCAST } from './apicdef';
 import { logicalDest } from './apicMap';
+import type { IcrExit } from './ipiVirtualization';
 import type { Lapic } from './lapic';
 import type { Vcpu } from './vcpu';
 import type { Vm } from './vm';
@@ -55,6 +56,8 @@ export interface DeliveryOutcome {
   /** How many vCPUs KVM examined to find the targets. */
   examined: number;
   reason: string;
+  /** For ICR writes: how the write reached KVM (ipiVirtualization.ts). */
+  exit?: IcrExit;
 }
 
 /** kvm_icr_to_lapic_irq(). */
@@ -245,7 +248,10 @@ export function mapGetDestLapic(vm: Vm, src: Lapic | null, irq: LapicIrq): FastT
     slots = d.slots;
     mask = d.mask;
   }
-  if (map.logicalMode === 'SW_DISABLED') return { targets: [], reason: 'no software-enabled APIC has a logical ID' };
+  if (map.logicalMode === 'SW_DISABLED') {
+    if (map.legacy) return { refuse: 'no logical mode in the map (<= 6.2: logical lookups fall back to the slow path)' };
+    return { targets: [], reason: 'no software-enabled APIC has a logical ID' };
+  }
 
   if (isLowestPrio(irq)) {
     if (vm.config.vectorHashing) {

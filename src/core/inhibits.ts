@@ -24,10 +24,15 @@ export const INHIBIT_REASONS = [
   'PHYSICAL_ID_TOO_BIG',
 ] as const;
 
+/** Reasons that existed in older KVMs only (listed after the current enum). */
+export const HISTORICAL_INHIBITS = ['X2APIC'] as const;
+
 export type InhibitReason = (typeof INHIBIT_REASONS)[number];
+/** A current or historical reason. */
+export type AnyInhibitReason = InhibitReason | (typeof HISTORICAL_INHIBITS)[number];
 export type Vendor = 'intel' | 'amd';
 
-const VMX_REQUIRED: ReadonlySet<InhibitReason> = new Set([
+const VMX_REQUIRED: ReadonlySet<AnyInhibitReason> = new Set([
   'DISABLED',
   'ABSENT',
   'HYPERV',
@@ -37,7 +42,7 @@ const VMX_REQUIRED: ReadonlySet<InhibitReason> = new Set([
   'APIC_BASE_MODIFIED',
 ]);
 
-const AVIC_REQUIRED: ReadonlySet<InhibitReason> = new Set([
+const AVIC_REQUIRED: ReadonlySet<AnyInhibitReason> = new Set([
   ...VMX_REQUIRED,
   'NESTED',
   'IRQWIN',
@@ -45,23 +50,24 @@ const AVIC_REQUIRED: ReadonlySet<InhibitReason> = new Set([
   'SEV',
   'LOGICAL_ID_ALIASED',
   'PHYSICAL_ID_TOO_BIG',
+  'X2APIC',
 ]);
 
 /** Reasons that, once set, are never cleared by KVM. */
-export const STICKY_INHIBITS: ReadonlySet<InhibitReason> = new Set(['DISABLED', 'APIC_BASE_MODIFIED', 'SEV', 'PHYSICAL_ID_TOO_BIG']);
+export const STICKY_INHIBITS: ReadonlySet<AnyInhibitReason> = new Set(['DISABLED', 'APIC_BASE_MODIFIED', 'SEV', 'PHYSICAL_ID_TOO_BIG', 'X2APIC']);
 
-export function vendorHonours(vendor: Vendor, reason: InhibitReason): boolean {
+export function vendorHonours(vendor: Vendor, reason: AnyInhibitReason): boolean {
   return (vendor === 'intel' ? VMX_REQUIRED : AVIC_REQUIRED).has(reason);
 }
 
 /** The VM-wide `apicv_inhibit_reasons` bitmask. */
 export class ApicvInhibits {
-  private readonly set = new Set<InhibitReason>();
+  private readonly set = new Set<AnyInhibitReason>();
 
   constructor(private readonly vendor: Vendor) {}
 
   /** kvm_set_or_clear_apicv_inhibit(); returns true when the mask changed. */
-  setOrClear(reason: InhibitReason, set: boolean): boolean {
+  setOrClear(reason: AnyInhibitReason, set: boolean): boolean {
     if (!vendorHonours(this.vendor, reason)) return false;
     if (set === this.set.has(reason)) return false;
     if (set) this.set.add(reason);
@@ -69,13 +75,13 @@ export class ApicvInhibits {
     return true;
   }
 
-  has(reason: InhibitReason): boolean {
+  has(reason: AnyInhibitReason): boolean {
     return this.set.has(reason);
   }
 
-  /** Set reasons in enum order. */
-  list(): InhibitReason[] {
-    return INHIBIT_REASONS.filter((r) => this.set.has(r));
+  /** Set reasons in enum order (historical ones last). */
+  list(): AnyInhibitReason[] {
+    return [...INHIBIT_REASONS, ...HISTORICAL_INHIBITS].filter((r) => this.set.has(r));
   }
 
   get any(): boolean {

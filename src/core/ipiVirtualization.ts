@@ -1,41 +1,51 @@
 /**
- * Would the CPU have handled this ICR write itself? Words for the trace, not a model of the
- * hardware: with Intel IPI virtualization (IPIv, v5.19) or AMD AVIC the CPU delivers some IPIs
- * without KVM and exits to KVM for the rest; KVM then runs the same kvm_apic_send_ipi() that the
- * model runs, so receivers end up in the same state either way.
+ * How an ICR write reaches KVM, or whether the CPU handled it itself: words and a short code for
+ * the trace and the step result, not a model of the hardware. With Intel IPI virtualization
+ * (IPIv, v5.19) or AMD AVIC the CPU delivers some IPIs without KVM and exits to KVM for the rest;
+ * KVM then runs the same kvm_apic_send_ipi() that the model runs, so receivers end up in the same
+ * state either way. Without them an x2APIC ICR write is a WRMSR exit, which KVM may complete in
+ * its fastpath (handle_fastpath_set_msr_irqoff -> kvm_x2apic_icr_write_fast) when the optimized
+ * map can deliver the IPI.
  *
  * Sources: vmx.c (IPIv, PID-pointer table sized by max_vcpu_ids, handle_apic_write ->
- * kvm_apic_write_nodecode), svm/avic.c (avic_incomplete_ipi_interception: TARGET_NOT_RUNNING,
- * INVALID_INT_TYPE, INVALID_TARGET), the SDM chapter on IPI virtualization.
+ * kvm_apic_write_nodecode), svm/avic.c (avic_incomplete_ipi_interception), x86.c
+ * handle_fastpath_set_msr_irqoff, the SDM chapter on IPI virtualization.
  *
  * Inaccuracies: running vCPUs are not modelled, so an AVIC doorbell to a running target is never
  * the outcome; hardware reserved-bit checks are not modelled.
  */
+import type { LapicIrq } from './delivery';
 import type { Lapic } from './lapic';
 import type { Vm } from './vm';
 
-/** How the ICR write `icrLow` from `src` reaches KVM, in words. */
-export function icrWriteHandling(vm: Vm, src: Lapic, icrLow: number, destId: number): string {
+export type IcrExit = 'ipiv' | 'apic-write' | 'wrmsr-fastpath' | 'wrmsr' | 'mmio' | 'avic-incomplete-ipi';
+
+/** The WRMSR exit for an x2APIC ICR write: the fastpath when the map delivers it (and, before 6.18, only simple IPIs). */
+function wrmsrExit(vm: Vm, irq: LapicIrq, path: 'fast' | 'slow', why: string): { exit: IcrExit; note: string } {
+  const simple = irq.deliveryMode === 0 && !irq.logical && irq.shorthand === 0 && irq.destId !== 0xffffffff;
+  const fastpath = path === 'fast' && (vm.profile.hasNew('x2apicIcrFastpathAny') || simple);
+  return fastpath
+    ? { exit: 'wrmsr-fastpath', note: `${why}: WRMSR VM exit completed in KVM's fastpath (kvm_x2apic_icr_write_fast)` }
+    : { exit: 'wrmsr', note: `${why}: WRMSR VM exit, full handling (kvm_x2apic_icr_write)${path === 'fast' && !simple ? '; before 6.18 the fastpath took only Fixed physical unicast' : ''}` };
+}
+
+/** How the ICR write `icrLow` from `src`, delivered through `path`, reaches KVM. */
+export function icrWriteHandling(vm: Vm, src: Lapic, icrLow: number, irq: LapicIrq, path: 'fast' | 'slow'): { exit: IcrExit; note: string } {
   const cfg = vm.config;
-  const fixedPhysicalUnicast = ((icrLow >>> 8) & 7) === 0 && !(icrLow & 0x800) && ((icrLow >>> 18) & 3) === 0;
   const x2 = src.x2apicMode;
   if (!vm.apicvActive) {
-    return x2
-      ? 'WRMSR VM exit; KVM handles the x2APIC ICR write (fastpath when the optimized map can deliver)'
-      : 'APIC MMIO write exits to KVM, which emulates the store (apic_mmio_write)';
+    return x2 ? wrmsrExit(vm, irq, path, 'no APIC virtualization') : { exit: 'mmio', note: 'APIC MMIO write exits to KVM, which emulates the store (apic_mmio_write)' };
   }
   if (cfg.vendor === 'intel') {
-    if (!cfg.ipiv) {
-      return x2
-        ? 'WRMSR VM exit (APICv intercepts x2APIC ICR writes without IPIv)'
-        : 'APIC-write VM exit (trap-like) -> kvm_apic_write_nodecode() re-runs the write in KVM';
+    const fixedPhysicalUnicast = irq.deliveryMode === 0 && !irq.logical && irq.shorthand === 0;
+    if (cfg.ipiv && fixedPhysicalUnicast && irq.destId < cfg.maxVcpuIds) {
+      return { exit: 'ipiv', note: `IPIv: the CPU posts vector ${icrLow & 0xff} in the PID of APIC ID ${irq.destId} and notifies it, without a VM exit` };
     }
-    if (fixedPhysicalUnicast && destId < cfg.maxVcpuIds) {
-      return `IPIv: the CPU posts vector ${icrLow & 0xff} in the PID of APIC ID ${destId} and notifies it, without a VM exit`;
-    }
-    return 'not an IPIv case (only Fixed, physical, no shorthand, destination in the PID table): APIC-write VM exit -> kvm_apic_write_nodecode()';
+    const notIpiv = cfg.ipiv ? 'not an IPIv case (only Fixed, physical, no shorthand, destination in the PID table)' : 'APICv without IPIv';
+    if (x2 && !cfg.ipiv) return wrmsrExit(vm, irq, path, 'APICv intercepts x2APIC ICR writes');
+    return { exit: 'apic-write', note: `${notIpiv}: APIC-write VM exit (trap-like) -> kvm_apic_write_nodecode() re-runs the write` };
   }
-  if (x2 && !cfg.x2avic) return 'hybrid AVIC: x2APIC MSRs are intercepted, WRMSR VM exit; KVM delivers (AVIC doorbells for running targets)';
-  if (((icrLow >>> 8) & 7) !== 0) return 'AVIC: not a Fixed IPI -> incomplete-IPI VM exit (INVALID_INT_TYPE) -> kvm_apic_write_nodecode()';
-  return 'AVIC: the CPU sets IRR in the targets\' backing pages; targets not running -> incomplete-IPI VM exit (TARGET_NOT_RUNNING), KVM kicks them';
+  if (x2 && !cfg.x2avic) return wrmsrExit(vm, irq, path, 'hybrid AVIC intercepts x2APIC MSRs (doorbells still deliver)');
+  if (irq.deliveryMode !== 0) return { exit: 'avic-incomplete-ipi', note: 'AVIC: not a Fixed IPI -> incomplete-IPI VM exit (INVALID_INT_TYPE) -> kvm_apic_write_nodecode()' };
+  return { exit: 'avic-incomplete-ipi', note: "AVIC: the CPU sets IRR in the targets' backing pages; targets not running -> incomplete-IPI VM exit (TARGET_NOT_RUNNING), KVM kicks them" };
 }

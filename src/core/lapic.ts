@@ -332,6 +332,7 @@ export class Lapic {
       case APIC_ID:
         if (this.x2apicMode) return 1;
         this.setXapicId(val >>> 24);
+        this.vm.xapicIdUpdated(this);
         return 0;
       case APIC_TASKPRI:
         this.setReg(APIC_TASKPRI, val & 0xff);

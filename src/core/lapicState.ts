@@ -55,6 +55,7 @@ export function setLapicState(vcpu: Vcpu, image: Uint32Array): boolean {
     return false;
   }
   apic.regs.set(regs);
+  vm.xapicIdUpdated(apic);
   vm.markMapDirty();
   vm.recalculateApicMap();
   apic.setVersion();

@@ -15,8 +15,9 @@
  */
 import { MSR_IA32_APICBASE } from './apicdef';
 import { buildApicMap, type ApicMap } from './apicMap';
+import { buildApicMapV62 } from './apicMapLegacy';
 import { setApicBase } from './apicBase';
-import { ApicvInhibits, type InhibitReason, type Vendor } from './inhibits';
+import { ApicvInhibits, type AnyInhibitReason, type Vendor } from './inhibits';
 import { deliverToApic, icrToIrq, msiRouteInvalid, msiToIrq, type DeliveryOutcome } from './delivery';
 import { icrWriteHandling } from './ipiVirtualization';
 import type { Lapic } from './lapic';
@@ -99,7 +100,7 @@ export class Vm {
    */
   apicAccessPage: 'none' | 'mapped' | 'deleted';
   /** What last set each inhibit reason, in words. */
-  readonly inhibitCauses = new Map<InhibitReason, string>();
+  readonly inhibitCauses = new Map<AnyInhibitReason, string>();
   /** The in-kernel I/O APIC (KVM_CREATE_IRQCHIP): always, in this model. */
   readonly ioapicInKernel = true;
   private traceSink: TraceEvent[] = [];
@@ -114,6 +115,10 @@ export class Vm {
       this.inhibitCauses.set('DISABLED', `the ${this.config.vendor === 'intel' ? 'kvm_intel enable_apicv' : 'kvm_amd avic'} module parameter is off`);
     }
     this.apicAccessPage = this.config.apicv ? 'mapped' : 'none';
+    // Before 6.0, AVIC was off for any guest whose CPUID had x2APIC (APICV_INHIBIT_REASON_X2APIC).
+    if (this.config.vendor === 'amd' && this.config.x2apicCpuid && !this.profile.hasNew('hybridAvic')) {
+      this.setApicvInhibit('X2APIC', true, 'the guest CPUID has x2APIC (AVIC had no x2APIC support before 6.0)');
+    }
     // ABSENT is cleared by KVM_CREATE_IRQCHIP, which every VM here has.
   }
 
@@ -151,7 +156,7 @@ export class Vm {
     this.mapDirty = true;
   }
 
-  setApicvInhibit(reason: InhibitReason, set: boolean, cause?: string): void {
+  setApicvInhibit(reason: AnyInhibitReason, set: boolean, cause?: string): void {
     const wasActive = this.apicvActive;
     if (set && cause) this.inhibitCauses.set(reason, cause);
     if (this.inhibits.setOrClear(reason, set)) {
@@ -164,13 +169,16 @@ export class Vm {
   /** kvm_recalculate_apic_map(): a no-op unless something marked the map dirty. */
   recalculateApicMap(): void {
     if (!this.mapDirty) return;
-    const r = buildApicMap(this.vcpus, this.x2apicFormat);
+    const modern = this.profile.hasNew('architecturalAliasing');
+    const r = modern ? buildApicMap(this.vcpus, this.x2apicFormat) : buildApicMapV62(this.vcpus);
     this.apicMap = r.map;
     this.mapReasons = r.reasons;
     this.mapDirty = false;
-    this.setApicvInhibit('PHYSICAL_ID_ALIASED', r.map === null, r.reasons[0]);
-    this.setApicvInhibit('LOGICAL_ID_ALIASED', r.map === null || r.map.logicalMode === 'MAP_DISABLED', r.reasons[0]);
-    this.setApicvInhibit('APIC_ID_MODIFIED', r.xapicIdMismatch !== null, r.xapicIdMismatch ?? undefined);
+    if (modern) {
+      this.setApicvInhibit('PHYSICAL_ID_ALIASED', r.map === null, r.reasons[0]);
+      this.setApicvInhibit('LOGICAL_ID_ALIASED', r.map === null || r.map.logicalMode === 'MAP_DISABLED', r.reasons[0]);
+      this.setApicvInhibit('APIC_ID_MODIFIED', r.xapicIdMismatch !== null, r.xapicIdMismatch ?? undefined);
+    }
     this.trace({ event: 'kvm_recalculate_apic_map', detail: r.map ? `max_apic_id ${r.map.maxApicId}, logical ${r.map.logicalMode}` : 'no map' });
   }
 
@@ -179,6 +187,7 @@ export class Vm {
     if (!Number.isInteger(id) || id < 0 || id >= this.config.maxVcpuIds) return 'EINVAL';
     if (this.vcpus.length >= this.config.maxVcpus) return 'EINVAL';
     if (this.byId.has(id)) return 'EEXIST';
+    if (this.config.vendor === 'amd' && this.config.apicv && id > this.avicMaxId() && !this.profile.hasNew('avicIdTooBigInhibit')) return 'EINVAL';
     // RESET inside the constructor rebuilds the map before the vCPU is online (visible to
     // kvm_for_each_vcpu), so a new vCPU stays out of the optimized map until the next rebuild.
     // Observed on Linux 6.18: after creating vCPUs 0, 1, 256, an NMI MSI to APIC ID 0 reaches
@@ -186,12 +195,28 @@ export class Vm {
     const v = new Vcpu(this, id);
     this.vcpus.push(v);
     this.byId.set(id, v);
-    // AVIC's physical ID table holds IDs up to 254 (x2AVIC: 511); a larger vcpu_id inhibits AVIC.
-    const avicMax = this.config.x2avic ? 511 : 254;
+    // AVIC's physical ID table holds IDs up to 254 (x2AVIC: 511); a larger vcpu_id inhibits AVIC
+    // (before 6.17 KVM_CREATE_VCPU failed instead, see the check above).
+    const avicMax = this.avicMaxId();
     if (this.config.vendor === 'amd' && this.config.apicv && id > avicMax) {
       this.setApicvInhibit('PHYSICAL_ID_TOO_BIG', true, `vCPU ${id} is above ${this.config.x2avic ? 'x2AVIC' : 'AVIC'}'s largest physical ID ${avicMax}`);
     }
     return null;
+  }
+
+  /** The largest vcpu_id AVIC's physical ID table takes (x2AVIC exists since 6.0). */
+  private avicMaxId(): number {
+    return this.config.x2avic && this.profile.hasNew('hybridAvic') ? 511 : 254;
+  }
+
+  /**
+   * kvm_lapic_xapic_id_updated() (5.19 - 6.2): writing an xAPIC ID other than vcpu_id
+   * (untruncated) inhibits APICv for good. From 6.3 the map rebuild decides instead.
+   */
+  xapicIdUpdated(apic: Lapic): void {
+    if (!this.profile.hasNew('apicIdModifiedInhibit') || this.profile.hasNew('apicIdModifiedDynamic')) return;
+    if (apic.x2apicMode || apic.xapicId === apic.vcpu.id) return;
+    this.setApicvInhibit('APIC_ID_MODIFIED', true, `vCPU ${apic.vcpu.id} wrote xAPIC ID ${apic.xapicId}`);
   }
 
   /** KVM_ENABLE_CAP(KVM_CAP_X2APIC_API). */
@@ -213,7 +238,7 @@ export class Vm {
    */
   updateApicv(v: Vcpu): void {
     const hybridAvic = this.config.vendor === 'amd' && this.config.apicv && !this.config.x2avic;
-    if (hybridAvic && v.apic.x2apicMode && this.apicAccessPage === 'mapped') {
+    if (hybridAvic && v.apic.x2apicMode && this.apicAccessPage === 'mapped' && this.profile.hasNew('apicAccessPageInhibit')) {
       this.apicAccessPage = 'deleted';
       this.trace({ event: 'kvm_inhibit_apic_access_page', vcpu: v.id, detail: 'x2APIC without x2AVIC: APIC-access memslot deleted for good' });
     }
@@ -274,11 +299,16 @@ export class Vm {
   /** kvm_apic_send_ipi(): decode the ICR and deliver. */
   sendIpi(src: Lapic, icrLow: number, icrHigh: number): void {
     const irq = icrToIrq(src, icrLow, icrHigh);
-    if (irq.shorthand !== 1 || icrLow & 0x700 || !src.x2apicMode) {
-      this.trace({ event: 'ipi_virtualization', vcpu: src.vcpu.id, detail: icrWriteHandling(this, src, icrLow, irq.destId) });
-    }
     this.trace({ event: 'kvm_apic_ipi', vcpu: src.vcpu.id, detail: `icr_low 0x${icrLow.toString(16)}, dest_id 0x${irq.destId.toString(16)}` });
-    this.deliveries.push(deliverToApic(this, src, irq));
+    const out = deliverToApic(this, src, irq);
+    // A SELF_IPI write (x2APIC, Fixed, shorthand self) is virtualized with APICv or trapped alone.
+    const selfIpi = irq.shorthand === 1 && !(icrLow & 0x700) && src.x2apicMode && icrLow === (0x40000 | (icrLow & 0xff));
+    if (!selfIpi) {
+      const h = icrWriteHandling(this, src, icrLow, irq, out.path);
+      out.exit = h.exit;
+      this.trace({ event: 'ipi_virtualization', vcpu: src.vcpu.id, detail: h.note });
+    }
+    this.deliveries.push(out);
   }
 
   /** KVM_SIGNAL_MSI: the count of accepting LAPICs, or EPERM when nobody matched (-1), EINVAL for a bad route. */

@@ -48,6 +48,8 @@ export function applyStep(vm: Vm, step: Step, i: number): StepResult {
     r.delivered = sent.flatMap((d) => d.delivered);
     r.why = sent.map((d) => d.reason).join('; ');
     r.examined = sent.reduce((n, d) => n + d.examined, 0);
+    const exit = sent.find((d) => d.exit)?.exit;
+    if (exit) r.exit = exit;
   }
   return r;
 }

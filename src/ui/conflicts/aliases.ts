@@ -116,7 +116,7 @@ function physicalPick(s: ConflictInput, apicId: number, members: { vcpu: number;
       path: 'slow',
       receivers: ids,
       verdict: ids.length === 2 ? 'both receive' : `all ${ids.length} receive`,
-      why: `No optimized map (${s.map.reasons?.[0] ?? 'aliased physical IDs'}), so every interrupt takes the slow path and kvm_apic_match_physical_addr() matches ${listVcpus(ids)} for destination ${apicId}.`,
+      why: `No optimized map (${s.map.reasons?.[0] ?? 'aliased physical IDs'}), so every interrupt takes the slow path, which matches each vCPU one by one: ${listVcpus(ids)} receive destination ${apicId}.`,
       fn: 'kvm_apic_match_physical_addr',
     };
   }
@@ -165,7 +165,7 @@ function logicalPick(s: ConflictInput, mode: XapicLogicalMode, cluster: number |
   if (!s.map.present) {
     return {
       path: 'slow', receivers: vcpus, verdict: all,
-      why: `No optimized map: logical interrupts take the slow path and kvm_apic_match_logical_addr() matches ${listVcpus(vcpus)}.`,
+      why: `No optimized map: logical interrupts take the slow path, which matches each vCPU one by one: ${listVcpus(vcpus)} receive.`,
       fn: 'kvm_apic_match_logical_addr',
     };
   }
@@ -208,7 +208,7 @@ export function findConflicts(s: ConflictInput): ConflictReport {
       apicId,
       members,
       kvm: physicalPick(s, apicId, members),
-      hardware: `Architecturally every APIC whose ID is ${apicId} accepts the message on its own: ${listVcpus(members.map((m) => m.vcpu))} would all receive it.`,
+      hardware: `Every APIC whose ID is ${apicId} accepts the message on its own: ${listVcpus(members.map((m) => m.vcpu))} would ${members.length === 2 ? 'both' : 'all'} receive it.`,
     });
   }
 
@@ -245,8 +245,8 @@ export function findConflicts(s: ConflictInput): ConflictReport {
       kvm: logicalPick(s, g.mode, g.cluster, g.bit, g.vcpus),
       hardware:
         g.mode === 'XAPIC_FLAT'
-          ? `Architecturally (flat model) every APIC whose LDR has bit ${g.bit} set accepts a logical message that names it: ${listVcpus(g.vcpus)}.`
-          : `Architecturally (cluster model) every APIC of cluster ${g.cluster} with bit ${g.bit} set accepts it: ${listVcpus(g.vcpus)}.`,
+          ? `In the flat model every APIC whose LDR has bit ${g.bit} set accepts a logical message that names it: ${listVcpus(g.vcpus)}.`
+          : `In the cluster model every APIC of cluster ${g.cluster} with bit ${g.bit} set accepts it: ${listVcpus(g.vcpus)}.`,
     }));
   const mixed = modes.size > 1 ? { modes: [...modes].map(([mode, vcpus]) => ({ mode, vcpus })) } : null;
 
@@ -267,18 +267,18 @@ export function findConflicts(s: ConflictInput): ConflictReport {
 }
 
 function physicalPolicy(s: ConflictInput): string {
-  if (!s.map.present) return 'No optimized map (PHYSICAL_ID_ALIASED): every interrupt takes the slow path and every matching vCPU receives, as the architecture says.';
-  if (s.caps.x2apicFormat) return '32-bit IDs on: the hotplug hack keeps the first vCPU in each shared slot (fast path); only it receives.';
-  return '32-bit IDs off: an alias disables the optimized map at the next rebuild (PHYSICAL_ID_ALIASED).';
+  if (!s.map.present) return 'no map (PHYSICAL_ID_ALIASED): slow path, every matching vCPU receives, as on hardware';
+  if (s.caps.x2apicFormat) return '32-bit IDs: hotplug hack, the first vCPU in each slot wins (fast path)';
+  return '32-bit IDs off: the next map rebuild drops the map (PHYSICAL_ID_ALIASED)';
 }
 
 function logicalPolicy(s: ConflictInput, mixed: MixedLogicalModes | null, multiBit: MultiBitLdr[], logical: LogicalConflict[]): string {
-  if (!s.map.present) return 'No optimized map: logical interrupts take the slow path too.';
+  if (!s.map.present) return 'no map: logical interrupts take the slow path too';
   if (s.map.logicalMode === 'MAP_DISABLED') {
     const why = mixed ? 'mixed logical modes' : logical.length ? 'a shared logical ID' : multiBit.length ? 'a multi-bit logical ID' : 'a collision';
-    return `Logical map disabled (MAP_DISABLED) by ${why}: logical interrupts take the slow path; AMD also sets LOGICAL_ID_ALIASED.`;
+    return `MAP_DISABLED by ${why}: slow path, every matching vCPU receives (AMD: LOGICAL_ID_ALIASED)`;
   }
-  return `Logical map ${s.map.logicalMode ?? 'SW_DISABLED'}.`;
+  return `logical map ${s.map.logicalMode ?? 'SW_DISABLED'}`;
 }
 
 /** The string "0x01" for a logical ID. */

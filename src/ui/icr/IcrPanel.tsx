@@ -10,7 +10,7 @@ import './icr.css';
 type DraftKey = 'vector' | 'dest' | 'raw' | 'icr2' | 'icr';
 const MODE_LABEL: Record<string, string> = { disabled: 'disabled', xapic: 'xAPIC', x2apic: 'x2APIC' };
 /** How many delivered targets the result line names before "+N more" (a broadcast to 4096 vCPUs). */
-const MAX_TARGETS = 12;
+const MAX_TARGETS = 24;
 
 /**
  * The ICR composer: every field of an IPI, the raw register value in the sender's APIC mode (kept
@@ -187,13 +187,10 @@ export function IcrPanel() {
               ))}
             </select>
           </label>
-          <label className="icr-lbl" title="ICR bit 15 (APIC_INT_LEVELTRIG)">
-            trigger
-            <select className="icr-in" aria-label="trigger mode" value={fields.trigLevel ? 1 : 0} onChange={(e) => change({ trigLevel: e.target.value === '1' })}>
-              <option value={0}>edge</option>
-              <option value={1}>level</option>
-            </select>
-          </label>
+          <select className="icr-in" aria-label="trigger mode" title="trigger mode: ICR bit 15 (APIC_INT_LEVELTRIG)" value={fields.trigLevel ? 1 : 0} onChange={(e) => change({ trigLevel: e.target.value === '1' })}>
+            <option value={0}>edge</option>
+            <option value={1}>level</option>
+          </select>
           <label className="icr-lbl" title="ICR bit 14 (APIC_INT_ASSERT)">
             <input type="checkbox" aria-label="level assert" checked={fields.level} onChange={(e) => change({ level: e.target.checked })} />
             assert
@@ -207,17 +204,14 @@ export function IcrPanel() {
             <option value={0}>physical</option>
             <option value={1}>logical</option>
           </select>
-          <label className="icr-lbl" title="ICR bits 19:18">
-            shorthand
-            <select className="icr-in" aria-label="shorthand" value={fields.shorthand} onChange={(e) => change({ shorthand: Number(e.target.value) })}>
-              {SHORTHANDS.map((s, i) => (
-                <option key={s} value={i}>
-                  {s}
-                </option>
-              ))}
-            </select>
-          </label>
-          <span className="muted icr-hint" data-testid="icr-dest-hint">
+          <select className="icr-in" aria-label="shorthand" title="destination shorthand: ICR bits 19:18" value={fields.shorthand} onChange={(e) => change({ shorthand: Number(e.target.value) })}>
+            {SHORTHANDS.map((s, i) => (
+              <option key={s} value={i}>
+                {i === 0 ? 'no shorthand' : s}
+              </option>
+            ))}
+          </select>
+          <span className="muted icr-hint" data-testid="icr-dest-hint" title={destHint(fields, x2)}>
             {destHint(fields, x2)}
           </span>
         </div>
@@ -247,12 +241,12 @@ export function IcrPanel() {
               <span className="muted">IPI: {ipiBlocked}</span>
             ) : null}
             {badHex.length === 0 && reserved !== 0 && (
-              <span className={x2 && checksReservedBits(kvm) ? 'icr-warn' : 'muted'}>
+              <span className={x2 && checksReservedBits(kvm) ? 'icr-warn' : 'muted'} title="X2APIC_ICR_RESERVED_BITS: bits 31:20, 17:16 and 13 (commit 71bf395a276f, KVM 6.12)">
                 {' '}⚠ reserved bits {reservedRanges(reserved)} set ({hex(reserved)}):{' '}
                 {x2
                   ? checksReservedBits(kvm)
-                    ? 'KVM injects #GP (X2APIC_ICR_RESERVED_BITS, 6.12+)'
-                    : 'this KVM (before 6.12) accepts them'
+                    ? '#GP on KVM 6.12+'
+                    : 'accepted before KVM 6.12'
                   : 'xAPIC does not check them'}
               </span>
             )}
@@ -265,6 +259,18 @@ export function IcrPanel() {
   );
 }
 
+/** Consecutive deliveries of the same mode and vector, as one group of vCPU ids. */
+function groupTargets(ds: { vcpu: number; mode: string; vector: number }[]) {
+  const out: { key: string; mode: string; vector: number; vcpus: number[] }[] = [];
+  for (const d of ds) {
+    const g = out.at(-1);
+    if (g && g.mode === d.mode && g.vector === d.vector && !g.vcpus.includes(d.vcpu)) g.vcpus.push(d.vcpu);
+    else out.push({ key: `${out.length}`, mode: d.mode, vector: d.vector, vcpus: [d.vcpu] });
+  }
+  return out;
+}
+
+const MMIO_NAMES: Record<number, string> = { 0x300: 'APIC_ICR', 0x310: 'APIC_ICR2', 0x3f0: 'SELF_IPI' };
 const LABELS: Record<DraftKey, string> = { vector: 'vector', dest: 'dest', raw: 'ICR', icr2: 'APIC_ICR2', icr: 'APIC_ICR' };
 
 /** Steps this panel (or a guest doing the same) sends interrupts with. */
@@ -295,13 +301,12 @@ function IcrResult({ last, hovered, sendError, x2apicFormat, destWide }: { last:
   const v = viewResult(r);
   const s = last.step as { op: string; vcpu?: number; msr?: unknown; offset?: unknown };
   const what =
-    s.op === 'msi' ? 'MSI' : s.op === 'wrmsr' ? `vCPU ${s.vcpu} WRMSR ${hex(Number(s.msr))}` : `vCPU ${s.vcpu} write ${hex(Number(s.offset))}`;
+    s.op === 'msi' ? 'MSI' : s.op === 'wrmsr' ? `vCPU ${s.vcpu} WRMSR ${hex(Number(s.msr))}` : `vCPU ${s.vcpu} ${MMIO_NAMES[Number(s.offset)] ?? hex(Number(s.offset))}`;
   const setHover = labStore.getState().setHover;
-  const shown = v.delivered.slice(0, MAX_TARGETS);
+  const groups = groupTargets(v.delivered.slice(0, MAX_TARGETS));
   return (
     <div className="icr-result" aria-live="polite" data-testid="icr-result">
       <div>
-        <span className="muted">step {r.i}: {what}</span>{' '}
         {v.failure ? (
           <strong className="icr-bad" data-testid="icr-fault">✖ {v.failure}</strong>
         ) : v.path ? (
@@ -310,36 +315,44 @@ function IcrResult({ last, hovered, sendError, x2apicFormat, destWide }: { last:
               {v.path}
             </span>
             <span className="muted"> · examined {v.examined ?? 0} · </span>
-            <span data-testid="icr-why">{v.why}</span>
+            <span data-testid="icr-why" title="why KVM picked these targets">{v.why}</span>
           </>
         ) : s.op === 'mmio_write' && Number(s.offset) === 0x310 ? (
-          <span className="muted">ICR2 stored; the ICR write sends</span>
+          <span className="muted">APIC_ICR2 stored; writing APIC_ICR sends</span>
         ) : (
           <span className="muted">✔ ok, nothing sent</span>
         )}
-        {s.op === 'msi' && destWide && !x2apicFormat && <span className="muted"> (no 32-bit IDs: address_hi ignored)</span>}
       </div>
-      {v.path && (
-        <ul className="icr-targets" aria-label="delivered to" data-testid="icr-delivered">
-          {v.nobody && <li className="icr-bad">✖ {v.nobody}</li>}
-          {shown.map((d, i) => (
-            <li key={i}>
-              <button
-                className={`icr-target${hovered === d.vcpu ? ' hovered' : ''}`}
-                onMouseEnter={() => setHover({ vcpu: d.vcpu })}
-                onMouseLeave={() => setHover(null)}
-                onFocus={() => setHover({ vcpu: d.vcpu })}
-                onBlur={() => setHover(null)}
-                onClick={() => labStore.getState().select(d.vcpu)}
-                title={`vCPU ${d.vcpu} accepted ${d.mode} vector ${d.vector}; click to open its register page`}
-              >
-                → vCPU {d.vcpu} <span className="muted">{d.mode}</span> <span className="mono">{hexPad(d.vector, 2)}</span>
-              </button>
-            </li>
-          ))}
-          {v.delivered.length > MAX_TARGETS && <li className="muted">+{v.delivered.length - MAX_TARGETS} more</li>}
-        </ul>
-      )}
+      <div className="icr-line2">
+        <span className="muted">step {r.i} · {what}{v.path || v.failure ? ':' : ''}</span>
+        {v.failure && <span className="muted"> nothing sent</span>}
+        {s.op === 'msi' && destWide && !x2apicFormat && <span className="muted"> (no 32-bit IDs: address_hi ignored)</span>}
+        {v.path && (
+          <ul className="icr-targets" aria-label="delivered to" data-testid="icr-delivered">
+            {v.nobody && <li className="icr-bad">✖ {v.nobody}</li>}
+            {groups.map((g) => (
+              <li key={g.key} className="icr-group">
+                <span className="muted">→ {g.mode}</span> <span className="mono">{hexPad(g.vector, 2)}</span> <span className="muted">to</span>
+                {g.vcpus.map((id) => (
+                  <button
+                    key={id}
+                    className={`icr-target${hovered === id ? ' hovered' : ''}`}
+                    onMouseEnter={() => setHover({ vcpu: id })}
+                    onMouseLeave={() => setHover(null)}
+                    onFocus={() => setHover({ vcpu: id })}
+                    onBlur={() => setHover(null)}
+                    onClick={() => labStore.getState().select(id)}
+                    title={`vCPU ${id} accepted ${g.mode} vector ${g.vector}; click to open its register page`}
+                  >
+                    vCPU {id}
+                  </button>
+                ))}
+              </li>
+            ))}
+            {v.delivered.length > MAX_TARGETS && <li className="muted">+{v.delivered.length - MAX_TARGETS} more</li>}
+          </ul>
+        )}
+      </div>
     </div>
   );
 }

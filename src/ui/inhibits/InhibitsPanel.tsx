@@ -1,6 +1,95 @@
+import { useMemo } from 'react';
+import { useLab } from '../../store/labStore';
 import { Panel } from '../Panel';
+import { accessPageDeleter, inhibitView } from './inhibitRows';
+import './inhibits.css';
 
-/** Placeholder until the panel is built. */
+/** A small padlock: sticky inhibits (KVM never clears them once set). */
+function Lock() {
+  return (
+    <svg className="ih-lock" viewBox="0 0 10 12" width="9" height="11" aria-hidden="true">
+      <path d="M2.5 5V3.5a2.5 2.5 0 0 1 5 0V5" fill="none" stroke="currentColor" strokeWidth="1.4" />
+      <rect x="1" y="5" width="8" height="6.5" rx="1" fill="currentColor" />
+    </svg>
+  );
+}
+
+const VENDOR_NAME = { intel: 'Intel', amd: 'AMD' } as const;
+
+/**
+ * APICv / AVIC inhibits: every reason of enum kvm_apicv_inhibit the vendor honours, set or clear,
+ * sticky or not, what set it and what it means; whether APICv/AVIC is active and the APIC-access
+ * page's state.
+ */
 export function InhibitsPanel() {
-  return <Panel title="APICv inhibits" className="area-inhibits">Coming next.</Panel>;
+  const snapshot = useLab((s) => s.snapshot);
+  const vendor = useLab((s) => s.vmInput.vendor ?? 'intel');
+  const log = useLab((s) => s.log);
+  const cursor = useLab((s) => s.cursor);
+  const deletedBy = useMemo(
+    () => (snapshot.apicAccessPage === 'deleted' ? accessPageDeleter(log.slice(0, cursor).map((e) => e.result)) : null),
+    [snapshot, log, cursor],
+  );
+  const v = useMemo(() => inhibitView(snapshot, vendor, { deletedBy }), [snapshot, vendor, deletedBy]);
+
+  return (
+    <Panel
+      title="APICv inhibits"
+      className="area-inhibits ih-panel"
+      actions={
+        <span
+          className={`ih-active ${v.active ? 'ih-on' : 'ih-off'}`}
+          data-testid="apicv-active"
+          title={v.active ? `${v.engine} (${VENDOR_NAME[v.vendor]}) is active: no inhibit reason is set` : `${v.engine} (${VENDOR_NAME[v.vendor]}) is off while any reason is set: ${v.rows.filter((r) => r.set).map((r) => r.reason).join(', ')}`}
+        >
+          <span aria-hidden="true">{v.active ? '● ' : '⊘ '}</span>
+          {v.engine} {v.active ? 'active' : 'inhibited'}
+        </span>
+      }
+    >
+      <p className={`ih-page ih-page-${v.accessPage.state}`} data-testid="apic-access-page">
+        <span className="ih-k">APIC-access page:</span> <strong>{v.accessPage.label}</strong>{' '}
+        <span className="ih-page-why">{v.accessPage.why}</span>
+      </p>
+      <ul className="ih-list" aria-label={`${v.engine} inhibit reasons`}>
+        {v.rows.map((r) => (
+          <li key={r.reason} className={r.set ? 'ih-set' : 'ih-clear'} data-testid={`inhibit-${r.reason}`}>
+            <div className="ih-line">
+              <span className="ih-state">{r.set ? 'SET' : 'clear'}</span>
+              <code className="ih-name" title={`APICV_INHIBIT_REASON_${r.reason}, bit ${r.bit} of apicv_inhibit_reasons; set/cleared by ${r.fn}()`}>
+                {r.reason}
+              </code>
+              {r.sticky && (
+                <span className="ih-sticky" title="sticky: once set, KVM never clears it">
+                  <Lock />
+                  sticky
+                </span>
+              )}
+              <span className="ih-meaning" title={r.meaning}>
+                {r.meaning}
+              </span>
+            </div>
+            {r.set && (
+              <div className="ih-cause">
+                set by: {r.cause ?? 'not recorded'} <span className="muted">({r.fn})</span>
+              </div>
+            )}
+          </li>
+        ))}
+      </ul>
+      {v.unused.length > 0 && (
+        <details className="ih-unused">
+          <summary>
+            {v.unused.length} not used by {VENDOR_NAME[v.vendor]}
+          </summary>
+          <p>
+            {v.unused.map((r) => (
+              <code key={r}>{r}</code>
+            ))}
+          </p>
+          <p className="muted">Not in {v.vendor === 'intel' ? 'VMX_REQUIRED_APICV_INHIBITS' : 'AVIC_REQUIRED_APICV_INHIBITS'}: setting them is a no-op.</p>
+        </details>
+      )}
+    </Panel>
+  );
 }

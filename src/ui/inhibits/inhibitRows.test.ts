@@ -59,8 +59,8 @@ describe('inhibitView', () => {
     expect(deletedBy).toBe(1);
     const v = inhibitView(store.s, 'amd', { deletedBy });
     expect(v.accessPage.state).toBe('deleted');
-    expect(v.accessPage.text).toContain('vCPU 1');
-    expect(v.accessPage.text).toContain('x2AVIC');
+    expect(v.accessPage.why).toContain('vCPU 1');
+    expect(v.accessPage.why).toContain('x2AVIC');
     expect(v.active).toBe(true);
   });
 

@@ -39,8 +39,10 @@ export const INHIBIT_INFO: Record<InhibitReason, { meaning: string; fn: string }
 
 export interface AccessPage {
   state: 'none' | 'mapped' | 'deleted';
-  /** One line. */
-  text: string;
+  /** A word or two: "mapped", "none", "deleted for good". */
+  label: string;
+  /** One line: why. */
+  why: string;
 }
 
 export interface InhibitView {
@@ -89,15 +91,16 @@ export function inhibitView(s: InhibitInput, vendor: Vendor = 'intel', opts: { d
 function accessPageText(s: InhibitInput, engine: string, opts: { deletedBy?: number | null }): AccessPage {
   switch (s.apicAccessPage) {
     case 'mapped':
-      return { state: 'mapped', text: `mapped at 0xfee00000: guest xAPIC MMIO is virtualized by ${engine}` };
+      return { state: 'mapped', label: 'mapped', why: `at 0xfee00000 (xAPIC MMIO virtualized by ${engine})` };
     case 'deleted': {
       const who = opts.deletedBy ?? s.vcpus.find((v) => v.mode === 'x2apic')?.vcpu;
       return {
         state: 'deleted',
-        text: `deleted for good (kvm_inhibit_apic_access_page): AVIC without x2AVIC and ${who === undefined || who === null ? 'a vCPU' : `vCPU ${who}`} entered x2APIC mode`,
+        label: 'deleted for good',
+        why: `AVIC without x2AVIC, and ${who === undefined || who === null ? 'a vCPU' : `vCPU ${who}`} entered x2APIC mode (kvm_inhibit_apic_access_page)`,
       };
     }
     default:
-      return { state: 'none', text: `none: ${engine} is disabled by the module parameter, so no APIC-access page was allocated` };
+      return { state: 'none', label: 'none', why: `${engine} disabled by the module parameter` };
   }
 }

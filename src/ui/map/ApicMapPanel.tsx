@@ -1,6 +1,391 @@
+import { useEffect, useLayoutEffect, useMemo, useRef, useState, type RefObject } from 'react';
+import { labStore, useLab, type Hover } from '../../store/labStore';
 import { Panel } from '../Panel';
+import {
+  absentWords, buildSlots, changedSlotIds, describeSlot, hex, listWords, logicalView, routeOf,
+  STATE_WORDS, type RouteView, type SlotModel, type SlotState,
+} from './mapView';
+import { createSlotNodes, type SlotNodes } from './slotNodes';
+import { createDensityGrid, type DensityGrid } from './densityCanvas';
+import './apicMap.css';
 
-/** Placeholder until the panel is built. */
+/** Past this many occupied slots the map is drawn as a density grid on a canvas. */
+const NODE_LIMIT = 64;
+/** Never one SVG node per slot past this many, whatever the user picks. */
+const NODE_MAX = 256;
+
+type ViewPick = 'auto' | 'slots' | 'density';
+
+const act = {
+  hover: (h: Hover) => {
+    const cur = labStore.getState().hover;
+    if (JSON.stringify(cur) !== JSON.stringify(h)) labStore.getState().setHover(h);
+  },
+  select: (vcpu: number) => labStore.getState().select(vcpu),
+};
+
+/**
+ * KVM's optimized APIC map (struct kvm_apic_map): the physical table APIC ID → vCPU, the logical
+ * tables, why the map is absent, and the route the last IPI took through it.
+ */
 export function ApicMapPanel() {
-  return <Panel title="Optimized APIC map" className="area-map">Coming next.</Panel>;
+  const map = useLab((s) => s.snapshot.map);
+  const vcpus = useLab((s) => s.snapshot.vcpus);
+  const x2apicFormat = useLab((s) => s.snapshot.caps.x2apicFormat);
+  const entry = useLab((s) => s.log[s.cursor - 1]);
+  const hover = useLab((s) => s.hover);
+  const selected = useLab((s) => s.selectedVcpu);
+  const [pick, setPick] = useState<ViewPick>('auto');
+
+  const model = useMemo(() => buildSlots(map, vcpus, x2apicFormat), [map, vcpus, x2apicFormat]);
+  const route = useMemo(() => routeOf(entry?.step as Record<string, unknown> | undefined, entry?.result, model), [entry, model]);
+  const dense = model.slots.length > NODE_MAX || (pick === 'auto' ? model.slots.length > NODE_LIMIT : pick === 'density');
+  const logical = logicalView(map);
+
+  const hoverSlots = useMemo(() => slotsOfHover(model, hover), [model, hover]);
+  const readout = useMemo(() => readoutOf(model, hover), [model, hover]);
+
+  return (
+    <Panel
+      title="Optimized APIC map"
+      className="area-map apic-map"
+      actions={
+        <div className="actions" role="group" aria-label="Map view">
+          <button type="button" aria-pressed={!dense} disabled={model.slots.length > NODE_MAX} onClick={() => setPick('slots')}>
+            slots
+          </button>
+          <button type="button" aria-pressed={dense} onClick={() => setPick('density')}>
+            density
+          </button>
+        </div>
+      }
+    >
+      <Summary model={model} />
+      {!map.present && (
+        <div className="map-absent" data-testid="map-absent">
+          <strong>⚠ No optimized map</strong>: every interrupt takes the slow path (KVM matches every vCPU one by one).
+          <ul>
+            {absentWords(map).map((r) => (
+              <li key={r}>
+                Why: {r} <span className="muted mono">(kvm_recalculate_apic_map)</span>
+              </li>
+            ))}
+          </ul>
+        </div>
+      )}
+      <h3 className="map-h">{map.present ? 'Physical table: phys_map[APIC ID] → vCPU' : 'Physical APIC IDs the vCPUs answer to (no table)'}</h3>
+      {dense ? (
+        <DensityView model={model} hoverSlots={hoverSlots} selected={selected} route={route} />
+      ) : (
+        <NodesView model={model} hover={hover} selected={selected} route={route} />
+      )}
+      <p className="map-readout mono" data-testid="map-readout">{readout || ' '}</p>
+      <NotInMap model={model} />
+      <RouteText route={route} />
+      <LogicalPart logical={logical} route={route} />
+    </Panel>
+  );
+}
+
+function Summary({ model }: { model: SlotModel }) {
+  const map = useLab((s) => s.snapshot.map);
+  const total = useLab((s) => s.snapshot.vcpus.length);
+  if (!map.present) return null;
+  const inMap = total - model.notInMap.length;
+  return (
+    <p className="map-summary" data-testid="map-summary">
+      <span className="map-ok">✓ present</span> · {inMap} of {total} vCPUs in phys_map · max_apic_id <span className="mono">{map.maxApicId}</span> · logical{' '}
+      <span className="mono">{map.logicalMode}</span>
+    </p>
+  );
+}
+
+/** The element's content width, kept up to date. */
+function useWidth<T extends HTMLElement>(): [RefObject<T | null>, number] {
+  const ref = useRef<T>(null);
+  const [width, setWidth] = useState(0);
+  useLayoutEffect(() => {
+    const el = ref.current;
+    if (!el) return;
+    setWidth(el.clientWidth);
+    const ro = new ResizeObserver(() => setWidth(el.clientWidth));
+    ro.observe(el);
+    return () => ro.disconnect();
+  }, []);
+  return [ref, width];
+}
+
+/** The model drawn last (per view), so a rebuild fades in only the slots that changed. */
+function usePrevious<T>(value: T): RefObject<T | null> {
+  const ref = useRef<T | null>(null);
+  useEffect(() => {
+    ref.current = value;
+  });
+  return ref;
+}
+
+function NodesView({ model, hover, selected, route }: { model: SlotModel; hover: Hover; selected: number | null; route: RouteView | null }) {
+  const [wrap, width] = useWidth<HTMLDivElement>();
+  const svgRef = useRef<SVGSVGElement>(null);
+  const nodes = useRef<SlotNodes | null>(null);
+  const prevModel = usePrevious(model);
+  const prevRoute = usePrevious(route);
+
+  useEffect(() => {
+    nodes.current = createSlotNodes(svgRef.current!, { onHover: act.hover, onSelect: act.select });
+    return () => {
+      nodes.current?.destroy();
+      nodes.current = null;
+    };
+  }, []);
+  useEffect(() => {
+    if (!nodes.current || !width) return;
+    nodes.current.update(model.slots, width, changedSlotIds(prevModel.current, model));
+    nodes.current.route(route, route !== null && route !== prevRoute.current);
+    nodes.current.highlight(labStore.getState().hover, labStore.getState().selectedVcpu);
+  }, [model, width, route]);
+  useEffect(() => {
+    nodes.current?.highlight(hover, selected);
+  }, [hover, selected]);
+
+  return (
+    <div className="map-nodes" ref={wrap} data-testid="map-nodes">
+      {model.slots.length === 0 && <p className="muted">No vCPU answers to any physical APIC ID (every APIC is disabled).</p>}
+      <svg ref={svgRef} className="map-svg" role="group" aria-label="Physical slots: APIC ID → vCPU" />
+    </div>
+  );
+}
+
+const LEGEND: SlotState[] = ['xapic', 'x2apic', 'alias', 'conflict', 'missing', 'empty'];
+
+function DensityView({ model, hoverSlots, selected, route }: { model: SlotModel; hoverSlots: readonly number[]; selected: number | null; route: RouteView | null }) {
+  const [wrap, width] = useWidth<HTMLDivElement>();
+  const gridEl = useRef<HTMLDivElement>(null);
+  const grid = useRef<DensityGrid | null>(null);
+  const prevModel = usePrevious(model);
+  const prevRoute = usePrevious(route);
+  const selectedSlots = useMemo(() => (selected === null ? [] : (model.vcpuSlots.get(selected) ?? [])), [model, selected]);
+  const sourceSlots = route?.source != null ? (model.vcpuSlots.get(route.source) ?? []) : [];
+  const modelRef = useRef(model);
+  modelRef.current = model;
+  const [zoom, setZoom] = useState(1);
+
+  useEffect(() => {
+    grid.current = createDensityGrid(gridEl.current!, {
+      onHover: (slot) => act.hover(slot === null ? null : { apicId: slot }),
+      onSelect: (slot) => {
+        const v = modelRef.current.vcpuAt[slot] ?? -1;
+        if (v >= 0) act.select(v);
+      },
+    });
+    return () => {
+      grid.current?.destroy();
+      grid.current = null;
+    };
+  }, []);
+  useEffect(() => {
+    if (!grid.current || !width) return;
+    grid.current.update(model, width, changedSlotIds(prevModel.current, model), zoom);
+    grid.current.route(route, sourceSlots, route !== null && route !== prevRoute.current);
+  }, [model, width, route, zoom]);
+  useEffect(() => {
+    grid.current?.highlight(hoverSlots, selectedSlots);
+  }, [hoverSlots, selectedSlots, model, width, zoom]);
+
+  return (
+    <div className="map-density" ref={wrap} data-testid="map-density">
+      <div className="density-scroll">
+        <div className="density-grid" ref={gridEl} />
+      </div>
+      <div className="density-zoom" role="group" aria-label="Zoom">
+        <button type="button" aria-label="Zoom out" disabled={zoom <= 1} onClick={() => setZoom((z) => Math.max(1, z / 2))}>−</button>
+        <span className="mono">{zoom === 1 ? 'fit' : `${zoom}×`}</span>
+        <button type="button" aria-label="Zoom in" disabled={zoom >= 4} onClick={() => setZoom((z) => Math.min(4, z * 2))}>+</button>
+      </div>
+      <ul className="density-legend" aria-label="Legend">
+        {LEGEND.filter((s) => s === 'empty' || s === 'xapic' || model.counts[s] > 0).map((s) => (
+          <li key={s}>
+            <Swatch state={s} /> {STATE_WORDS[s]} <span className="mono muted">{model.counts[s]}</span>
+          </li>
+        ))}
+      </ul>
+    </div>
+  );
+}
+
+/** The legend's glyph: the same shape as the canvas cell. */
+function Swatch({ state }: { state: SlotState }) {
+  return (
+    <svg className={`swatch sw-${state}`} width="12" height="12" viewBox="0 0 12 12" aria-hidden="true">
+      {state === 'empty' && <rect x="0.5" y="0.5" width="11" height="11" className="sw-outline" />}
+      {state === 'xapic' && <rect width="12" height="12" />}
+      {state === 'x2apic' && (
+        <>
+          <rect width="12" height="12" />
+          <rect x="4" y="4" width="4" height="4" className="sw-hole" />
+        </>
+      )}
+      {state === 'alias' && (
+        <>
+          <rect width="12" height="12" />
+          <line x1="0" y1="12" x2="12" y2="0" className="sw-hole" />
+        </>
+      )}
+      {state === 'conflict' && (
+        <>
+          <rect width="12" height="12" />
+          <path d="M1,1 L11,11 M11,1 L1,11" className="sw-hole" />
+        </>
+      )}
+      {state === 'missing' && <rect x="1" y="1" width="10" height="10" className="sw-dashed" />}
+    </svg>
+  );
+}
+
+function NotInMap({ model }: { model: SlotModel }) {
+  const xs = model.notInMap;
+  if (!xs.length) return null;
+  const shown = xs.slice(0, 6);
+  return (
+    <ul className="map-notin" data-testid="map-notin">
+      {shown.map((x) => (
+        <li key={x.vcpu}>
+          <button type="button" className="linkish mono" onClick={() => act.select(x.vcpu)} onMouseEnter={() => act.hover({ vcpu: x.vcpu })} onMouseLeave={() => act.hover(null)}>
+            vCPU {x.vcpu}
+          </button>{' '}
+          {x.why}
+        </li>
+      ))}
+      {xs.length > shown.length && <li className="muted">and {xs.length - shown.length} more vCPUs</li>}
+    </ul>
+  );
+}
+
+function RouteText({ route }: { route: RouteView | null }) {
+  if (!route) return null;
+  const accepted = route.targets.filter((t) => t.accepted);
+  const dropped = route.targets.filter((t) => !t.accepted);
+  const vectorless = route.mode === 'NMI' || route.mode === 'INIT' || route.mode === 'SMI';
+  const what = `${route.mode ?? 'interrupt'}${route.vector !== null && !vectorless ? ` vector ${hex(route.vector)}` : ''}`;
+  const dest = route.destId !== null ? `${route.logical ? 'logical' : 'physical'} destination ${hex(route.destId)}` : '';
+  const from = route.source === null ? 'a device (MSI)' : `vCPU ${route.source}`;
+  return (
+    <section className={`map-route path-${route.path}`} data-testid="map-route" aria-label="Last IPI route">
+      <h3 className="map-h">
+        Last interrupt <span className="muted">(step {route.step}: {route.label})</span>
+      </h3>
+      <p>
+        <span className={`path-badge path-${route.path}`}>{route.path === 'fast' ? '⚡ fast path' : '↻ slow path'}</span> {what} from {from}
+        {dest && <> to {dest}</>}.
+      </p>
+      {route.path === 'fast' ? (
+        <p>
+          {route.slots.length ? (
+            <>
+              Through <span className="mono">phys_map[{listWords(route.slots)}]</span> → {accepted.length ? `vCPU ${listWords(accepted.map((t) => t.vcpu))}` : 'nobody accepted'}.
+            </>
+          ) : (
+            <>The map has no vCPU for this destination: nobody receives it.</>
+          )}
+        </p>
+      ) : (
+        <p>
+          KVM matched every vCPU one by one (<span className="mono">kvm_apic_match_dest</span>, {route.examined} vCPUs examined).{' '}
+          {accepted.length ? `Targets: vCPU ${listWords(accepted.map((t) => t.vcpu))}.` : 'Nobody accepted.'}
+        </p>
+      )}
+      {dropped.length > 0 && (
+        <p className="map-dropped">
+          Not accepted: {dropped.slice(0, 6).map((t) => `vCPU ${t.vcpu} (${t.detail.replace(/^.*?: /, '')})`).join('; ')}
+          {dropped.length > 6 ? ` and ${dropped.length - 6} more` : ''}.
+        </p>
+      )}
+      {route.why && (
+        <p className="muted">
+          Why: <span className="mono">{route.why}</span>
+        </p>
+      )}
+    </section>
+  );
+}
+
+function LogicalPart({ logical, route }: { logical: ReturnType<typeof logicalView>; route: RouteView | null }) {
+  if (!logical) return null;
+  const cells = route?.logicalCells;
+  const cellClass = (table: 'flat' | 'cluster', cluster: number, bit: number, v: number | null) =>
+    [v === null ? 'empty' : '', cells && cells.table === table && cells.cluster === cluster && cells.bits.includes(bit) ? 'on-route' : ''].join(' ');
+  return (
+    <section className="map-logical" data-testid="map-logical" aria-label="Logical table">
+      <h3 className="map-h">
+        Logical destinations: <span className="mono">{logical.mode}</span>
+      </h3>
+      <p>{logical.words}.</p>
+      {logical.flat && (
+        <table className="grid logical-table" aria-label="xapic_flat_map">
+          <thead>
+            <tr>
+              <th scope="row">LDR bit</th>
+              {logical.flat.map((_, i) => (
+                <th key={i} scope="col" className="mono">{i}</th>
+              ))}
+            </tr>
+          </thead>
+          <tbody>
+            <tr>
+              <th scope="row">vCPU</th>
+              {logical.flat.map((v, i) => (
+                <td key={i} className={`mono ${cellClass('flat', 0, i, v)}`}>{v ?? '–'}</td>
+              ))}
+            </tr>
+          </tbody>
+        </table>
+      )}
+      {logical.clusters && (
+        <table className="grid logical-table" aria-label="xapic_cluster_map">
+          <thead>
+            <tr>
+              <th scope="col">cluster</th>
+              {[0, 1, 2, 3].map((i) => (
+                <th key={i} scope="col" className="mono">bit {i}</th>
+              ))}
+            </tr>
+          </thead>
+          <tbody>
+            {logical.clusters.length === 0 && (
+              <tr>
+                <td colSpan={5} className="muted">every cluster is empty</td>
+              </tr>
+            )}
+            {logical.clusters.map((c) => (
+              <tr key={c.cluster}>
+                <th scope="row" className="mono">{hex(c.cluster)}</th>
+                {c.slots.map((v, i) => (
+                  <td key={i} className={`mono ${cellClass('cluster', c.cluster, i, v)}`}>{v ?? '–'}</td>
+                ))}
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </section>
+  );
+}
+
+function slotsOfHover(model: SlotModel, hover: Hover): number[] {
+  if (!hover) return [];
+  if ('apicId' in hover) return [hover.apicId];
+  if ('vcpu' in hover) return model.vcpuSlots.get(hover.vcpu) ?? [];
+  return [];
+}
+
+function readoutOf(model: SlotModel, hover: Hover): string {
+  if (!hover) return '';
+  if ('apicId' in hover) return describeSlot(model, hover.apicId);
+  if ('vcpu' in hover) {
+    const slots = model.vcpuSlots.get(hover.vcpu);
+    const why = slots ? null : model.notInMapWhy.get(hover.vcpu);
+    if (slots) return `vCPU ${hover.vcpu} ← APIC ID ${listWords(slots)}${model.present ? '' : ' (no map)'}`;
+    return `vCPU ${hover.vcpu}: ${why ?? 'not in the map'}`;
+  }
+  return '';
 }

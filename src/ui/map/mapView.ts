@@ -50,6 +50,7 @@ export interface SlotModel {
   counts: Record<SlotState, number>;
   /** vCPUs the map does not reach, with why. */
   notInMap: { vcpu: number; why: string }[];
+  notInMapWhy: ReadonlyMap<number, string>;
   /** Density arrays: state code (index into SLOT_STATES) and holder (-1: none) per slot. */
   states: Uint8Array;
   vcpuAt: Int32Array;
@@ -162,7 +163,8 @@ export function buildSlots(map: FinalMap, vcpus: readonly FinalVcpu[], x2apicFor
   }
   counts.empty = size - slots.length;
   for (const s of vcpuSlots.values()) s.sort((a, b) => a - b);
-  return { present: map.present, size, slots, byId, vcpuSlots, counts, notInMap, states, vcpuAt };
+  const notInMapWhy = new Map(notInMap.map((x) => [x.vcpu, x.why]));
+  return { present: map.present, size, slots, byId, vcpuSlots, counts, notInMap, notInMapWhy, states, vcpuAt };
 }
 
 /** The density view's hover readout for slot `id`: O(1). */

@@ -8,13 +8,20 @@ import type { Hover } from '../../store/labStore';
 import { MODE_WORDS, type RouteView, type SlotInfo } from './mapView';
 import { MOTION_MS, reducedMotion } from './motion';
 
-export const CARD_W = 104;
 export const CARD_H = 36;
-const GAP = 8;
-const SLOT_W = 30;
-const ARROW_W = 12;
-const VCPU_X = SLOT_W + ARROW_W;
-const VCPU_W = CARD_W - VCPU_X;
+const GAP = 6;
+const ARROW_W = 9;
+const MIN_W = 96;
+const MAX_W = 128;
+
+/** Card geometry: as many columns of at least MIN_W as fit, stretched to fill `width`. */
+export function cardGeometry(width: number, maxId: number): { cols: number; w: number; slotW: number; vcpuX: number; vcpuW: number } {
+  const cols = Math.max(1, Math.floor((width - 2 + GAP) / (MIN_W + GAP)));
+  const w = Math.max(MIN_W, Math.min(MAX_W, Math.floor((width - 2 - (cols - 1) * GAP) / cols)));
+  const slotW = Math.max(24, Math.ceil(String(maxId).length * 7.3 + 8));
+  const vcpuX = slotW + ARROW_W;
+  return { cols, w, slotW, vcpuX, vcpuW: w - vcpuX };
+}
 
 export interface SlotNodesCallbacks {
   onHover(h: Hover): void;
@@ -75,17 +82,19 @@ export function createSlotNodes(svgEl: SVGSVGElement, cb: SlotNodesCallbacks): S
   const positions = new Map<number, Pos>();
   let slotsNow: readonly SlotInfo[] = [];
   let baseHeight = 0;
+  let geo = cardGeometry(400, 0);
 
   const vcpuOf = (s: SlotInfo) => s.vcpu ?? s.claims[0];
 
   function update(slots: readonly SlotInfo[], width: number, changed: ReadonlySet<number>) {
     slotsNow = slots;
-    const cols = Math.max(1, Math.floor((width + GAP) / (CARD_W + GAP)));
+    geo = cardGeometry(width, slots.length ? slots[slots.length - 1].id : 0);
+    const { cols, w, slotW, vcpuX, vcpuW } = geo;
     const rows = Math.ceil(slots.length / cols);
     positions.clear();
-    slots.forEach((s, i) => positions.set(s.id, { x: (i % cols) * (CARD_W + GAP) + 1, y: Math.floor(i / cols) * (CARD_H + GAP) + 1 }));
+    slots.forEach((s, i) => positions.set(s.id, { x: (i % cols) * (w + GAP) + 1, y: Math.floor(i / cols) * (CARD_H + GAP) + 1 }));
     svg
-      .attr('width', Math.min(slots.length, cols) * (CARD_W + GAP) - GAP + 2)
+      .attr('width', Math.max(0, Math.min(slots.length, cols) * (w + GAP) - GAP + 2))
       .attr('height', (baseHeight = Math.max(0, rows * (CARD_H + GAP) - GAP + 2)));
 
     const cards = cardsG
@@ -94,13 +103,13 @@ export function createSlotNodes(svgEl: SVGSVGElement, cb: SlotNodesCallbacks): S
       .join((enter) => {
         const g = enter.append('g').attr('class', 'map-card').attr('tabindex', 0).attr('role', 'button');
         g.append('title');
-        g.append('rect').attr('class', 'slot-box').attr('width', SLOT_W).attr('height', CARD_H).attr('rx', 3);
-        g.append('text').attr('class', 'slot-id').attr('x', SLOT_W / 2).attr('y', CARD_H / 2 + 4).attr('text-anchor', 'middle');
-        g.append('line').attr('class', 'slot-link').attr('x1', SLOT_W).attr('x2', VCPU_X - 1).attr('y1', CARD_H / 2).attr('y2', CARD_H / 2).attr('marker-end', 'url(#map-arrow-plain)');
-        g.append('rect').attr('class', 'vcpu-box').attr('x', VCPU_X).attr('width', VCPU_W).attr('height', CARD_H).attr('rx', 3);
-        g.append('rect').attr('class', 'vcpu-stripe').attr('x', VCPU_X).attr('width', 4).attr('height', CARD_H);
-        g.append('text').attr('class', 'vcpu-name').attr('x', VCPU_X + 9).attr('y', 15);
-        g.append('text').attr('class', 'vcpu-mode').attr('x', VCPU_X + 9).attr('y', 29);
+        g.append('rect').attr('class', 'slot-box').attr('height', CARD_H).attr('rx', 3);
+        g.append('text').attr('class', 'slot-id').attr('y', CARD_H / 2 + 4).attr('text-anchor', 'middle');
+        g.append('line').attr('class', 'slot-link').attr('y1', CARD_H / 2).attr('y2', CARD_H / 2).attr('marker-end', 'url(#map-arrow-plain)');
+        g.append('rect').attr('class', 'vcpu-box').attr('height', CARD_H).attr('rx', 3);
+        g.append('rect').attr('class', 'vcpu-stripe').attr('width', 3).attr('height', CARD_H);
+        g.append('text').attr('class', 'vcpu-name').attr('y', 15);
+        g.append('text').attr('class', 'vcpu-mode').attr('y', 29);
         g.on('mouseleave', () => cb.onHover(null))
           .on('click', (_e, d) => cb.onSelect(vcpuOf(d)))
           .on('keydown', (e: KeyboardEvent, d) => {
@@ -125,6 +134,13 @@ export function createSlotNodes(svgEl: SVGSVGElement, cb: SlotNodesCallbacks): S
         const p = positions.get(d.id)!;
         return `translate(${p.x},${p.y})`;
       });
+    cards.select('.slot-box').attr('width', slotW);
+    cards.select('.slot-id').attr('x', slotW / 2);
+    cards.select('.slot-link').attr('x1', slotW).attr('x2', vcpuX - 1);
+    cards.select('.vcpu-box').attr('x', vcpuX).attr('width', vcpuW);
+    cards.select('.vcpu-stripe').attr('x', vcpuX);
+    cards.select('.vcpu-name').attr('x', vcpuX + 7);
+    cards.select('.vcpu-mode').attr('x', vcpuX + 7);
     cards.select('title').text((d) => cardLabel(d));
     cards.select('.slot-id').text((d) => String(d.id));
     cards.select('.vcpu-name').text(vcpuLine);
@@ -181,10 +197,10 @@ export function createSlotNodes(svgEl: SVGSVGElement, cb: SlotNodesCallbacks): S
       const tx = to.x, ty = to.y + CARD_H / 2;
       if (!from) {
         // A device (MSI): a short stub into the slot.
-        paths.push(`M${tx - 0},${ty - CARD_H / 2 - 3} L${tx + SLOT_W / 2},${to.y}`);
+        paths.push(`M${tx},${ty - CARD_H / 2 - 3} L${tx + geo.slotW / 2},${to.y}`);
         continue;
       }
-      const sx = from.x + VCPU_X + VCPU_W / 2, sy = from.y + CARD_H;
+      const sx = from.x + geo.vcpuX + geo.vcpuW / 2, sy = from.y + CARD_H;
       if (from === to) {
         paths.push(`M${sx},${sy} C${sx},${sy + 14} ${tx - 14},${ty + 20} ${tx},${ty + 6}`);
         continue;

@@ -1,0 +1,152 @@
+import { expect, test, type Page } from '@playwright/test';
+
+const TITLE = 'Optimized APIC map';
+const panel = (page: Page) => page.getByRole('region', { name: TITLE });
+const apply = (page: Page, step: object) =>
+  page.evaluate((s) => {
+    const r = window.lab.getState().apply(s);
+    if (!r) throw new Error(window.lab.getState().error ?? 'rejected');
+    return r;
+  }, step);
+
+test.describe('optimized APIC map', () => {
+  test('default VM: the newest vCPU joins the map at the next rebuild', async ({ page }) => {
+    await page.goto('/');
+    const map = panel(page);
+    await expect(map).toBeVisible();
+    await expect(map.getByTestId('map-nodes')).toBeVisible();
+    // A fresh VM: vCPU 3 was created last, and KVM rebuilt the map during its RESET.
+    await expect(map.getByTestId('map-slot-2')).toHaveClass(/st-xapic/);
+    await expect(map.getByTestId('map-slot-3')).toHaveClass(/st-missing/);
+    await expect(map.getByTestId('map-notin')).toContainText('vCPU 3 not in the map until the next rebuild');
+    await page.screenshot({ path: 'test-results/apic-map-fresh.png' });
+
+    for (const v of [0, 1, 2, 3]) await apply(page, { op: 'mmio_write', vcpu: v, offset: '0xf0', value: '0x1ff' });
+    for (const v of [0, 1, 2, 3]) {
+      const card = map.getByTestId(`map-slot-${v}`);
+      await expect(card).toHaveClass(/st-xapic/);
+      await expect(card).toHaveAttribute('data-vcpu', String(v));
+      await expect(card).toContainText(`vCPU ${v}`);
+    }
+    await expect(map.getByTestId('map-notin')).toHaveCount(0);
+    await expect(map.getByTestId('map-summary')).toContainText('4 of 4 vCPUs in phys_map');
+
+    // Linked views: hovering a slot's vCPU sets the store's hover; clicking selects the vCPU.
+    await map.getByTestId('map-slot-2').locator('.vcpu-box').hover();
+    expect(await page.evaluate(() => window.lab.getState().hover)).toEqual({ vcpu: 2 });
+    await expect(map.getByTestId('map-readout')).toContainText('vCPU 2 ← APIC ID 2');
+    await map.getByTestId('map-slot-2').click();
+    expect(await page.evaluate(() => window.lab.getState().selectedVcpu)).toBe(2);
+    await expect(map.getByTestId('map-slot-2')).toHaveClass(/selected/);
+    // Keyboard: focus a card and press Enter.
+    await map.getByTestId('map-slot-1').focus();
+    await page.keyboard.press('Enter');
+    expect(await page.evaluate(() => window.lab.getState().selectedVcpu)).toBe(1);
+  });
+
+  test('aliased physical IDs: no optimized map, with the reason', async ({ page }) => {
+    await page.goto('/');
+    const doc = {
+      format: 'apic-scenario/1',
+      title: 'aliasing',
+      vm: { vcpus: [0, 1, 256] },
+      steps: [0, 1, 256].map((v) => ({ op: 'set_lapic', vcpu: v, merge: true, regs: {} })),
+    };
+    expect(await page.evaluate((t) => window.lab.getState().importScenario(t), JSON.stringify(doc))).toBe(true);
+    const map = panel(page);
+    const absent = map.getByTestId('map-absent');
+    await expect(absent).toContainText('No optimized map');
+    await expect(absent).toContainText('every interrupt takes the slow path');
+    await expect(absent).toContainText('vCPUs 0 and 256 share physical APIC ID 0 and 32-bit IDs are off');
+    await expect(map.getByTestId('map-slot-0')).toHaveClass(/st-conflict/);
+    await expect(map.getByTestId('map-slot-0')).toHaveAttribute('data-vcpu', '0 256');
+
+    // An NMI to APIC ID 0 reaches both through the slow path.
+    await apply(page, { op: 'msi', addressLo: '0xfee00000', data: '0x400' });
+    const route = map.getByTestId('map-route');
+    await expect(route).toContainText('slow path');
+    await expect(route).toContainText('KVM matched every vCPU one by one');
+    await expect(route).toContainText('3 vCPUs examined');
+    await expect(route).toContainText('Targets: vCPU 0 and 256');
+    await page.screenshot({ path: 'test-results/apic-map-aliased.png' });
+  });
+
+  test('an x2APIC IPI draws its route through phys_map', async ({ page }) => {
+    await page.goto('/');
+    for (const v of [0, 1, 2, 3]) {
+      await apply(page, { op: 'wrmsr', vcpu: v, msr: '0x1b', value: '0xfee00d00' });
+      await apply(page, { op: 'wrmsr', vcpu: v, msr: '0x80f', value: '0x1ff' });
+    }
+    const map = panel(page);
+    await expect(map.getByTestId('map-slot-3')).toHaveClass(/st-x2apic/);
+    await expect(map.getByTestId('map-logical')).toContainText('logical lookups reuse the physical table (cluster = ID >> 4, bit = ID & 0xf)');
+
+    await apply(page, { op: 'wrmsr', vcpu: 0, msr: '0x830', value: '0x200000030' });
+    const route = map.getByTestId('map-route');
+    await expect(route).toContainText('fast path');
+    await expect(route).toContainText('Fixed vector 0x30 from vCPU 0 to physical destination 0x2');
+    await expect(route).toContainText('phys_map[2] → vCPU 2');
+    await expect(map.getByTestId('map-slot-2')).toHaveClass(/on-route/);
+    await expect(map.getByTestId('map-slot-2')).toHaveClass(/route-target/);
+    await expect(map.getByTestId('map-slot-0')).toHaveClass(/route-source/);
+    await expect(map.locator('path.route-path')).toHaveCount(1);
+    await page.screenshot({ path: 'test-results/apic-map-route.png' });
+
+    // Time travel back one step: the route is the previous step's (none).
+    await page.evaluate(() => window.lab.getState().undo());
+    await expect(map.getByTestId('map-route')).toHaveCount(0);
+    await expect(map.locator('path.route-path')).toHaveCount(0);
+  });
+
+  test('300 vCPUs: the density view on a canvas', async ({ page }) => {
+    await page.goto('/?vcpus=300');
+    const map = panel(page);
+    await expect(map.getByTestId('map-density')).toBeVisible();
+    await expect(map.getByTestId('map-nodes')).toHaveCount(0);
+    await expect(map.locator('g.map-card')).toHaveCount(0);
+    await expect(map.getByTestId('map-absent')).toContainText('vCPUs 0 and 256 share physical APIC ID 0');
+    const legend = map.getByRole('list', { name: 'Legend' });
+    await expect(legend).toContainText('shared ID (no map) 44');
+    await expect(legend).toContainText('xAPIC vCPU 212');
+
+    // Hover readout from the mouse position: slot 0 is the top-left cell.
+    const canvas = map.getByTestId('map-density-canvas');
+    const box = (await canvas.boundingBox())!;
+    const cell = await page.evaluate(() => {
+      const c = document.querySelector('[data-testid=map-density-canvas]') as HTMLCanvasElement;
+      return (c.getBoundingClientRect().width - 34 - 2) / 32;
+    });
+    await page.mouse.move(box.x + 34 + cell * 0.5, box.y + cell * 0.5);
+    await expect(map.getByTestId('map-readout')).toContainText('APIC ID 0: shared by vCPUs 0, 256');
+    expect(await page.evaluate(() => window.lab.getState().hover)).toEqual({ apicId: 0 });
+    await page.mouse.move(box.x + 34 + cell * 13.5, box.y + cell * 1.5); // slot 45
+    await expect(map.getByTestId('map-readout')).toContainText('APIC ID 45 → vCPU 45');
+    await page.mouse.click(box.x + 34 + cell * 13.5, box.y + cell * 1.5);
+    expect(await page.evaluate(() => window.lab.getState().selectedVcpu)).toBe(45);
+    await page.mouse.move(0, 0);
+    await page.screenshot({ path: 'test-results/apic-map-300.png' });
+
+    // The page never scrolls sideways.
+    expect(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth)).toBe(true);
+  });
+
+  test('4096 vCPUs with 32-bit IDs in x2APIC: a present map in the density view', async ({ page }) => {
+    await page.goto('/?vcpus=4096');
+    const map = panel(page);
+    await expect(map.getByTestId('map-density')).toBeVisible();
+    await apply(page, { op: 'enable_cap', cap: 'X2APIC_API', flags: 1 });
+    await apply(page, { op: 'wrmsr', vcpu: 0, msr: '0x1b', value: '0xfee00d00' });
+    await expect(map.getByTestId('map-summary')).toContainText('present');
+    await apply(page, { op: 'wrmsr', vcpu: 0, msr: '0x830', value: '0xf0000000030' });
+    await expect(map.getByTestId('map-route')).toContainText('phys_map[3840]');
+    await page.screenshot({ path: 'test-results/apic-map-4096.png' });
+
+    // Zoom: bigger cells, scrolled inside the panel, never the page.
+    const canvas = map.getByTestId('map-density-canvas');
+    const before = (await canvas.boundingBox())!.width;
+    await map.getByRole('button', { name: 'Zoom in' }).click();
+    await expect.poll(async () => (await canvas.boundingBox())!.width).toBeGreaterThan(before * 1.5);
+    expect(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth)).toBe(true);
+    await page.screenshot({ path: 'test-results/apic-map-4096-zoom.png' });
+  });
+});

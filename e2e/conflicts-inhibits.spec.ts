@@ -1,0 +1,121 @@
+import { expect, test, type Page } from '@playwright/test';
+
+/** Screenshots go to test-results/ (SHOT_DIR overrides it: Playwright empties test-results/ at every run). */
+const SHOTS = process.env.SHOT_DIR ?? 'test-results';
+const SW_ON = { '0x0f0': '0x1ff' };
+
+/** vCPUs 0, 1, 256 in xAPIC mode, each software-enabled by a set_lapic merge (which rebuilds the map). */
+function aliasDoc(use32bitIds: boolean, vm: Record<string, unknown> = {}) {
+  return {
+    format: 'apic-scenario/1',
+    title: use32bitIds ? 'aliasing with 32-bit IDs' : 'aliasing without 32-bit IDs',
+    vm: { vcpus: [0, 1, 256], ...vm },
+    steps: [
+      ...(use32bitIds ? [{ op: 'enable_cap', cap: 'X2APIC_API', flags: 1 }] : []),
+      ...[0, 1, 256].map((vcpu) => ({ op: 'set_lapic', vcpu, merge: true, regs: SW_ON })),
+    ],
+  };
+}
+
+async function importDoc(page: Page, doc: unknown) {
+  // The dev server may still reload the page once (dependency optimisation) right after goto.
+  await page.waitForLoadState('networkidle');
+  await page.waitForFunction(() => window.lab !== undefined);
+  const ok = await page.evaluate((text) => window.lab.getState().importScenario(text), JSON.stringify(doc));
+  expect(ok).toBe(true);
+}
+
+test.describe('alias conflicts and APICv inhibits', () => {
+  test('without 32-bit IDs: APIC ID 0 is shared, both receive on the slow path, PHYSICAL_ID_ALIASED set', async ({ page }) => {
+    await page.goto('/');
+    await importDoc(page, aliasDoc(false));
+    const conflicts = page.getByRole('region', { name: 'Alias conflicts' });
+    const row = conflicts.getByTestId('conflict-phys-0');
+    await expect(row).toContainText('ID 0');
+    await expect(row.getByRole('button', { name: /select vCPU 0\b/ })).toBeVisible();
+    await expect(row.getByRole('button', { name: /select vCPU 256\b/ })).toBeVisible();
+    await expect(row).toContainText('slow');
+    await expect(row).toContainText('both receive');
+    await expect(row).toContainText('kvm_apic_match_physical_addr');
+    await expect(conflicts).toContainText('PHYSICAL_ID_ALIASED');
+    await expect(conflicts).toContainText('Truncated xAPIC IDs (1)');
+    await expect(conflicts.getByRole('button', { name: /select vCPU 256/ }).last()).toContainText('256→0');
+
+    const inhibits = page.getByRole('region', { name: 'APICv inhibits' });
+    const aliased = inhibits.getByTestId('inhibit-PHYSICAL_ID_ALIASED');
+    await expect(aliased).toContainText('SET');
+    await expect(aliased).toContainText('set by: vCPUs 0 and 256 share physical APIC ID 0 and 32-bit IDs are off');
+    await expect(inhibits.getByTestId('inhibit-APIC_BASE_MODIFIED')).toContainText('clear');
+    await expect(inhibits.getByTestId('inhibit-APIC_BASE_MODIFIED')).toContainText('sticky');
+    await expect(inhibits.getByTestId('apicv-active')).toHaveText('⊘ APICv inhibited');
+    await expect(inhibits.getByRole('listitem')).toHaveCount(7);
+    await expect(inhibits).toContainText('6 not used by Intel');
+
+    // Linked views: hovering the conflict highlights APIC ID 0; clicking a chip selects the vCPU.
+    await row.hover();
+    expect(await page.evaluate(() => window.lab.getState().hover)).toEqual({ apicId: 0 });
+    await row.getByRole('button', { name: /select vCPU 256\b/ }).click();
+    expect(await page.evaluate(() => window.lab.getState().selectedVcpu)).toBe(256);
+    await page.screenshot({ path: `${SHOTS}/conflicts-alias-slow.png` });
+  });
+
+  test('with 32-bit IDs first: the first vCPU wins on the fast path and nothing is inhibited', async ({ page }) => {
+    await page.goto('/');
+    await importDoc(page, aliasDoc(true));
+    const row = page.getByRole('region', { name: 'Alias conflicts' }).getByTestId('conflict-phys-0');
+    await expect(row).toContainText('fast');
+    await expect(row).toContainText('only vCPU 0 (first vCPU wins)');
+    await expect(row).toContainText('KVM_X2APIC_API_USE_32BIT_IDS');
+    const inhibits = page.getByRole('region', { name: 'APICv inhibits' });
+    await expect(inhibits.getByTestId('apicv-active')).toHaveText('● APICv active');
+    await expect(inhibits.getByTestId('inhibit-PHYSICAL_ID_ALIASED')).toContainText('clear');
+    await expect(inhibits.getByText('SET', { exact: true })).toHaveCount(0);
+    await page.screenshot({ path: `${SHOTS}/conflicts-alias-fast.png` });
+  });
+
+  test('AMD without x2AVIC: a vCPU entering x2APIC mode deletes the APIC-access page for good', async ({ page }) => {
+    await page.goto('/');
+    await importDoc(page, { format: 'apic-scenario/1', vm: { vcpus: 4, vendor: 'amd', x2avic: false }, steps: [] });
+    const inhibits = page.getByRole('region', { name: 'APICv inhibits' });
+    await expect(inhibits.getByTestId('apic-access-page')).toContainText('mapped');
+    await expect(inhibits.getByRole('listitem')).toHaveCount(13);
+    await expect(inhibits.getByTestId('apicv-active')).toHaveText('● AVIC active');
+    await page.evaluate(() => window.lab.getState().apply({ op: 'wrmsr', vcpu: 1, msr: '0x1b', value: '0xfee00c00' }));
+    await expect(inhibits.getByTestId('apic-access-page')).toContainText('deleted for good');
+    await expect(inhibits.getByTestId('apic-access-page')).toContainText('vCPU 1 entered x2APIC mode');
+    await expect(inhibits.getByTestId('apicv-active')).toHaveText('● AVIC active');
+    await page.screenshot({ path: `${SHOTS}/inhibits-amd-deleted.png` });
+  });
+
+  test('logical collisions and a rewritten xAPIC ID on 4 vCPUs (screenshot)', async ({ page }) => {
+    await page.goto('/');
+    await page.screenshot({ path: `${SHOTS}/conflicts-4-fresh.png` });
+    const lapic = (vcpu: number, regs: Record<string, string>) => ({ op: 'set_lapic', vcpu, merge: true, regs: { ...SW_ON, '0x0e0': '0xffffffff', ...regs } });
+    await importDoc(page, {
+      format: 'apic-scenario/1',
+      vm: { vcpus: 4 },
+      steps: [lapic(0, { '0x0d0': '0x01000000' }), lapic(1, { '0x0d0': '0x01000000' }), lapic(2, { '0x0d0': '0x06000000', '0x020': '0x03000000' }), lapic(3, { '0x0d0': '0x04000000' })],
+    });
+    const conflicts = page.getByRole('region', { name: 'Alias conflicts' });
+    await expect(conflicts.getByTestId('conflict-phys-3')).toContainText('both receive');
+    await expect(conflicts.getByTestId('conflict-log-0x01')).toContainText('flat bit 0');
+    await expect(conflicts.getByTestId('conflict-log-0x04')).toContainText('flat bit 2');
+    await expect(conflicts).toContainText('more than one bit set');
+    await expect(page.getByRole('region', { name: 'APICv inhibits' }).getByTestId('inhibit-APIC_ID_MODIFIED')).toContainText('SET');
+    await page.screenshot({ path: `${SHOTS}/conflicts-4-logical.png` });
+  });
+
+  test('300 vCPUs: 44 shared IDs and 44 truncated xAPIC IDs, scrolled inside the panel', async ({ page }) => {
+    await page.goto('/?vcpus=300');
+    const conflicts = page.getByRole('region', { name: 'Alias conflicts' });
+    await expect(conflicts.getByTestId('conflict-count')).toHaveText('⚠ 44 physical · 0 logical');
+    await expect(conflicts.getByTestId('conflict-phys-43')).toContainText('299');
+    await expect(conflicts).toContainText('Truncated xAPIC IDs (44)');
+    const inhibits = page.getByRole('region', { name: 'APICv inhibits' });
+    await expect(inhibits.getByTestId('inhibit-PHYSICAL_ID_ALIASED')).toContainText('SET');
+    // The page itself does not scroll.
+    const overflow = await page.evaluate(() => [document.documentElement.scrollWidth, document.documentElement.scrollHeight]);
+    expect(overflow).toEqual([1280, 720]);
+    await page.screenshot({ path: `${SHOTS}/conflicts-300.png` });
+  });
+});

@@ -1,0 +1,59 @@
+/**
+ * The optimized APIC map as KVM built it up to v6.2, before Sean Christopherson's "AVIC and local
+ * APIC fixes+cleanups" (v6.3: 5b84b0291702, 2970052481b9, 2bf934aadcac and siblings).
+ *
+ * Models the old single-loop kvm_recalculate_apic_map(): the hotplug hack applied whatever the
+ * X2APIC_API flags (phys_map[x2apic_id] for x2APIC-mode vCPUs and ids above 0xff, the xAPIC slot
+ * only if still empty), aliased IDs silently resolved by vCPU order (no map removal, no aliasing
+ * inhibits), the logical mode a bitmask OR-ed over software-enabled APICs (a mix, or no logical
+ * APIC at all, makes logical lookups fall back to the slow path), and logical slots overwritten by
+ * later vCPUs (the lowest set bit of a multi-bit ID wins its slot).
+ *
+ * Inaccuracies: written from the v6.2 source as read for this project; per-release differences
+ * between 5.10 and 6.2 (for example the 5.7+ dirty tracking races) are not modelled.
+ */
+import { APIC_DFR, APIC_DFR_FLAT, APIC_LDR } from './apicdef';
+import type { ApicMap, MapRebuild } from './apicMap';
+import type { Vcpu } from './vcpu';
+
+const MODE_CLUSTER = 4, MODE_FLAT = 8, MODE_X2APIC = 16;
+
+export function buildApicMapV62(vcpus: readonly Vcpu[]): MapRebuild {
+  let maxId = 255;
+  for (const v of vcpus) if (v.apic.hwEnabled) maxId = Math.max(maxId, v.id);
+  const map: ApicMap = {
+    logicalMode: 'SW_DISABLED',
+    maxApicId: maxId,
+    phys: new Map(),
+    flat: new Array(8).fill(undefined),
+    cluster: Array.from({ length: 16 }, () => new Array(4).fill(undefined)),
+    legacy: true,
+  };
+  let mode = 0;
+  for (const v of vcpus) {
+    const apic = v.apic;
+    if (!apic.hwEnabled) continue;
+    const xid = apic.xapicId;
+    const x2 = apic.x2apicId;
+    if ((apic.x2apicMode || x2 > 0xff) && x2 <= maxId) map.phys.set(x2, v);
+    if (!apic.x2apicMode && !map.phys.has(xid)) map.phys.set(xid, v);
+    if (!apic.swEnabled) continue;
+    let ldr = apic.getReg(APIC_LDR);
+    if (apic.x2apicMode) mode |= MODE_X2APIC;
+    else if (ldr) {
+      ldr = ldr >>> 24;
+      mode |= apic.getReg(APIC_DFR) === APIC_DFR_FLAT ? MODE_FLAT : MODE_CLUSTER;
+    }
+    // kvm_apic_map_get_logical_dest() on the mode so far; x2APIC slots are phys_map's own.
+    if (mode === MODE_FLAT && !apic.x2apicMode) {
+      const mask = ldr & 0xff;
+      if (mask) map.flat[31 - Math.clz32(mask & -mask)] = v;
+    } else if (mode === MODE_CLUSTER && !apic.x2apicMode) {
+      const mask = ldr & 0xf;
+      if (mask) map.cluster[(ldr >>> 4) & 0xf][31 - Math.clz32(mask & -mask)] = v;
+    }
+  }
+  map.logicalMode = mode === 0 ? 'SW_DISABLED' : mode === MODE_FLAT ? 'XAPIC_FLAT' : mode === MODE_CLUSTER ? 'XAPIC_CLUSTER' : mode === MODE_X2APIC ? 'X2APIC' : 'MAP_DISABLED';
+  const reasons = mode !== 0 && map.logicalMode === 'MAP_DISABLED' ? ['software-enabled APICs use different logical modes: logical lookups take the slow path'] : [];
+  return { map, xapicIdMismatch: null, reasons };
+}

@@ -1,0 +1,67 @@
+import { useMemo } from 'react';
+import { labStore, useLab } from '../../store/labStore';
+import { computeWarnings, type Warning } from './warnings';
+import './warnings.css';
+
+const ICON = { warn: '⚠', info: 'ℹ' } as const;
+const WORD = { warn: 'Warning', info: 'Note' } as const;
+
+function Item({ w }: { w: Warning }) {
+  const first = w.vcpus[0];
+  return (
+    <li className={`wn-item wn-${w.level}`} data-testid={`warning-${w.key}`}>
+      <button
+        className="wn-btn"
+        title={`${w.text}${w.detail ? `\n\n${w.detail}` : ''}${first !== undefined ? `\n\nClick to select vCPU ${first}.` : ''}`}
+        aria-label={`${WORD[w.level]}: ${w.text}`}
+        onClick={() => first !== undefined && labStore.getState().select(first)}
+        onMouseEnter={() => first !== undefined && labStore.getState().setHover({ vcpu: first })}
+        onFocus={() => first !== undefined && labStore.getState().setHover({ vcpu: first })}
+        onMouseLeave={() => labStore.getState().setHover(null)}
+        onBlur={() => labStore.getState().setHover(null)}
+      >
+        <span className="wn-icon" aria-hidden="true">
+          {ICON[w.level]}
+        </span>
+        <span className="wn-text">{w.text}</span>
+      </button>
+    </li>
+  );
+}
+
+/**
+ * Where KVM surprises, for the VM bar: a compact list (the first `max` inline, the rest behind
+ * "+N more"), computed from the snapshot and the last step's result.
+ */
+export function Warnings({ max = 2 }: { max?: number }) {
+  const snapshot = useLab((s) => s.snapshot);
+  const last = useLab((s) => (s.cursor > 0 ? (s.log[s.cursor - 1]?.result ?? null) : null));
+  const warnings = useMemo(() => computeWarnings(snapshot, last), [snapshot, last]);
+  const shown = warnings.slice(0, max);
+  const rest = warnings.slice(max);
+  return (
+    <div className="wn" role="status" aria-label="KVM surprises" data-testid="warnings">
+      {warnings.length === 0 ? (
+        <span className="wn-none">
+          <span aria-hidden="true">✓ </span>no KVM surprises
+        </span>
+      ) : (
+        <ul className="wn-list">
+          {shown.map((w) => (
+            <Item key={w.key} w={w} />
+          ))}
+        </ul>
+      )}
+      {rest.length > 0 && (
+        <details className="wn-more">
+          <summary aria-label={`${rest.length} more warnings`}>+{rest.length} more</summary>
+          <ul className="wn-pop">
+            {rest.map((w) => (
+              <Item key={w.key} w={w} />
+            ))}
+          </ul>
+        </details>
+      )}
+    </div>
+  );
+}

@@ -1,6 +1,8 @@
 import { expect, test, type Page } from '@playwright/test';
 
 const TITLE = 'Optimized APIC map';
+/** Screenshots go here (SHOTS_DIR overrides it when several sessions share test-results/). */
+const SHOTS = process.env.SHOTS_DIR ?? 'test-results';
 const panel = (page: Page) => page.getByRole('region', { name: TITLE });
 const apply = (page: Page, step: object) =>
   page.evaluate((s) => {
@@ -19,7 +21,7 @@ test.describe('optimized APIC map', () => {
     await expect(map.getByTestId('map-slot-2')).toHaveClass(/st-xapic/);
     await expect(map.getByTestId('map-slot-3')).toHaveClass(/st-missing/);
     await expect(map.getByTestId('map-notin')).toContainText('vCPU 3 not in the map until the next rebuild');
-    await page.screenshot({ path: 'test-results/apic-map-fresh.png' });
+    await page.screenshot({ path: SHOTS + '/apic-map-fresh.png' });
 
     for (const v of [0, 1, 2, 3]) await apply(page, { op: 'mmio_write', vcpu: v, offset: '0xf0', value: '0x1ff' });
     for (const v of [0, 1, 2, 3]) {
@@ -68,7 +70,7 @@ test.describe('optimized APIC map', () => {
     await expect(route).toContainText('KVM matched every vCPU one by one');
     await expect(route).toContainText('3 vCPUs examined');
     await expect(route).toContainText('Targets: vCPU 0 and 256');
-    await page.screenshot({ path: 'test-results/apic-map-aliased.png' });
+    await page.screenshot({ path: SHOTS + '/apic-map-aliased.png' });
   });
 
   test('an x2APIC IPI draws its route through phys_map', async ({ page }) => {
@@ -85,17 +87,41 @@ test.describe('optimized APIC map', () => {
     const route = map.getByTestId('map-route');
     await expect(route).toContainText('fast path');
     await expect(route).toContainText('Fixed vector 0x30 from vCPU 0 to physical destination 0x2');
-    await expect(route).toContainText('phys_map[2] → vCPU 2');
+    await expect(route).toContainText('Through phys_map[2] → vCPU 2');
     await expect(map.getByTestId('map-slot-2')).toHaveClass(/on-route/);
     await expect(map.getByTestId('map-slot-2')).toHaveClass(/route-target/);
     await expect(map.getByTestId('map-slot-0')).toHaveClass(/route-source/);
     await expect(map.locator('path.route-path')).toHaveCount(1);
-    await page.screenshot({ path: 'test-results/apic-map-route.png' });
+    await page.screenshot({ path: SHOTS + '/apic-map-route.png' });
 
     // Time travel back one step: the route is the previous step's (none).
     await page.evaluate(() => window.lab.getState().undo());
     await expect(map.getByTestId('map-route')).toHaveCount(0);
     await expect(map.locator('path.route-path')).toHaveCount(0);
+  });
+
+  test('a logical xAPIC IPI goes through the flat table; an MSI comes from a device', async ({ page }) => {
+    await page.goto('/');
+    for (const v of [0, 1, 2, 3]) {
+      await apply(page, { op: 'mmio_write', vcpu: v, offset: '0xf0', value: '0x1ff' });
+      await apply(page, { op: 'mmio_write', vcpu: v, offset: '0xd0', value: '0x' + (1 << (24 + v)).toString(16) });
+    }
+    const map = panel(page);
+    const logical = map.getByTestId('map-logical');
+    await expect(logical).toContainText('XAPIC_FLAT');
+    await expect(logical.getByRole('table', { name: 'xapic_flat_map' })).toContainText('0123');
+    await apply(page, { op: 'mmio_write', vcpu: 1, offset: '0x310', value: '0x9000000' });
+    await apply(page, { op: 'mmio_write', vcpu: 1, offset: '0x300', value: '0x841' });
+    const route = map.getByTestId('map-route');
+    await expect(route).toContainText('from vCPU 1 to logical destination 0x9');
+    await expect(route).toContainText('Through xapic_flat_map bit 0 and 3 → vCPU 0 and 3');
+    await expect(logical.locator('td.on-route')).toHaveCount(2);
+    await page.screenshot({ path: SHOTS + '/apic-map-flat.png' });
+
+    await apply(page, { op: 'msi', addressLo: '0xfee02000', data: '0x4031' });
+    await expect(route).toContainText('from a device (MSI) to physical destination 0x2');
+    await expect(map.getByTestId('map-slot-2')).toHaveClass(/on-route/);
+    await expect(map.locator('path.route-path')).toHaveCount(1);
   });
 
   test('300 vCPUs: the density view on a canvas', async ({ page }) => {
@@ -124,7 +150,7 @@ test.describe('optimized APIC map', () => {
     await page.mouse.click(box.x + 34 + cell * 13.5, box.y + cell * 1.5);
     expect(await page.evaluate(() => window.lab.getState().selectedVcpu)).toBe(45);
     await page.mouse.move(0, 0);
-    await page.screenshot({ path: 'test-results/apic-map-300.png' });
+    await page.screenshot({ path: SHOTS + '/apic-map-300.png' });
 
     // The page never scrolls sideways.
     expect(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth)).toBe(true);
@@ -139,7 +165,7 @@ test.describe('optimized APIC map', () => {
     await expect(map.getByTestId('map-summary')).toContainText('present');
     await apply(page, { op: 'wrmsr', vcpu: 0, msr: '0x830', value: '0xf0000000030' });
     await expect(map.getByTestId('map-route')).toContainText('phys_map[3840]');
-    await page.screenshot({ path: 'test-results/apic-map-4096.png' });
+    await page.screenshot({ path: SHOTS + '/apic-map-4096.png' });
 
     // Zoom: bigger cells, scrolled inside the panel, never the page.
     const canvas = map.getByTestId('map-density-canvas');
@@ -147,6 +173,6 @@ test.describe('optimized APIC map', () => {
     await map.getByRole('button', { name: 'Zoom in' }).click();
     await expect.poll(async () => (await canvas.boundingBox())!.width).toBeGreaterThan(before * 1.5);
     expect(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth)).toBe(true);
-    await page.screenshot({ path: 'test-results/apic-map-4096-zoom.png' });
+    await page.screenshot({ path: SHOTS + '/apic-map-4096-zoom.png' });
   });
 });

@@ -1,5 +1,6 @@
 import { useRef, useState } from 'react';
 import type { VmInput } from '../scenario/schema';
+import { CompareDialog } from './compare/CompareDialog';
 import { labStore, useLab } from '../store/labStore';
 
 /** KVM releases the model knows, newest first. */
@@ -25,6 +26,7 @@ export function VmBar() {
   const [newId, setNewId] = useState('');
   const [vcpus, setVcpus] = useState<string | null>(null);
   const file = useRef<HTMLInputElement>(null);
+  const [comparing, setComparing] = useState(false);
   const store = labStore.getState();
   const vendor = vmInput.vendor ?? 'intel';
   const configure = (patch: Partial<VmInput>) => store.configure({ ...vmInput, ...patch });
@@ -112,6 +114,10 @@ export function VmBar() {
           e.target.value = '';
         }}
       />
+      <button onClick={() => setComparing(true)} title="Replay this scenario under two KVM releases side by side">
+        Compare
+      </button>
+      {comparing && <CompareDialog onClose={() => setComparing(false)} />}
       <button onClick={() => download('scenario.json', store.exportScenario())} aria-label="Export scenario" title="Export the log up to the shown step as an apic-scenario/1 file">
         Export
       </button>

@@ -32,7 +32,7 @@ export function stepLine({ step }: LogEntry): string {
 }
 
 /** The outcome: ok / #GP / EINVAL, plus a value, an MP state or the deliveries. */
-export function resultLine({ result: r }: LogEntry): string {
+export function resultLine({ result: r }: Pick<LogEntry, 'result'>): string {
   if (!r.ok) return `${String(r.fault ?? r.error)}${r.reason ? ` (${String(r.reason)})` : ''}`;
   const parts: string[] = [];
   if (r.value !== undefined) parts.push(String(r.value));

@@ -5,7 +5,7 @@ import { findConflicts, hex8, type ApicMode, type ConflictReport, type KvmPick, 
 import './conflicts.css';
 
 /** vCPU chips shown per conflict before "+N more" (a 4096-vCPU VM has 16 vCPUs per xAPIC ID). */
-const MAX_CHIPS = 6;
+const MAX_CHIPS = 4;
 /** Truncated xAPIC IDs listed before "+N more". */
 const MAX_TRUNCATED = 48;
 
@@ -220,6 +220,12 @@ export function ConflictsPanel() {
         </section>
       )}
       <Truncated report={report} selected={selected} />
+      {total === 0 && !report.mixed && !report.multiBit.length && !report.truncated.length && (
+        <p className="cf-policy muted">
+          Checked: the physical IDs of hardware-enabled vCPUs (8-bit xAPIC ID in xAPIC mode, 32-bit ID in x2APIC mode), the logical IDs of
+          software-enabled APICs with a non-zero LDR ({report.logicalPolicy}), and the xAPIC IDs of vCPUs above 255.
+        </p>
+      )}
     </Panel>
   );
 }

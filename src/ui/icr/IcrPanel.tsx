@@ -324,7 +324,11 @@ function IcrResult({ last, hovered, sendError, x2apicFormat, destWide }: { last:
         )}
       </div>
       <div className="icr-line2">
-        <span className="muted">step {r.i} · {what}{v.path || v.failure ? ':' : ''}</span>
+        <span className="muted">
+          step {r.i} · {what}
+          {v.delivered.length > 1 ? ` → ${v.delivered.length} vCPUs` : ''}
+          {v.path || v.failure ? ':' : ''}
+        </span>
         {v.failure && <span className="muted"> nothing sent</span>}
         {s.op === 'msi' && destWide && !x2apicFormat && <span className="muted"> (no 32-bit IDs: address_hi ignored)</span>}
         {v.path && (

@@ -280,9 +280,17 @@ function RouteText({ route }: { route: RouteView | null }) {
       </p>
       {route.path === 'fast' ? (
         <p>
-          {route.slots.length ? (
+          {route.logicalCells ? (
             <>
-              Through <span className="mono">phys_map[{listWords(route.slots)}]</span> → {accepted.length ? `vCPU ${listWords(accepted.map((t) => t.vcpu))}` : 'nobody accepted'}.
+              Through{' '}
+              <span className="mono">
+                {route.logicalCells.table === 'flat' ? 'xapic_flat_map' : `xapic_cluster_map[${route.logicalCells.cluster}]`} bit {listWords(route.logicalCells.bits)}
+              </span>{' '}
+              → {accepted.length ? `vCPU ${listWords(accepted.map((t) => t.vcpu))}` : 'nobody accepted'}.
+            </>
+          ) : route.slots.length ? (
+            <>
+              Through <span className="mono">{listWords(route.slots.map((id) => `phys_map[${id}]`))}</span> → {accepted.length ? `vCPU ${listWords(accepted.map((t) => t.vcpu))}` : 'nobody accepted'}.
             </>
           ) : (
             <>The map has no vCPU for this destination: nobody receives it.</>

@@ -10,6 +10,7 @@ import { MOTION_MS, reducedMotion } from './motion';
 
 export const CARD_H = 36;
 const GAP = 6;
+const ROW_GAP = 12;
 const ARROW_W = 9;
 const MIN_W = 96;
 const MAX_W = 128;
@@ -92,10 +93,10 @@ export function createSlotNodes(svgEl: SVGSVGElement, cb: SlotNodesCallbacks): S
     const { cols, w, slotW, vcpuX, vcpuW } = geo;
     const rows = Math.ceil(slots.length / cols);
     positions.clear();
-    slots.forEach((s, i) => positions.set(s.id, { x: (i % cols) * (w + GAP) + 1, y: Math.floor(i / cols) * (CARD_H + GAP) + 1 }));
+    slots.forEach((s, i) => positions.set(s.id, { x: (i % cols) * (w + GAP) + 1, y: Math.floor(i / cols) * (CARD_H + ROW_GAP) + 7 }));
     svg
       .attr('width', Math.max(0, Math.min(slots.length, cols) * (w + GAP) - GAP + 2))
-      .attr('height', (baseHeight = Math.max(0, rows * (CARD_H + GAP) - GAP + 2)));
+      .attr('height', (baseHeight = Math.max(0, rows * (CARD_H + ROW_GAP) - ROW_GAP + 8)));
 
     const cards = cardsG
       .selectAll<SVGGElement, SlotInfo>('g.map-card')
@@ -194,29 +195,27 @@ export function createSlotNodes(svgEl: SVGSVGElement, cb: SlotNodesCallbacks): S
     for (const id of r.slots) {
       const to = positions.get(id);
       if (!to) continue;
-      const tx = to.x, ty = to.y + CARD_H / 2;
+      const tx = to.x + geo.slotW / 2;
       if (!from) {
-        // A device (MSI): a short stub into the slot.
-        paths.push(`M${tx},${ty - CARD_H / 2 - 3} L${tx + geo.slotW / 2},${to.y}`);
+        // A device (MSI): a short stub into the top of the slot.
+        paths.push(`M${tx - 10},${to.y - 6} L${tx},${to.y}`);
         continue;
       }
+      // Bottom of the source's vCPU box → bottom of the slot box, dipping into the row gap.
       const sx = from.x + geo.vcpuX + geo.vcpuW / 2, sy = from.y + CARD_H;
-      if (from === to) {
-        paths.push(`M${sx},${sy} C${sx},${sy + 14} ${tx - 14},${ty + 20} ${tx},${ty + 6}`);
-        continue;
-      }
-      const midY = Math.max(sy, ty) + 6;
-      paths.push(`M${sx},${sy} C${sx},${midY + 8} ${tx - 16},${ty} ${tx},${ty}`);
+      const ty = to.y + CARD_H;
+      const dip = Math.max(sy, ty) + ROW_GAP - 1;
+      paths.push(`M${sx},${sy} C${sx},${dip} ${tx},${dip} ${tx},${ty}`);
     }
     const sel = routeG
       .selectAll('path.route-path')
       .data(paths)
       .join('path')
-      .attr('class', 'route-path')
+      .attr('class', r.logicalCells ? 'route-path via-logical' : 'route-path')
       .attr('d', (d) => d)
       .attr('marker-end', 'url(#map-arrow-route)');
     // Routes may reach below the last row: grow the svg to fit.
-    svg.attr('height', baseHeight + (paths.length ? 14 : 0));
+    svg.attr('height', baseHeight + (paths.length ? ROW_GAP : 0));
     if (pulse && !reducedMotion()) {
       sel.attr('stroke-width', 6).attr('opacity', 0.25).transition('pulse').duration(MOTION_MS).attr('stroke-width', 2).attr('opacity', 1);
       cards

@@ -124,6 +124,36 @@ test.describe('optimized APIC map', () => {
     await expect(map.locator('path.route-path')).toHaveCount(1);
   });
 
+  test('a rebuild fades changed slots in and an IPI pulses, under 300 ms; reduced motion skips both', async ({ page }) => {
+    await page.clock.install();
+    await page.goto('/');
+    const map = panel(page);
+    const card3 = map.getByTestId('map-slot-3');
+    await expect(card3).toHaveClass(/st-missing/);
+    await apply(page, { op: 'mmio_write', vcpu: 0, offset: '0xf0', value: '0x1ff' }); // rebuild: vCPU 3 joins
+    await expect(card3).toHaveClass(/st-xapic/);
+    const opacity = (id: string) => map.getByTestId(id).evaluate((el) => (el as SVGGElement).style.opacity);
+    expect(Number(await opacity('map-slot-3'))).toBeLessThan(1);
+    expect(await opacity('map-slot-2')).toBe(''); // unchanged slots do not animate
+    await page.clock.runFor(300);
+    await expect.poll(() => opacity('map-slot-3')).toBe('1');
+
+    await apply(page, { op: 'mmio_write', vcpu: 0, offset: '0x310', value: '0x2000000' });
+    await apply(page, { op: 'mmio_write', vcpu: 0, offset: '0x300', value: '0x30' });
+    const path = map.locator('path.route-path');
+    await expect(path).toHaveCount(1);
+    expect(Number(await path.getAttribute('stroke-width'))).toBeGreaterThan(2);
+    await page.clock.runFor(300);
+    await expect(path).toHaveAttribute('stroke-width', '2');
+
+    await page.emulateMedia({ reducedMotion: 'reduce' });
+    await apply(page, { op: 'wrmsr', vcpu: 1, msr: '0x1b', value: '0xfee00c00' }); // x2APIC: slot 1 changes
+    await expect(map.getByTestId('map-slot-1')).toHaveClass(/st-x2apic/);
+    expect(await opacity('map-slot-1')).toBe('');
+    await apply(page, { op: 'mmio_write', vcpu: 0, offset: '0x300', value: '0x31' });
+    await expect(path).toHaveAttribute('stroke-width', '2');
+  });
+
   test('300 vCPUs: the density view on a canvas', async ({ page }) => {
     await page.goto('/?vcpus=300');
     const map = panel(page);

@@ -125,8 +125,8 @@ export function VcpuList() {
         <span>LDR</span>
         <span title="mp_state">mp</span>
         <span title="highest IRR vector">IRR</span>
-        <span>events</span>
-        <span title="APICBASE toggles">set</span>
+        <span title="pending events and state">ev</span>
+        <span title="APICBASE toggles">base</span>
       </div>
       <VirtualRows count={count} rowHeight={ROW} label="vCPUs" scrollTo={selectedIndex} render={(i) => <VcpuRow key={i} index={i} host={host} />} />
     </Panel>

@@ -39,10 +39,9 @@ export function VmBar() {
     <section className="vmbar" aria-labelledby="vm-heading">
       <h1 id="vm-heading">VM</h1>
       <label>
-        vendor{' '}
         <select aria-label="Vendor" value={vendor} onChange={(e) => configure({ vendor: e.target.value as 'intel' | 'amd' })}>
-          <option value="intel">Intel (VMX)</option>
-          <option value="amd">AMD (SVM)</option>
+          <option value="intel">Intel</option>
+          <option value="amd">AMD</option>
         </select>
       </label>
       <label title={vendor === 'intel' ? 'kvm_intel.enable_apicv' : 'kvm_amd.avic'}>
@@ -122,7 +121,7 @@ export function VmBar() {
         Export
       </button>
       <span className="status">
-        <span data-testid="map-state" className={mapPresent ? '' : 'warn'}>
+        <span data-testid="map-state" className={mapPresent ? '' : 'warn'} title="the optimized APIC map">
           map {mapPresent ? 'present' : 'absent'}
         </span>
         {' · '}

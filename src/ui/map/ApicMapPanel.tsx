@@ -115,21 +115,24 @@ function useWidth<T extends HTMLElement>(): [RefObject<T | null>, number] {
   return [ref, width];
 }
 
-/** The model drawn last (per view), so a rebuild fades in only the slots that changed. */
-function usePrevious<T>(value: T): RefObject<T | null> {
-  const ref = useRef<T | null>(null);
-  useEffect(() => {
-    ref.current = value;
-  });
-  return ref;
+/** What a renderer drew last, so a rebuild fades in only the changed slots and a new route pulses once. */
+function useDrawn() {
+  return useRef<{ model: SlotModel | null; route: RouteView | null }>({ model: null, route: null });
+}
+
+/** Diff against what was drawn last, then remember this as drawn. */
+function nextDraw(drawn: RefObject<{ model: SlotModel | null; route: RouteView | null }>, model: SlotModel, route: RouteView | null) {
+  const changed = changedSlotIds(drawn.current.model, model);
+  const pulse = route !== null && route !== drawn.current.route;
+  drawn.current = { model, route };
+  return { changed, pulse };
 }
 
 function NodesView({ model, hover, selected, route }: { model: SlotModel; hover: Hover; selected: number | null; route: RouteView | null }) {
   const [wrap, width] = useWidth<HTMLDivElement>();
   const svgRef = useRef<SVGSVGElement>(null);
   const nodes = useRef<SlotNodes | null>(null);
-  const prevModel = usePrevious(model);
-  const prevRoute = usePrevious(route);
+  const drawn = useDrawn();
 
   useEffect(() => {
     nodes.current = createSlotNodes(svgRef.current!, { onHover: act.hover, onSelect: act.select });
@@ -140,8 +143,9 @@ function NodesView({ model, hover, selected, route }: { model: SlotModel; hover:
   }, []);
   useEffect(() => {
     if (!nodes.current || !width) return;
-    nodes.current.update(model.slots, width, changedSlotIds(prevModel.current, model));
-    nodes.current.route(route, route !== null && route !== prevRoute.current);
+    const { changed, pulse } = nextDraw(drawn, model, route);
+    nodes.current.update(model.slots, width, changed);
+    nodes.current.route(route, pulse);
     nodes.current.highlight(labStore.getState().hover, labStore.getState().selectedVcpu);
   }, [model, width, route]);
   useEffect(() => {
@@ -162,8 +166,7 @@ function DensityView({ model, hoverSlots, selected, route }: { model: SlotModel;
   const [wrap, width] = useWidth<HTMLDivElement>();
   const gridEl = useRef<HTMLDivElement>(null);
   const grid = useRef<DensityGrid | null>(null);
-  const prevModel = usePrevious(model);
-  const prevRoute = usePrevious(route);
+  const drawn = useDrawn();
   const selectedSlots = useMemo(() => (selected === null ? [] : (model.vcpuSlots.get(selected) ?? [])), [model, selected]);
   const sourceSlots = route?.source != null ? (model.vcpuSlots.get(route.source) ?? []) : [];
   const modelRef = useRef(model);
@@ -185,8 +188,9 @@ function DensityView({ model, hoverSlots, selected, route }: { model: SlotModel;
   }, []);
   useEffect(() => {
     if (!grid.current || !width) return;
-    grid.current.update(model, width, changedSlotIds(prevModel.current, model), zoom);
-    grid.current.route(route, sourceSlots, route !== null && route !== prevRoute.current);
+    const { changed, pulse } = nextDraw(drawn, model, route);
+    grid.current.update(model, width, changed, zoom);
+    grid.current.route(route, sourceSlots, pulse);
   }, [model, width, route, zoom]);
   useEffect(() => {
     grid.current?.highlight(hoverSlots, selectedSlots);

@@ -142,16 +142,17 @@ test.describe('optimized APIC map', () => {
     await apply(page, { op: 'mmio_write', vcpu: 0, offset: '0x300', value: '0x30' });
     const path = map.locator('path.route-path');
     await expect(path).toHaveCount(1);
-    expect(Number(await path.getAttribute('stroke-width'))).toBeGreaterThan(2);
+    const width = () => path.evaluate((el) => parseFloat(getComputedStyle(el).strokeWidth));
+    expect(await width()).toBeGreaterThan(2);
     await page.clock.runFor(300);
-    await expect(path).toHaveAttribute('stroke-width', '2');
+    await expect.poll(width).toBe(2);
 
     await page.emulateMedia({ reducedMotion: 'reduce' });
     await apply(page, { op: 'wrmsr', vcpu: 1, msr: '0x1b', value: '0xfee00c00' }); // x2APIC: slot 1 changes
     await expect(map.getByTestId('map-slot-1')).toHaveClass(/st-x2apic/);
     expect(await opacity('map-slot-1')).toBe('');
     await apply(page, { op: 'mmio_write', vcpu: 0, offset: '0x300', value: '0x31' });
-    await expect(path).toHaveAttribute('stroke-width', '2');
+    expect(await width()).toBe(2);
   });
 
   test('300 vCPUs: the density view on a canvas', async ({ page }) => {

@@ -48,8 +48,18 @@ const mpStateName = z.enum(
   { error: 'is not a KVM_MP_STATE name (RUNNABLE, UNINITIALIZED, INIT_RECEIVED, HALTED, SIPI_RECEIVED, ...)' },
 );
 
-/** Fields every step may carry: narration and fixture expectations. */
-const common = { note: z.string().optional(), expect: z.record(z.string(), z.unknown()).optional() };
+/**
+ * Fields every step may carry (extensions): a note; a tour's narration and the panels it is about
+ * (`focus`: panel titles); fixture and tour expectations (`expectBefore`: under the tour's
+ * release before the change).
+ */
+const common = {
+  note: z.string().optional(),
+  narration: z.string().optional(),
+  focus: z.array(z.string()).optional(),
+  expect: z.record(z.string(), z.unknown()).optional(),
+  expectBefore: z.record(z.string(), z.unknown()).optional(),
+};
 
 export const STEP_SCHEMAS = {
   wrmsr: z.object({ op: z.literal('wrmsr'), vcpu: vcpuId, msr: num(32), value: num(64), host: bool.optional(), ...common }),

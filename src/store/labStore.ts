@@ -15,6 +15,7 @@ import { applyStep, createVm } from '../scenario/runner';
 import { finalState, type FinalState, type StepResult } from '../scenario/result';
 import { parseScenario, parseScenarioText, ScenarioInputError, type Step, type VmInput } from '../scenario/schema';
 import { toDocument } from '../scenario/randomScenario';
+import { decodeSession, encodeSession } from './share';
 
 export interface LogEntry {
   step: Step;
@@ -57,6 +58,10 @@ export interface LabState {
   importScenario(text: string): boolean;
   /** The log up to the cursor as an apic-scenario/1 document. */
   exportScenario(): string;
+  /** The session (whole log, cursor, selection) as a URL fragment without '#'. */
+  shareLink(): string;
+  /** Restore a session from a fragment; a bad one is reported and changes nothing. */
+  openLink(fragment: string): boolean;
 }
 
 export const DEFAULT_VM: VmInput = { vcpus: 4 };
@@ -191,6 +196,33 @@ export function createLabStore(initial: VmInput = DEFAULT_VM) {
         const { vmInput, log, cursor, title } = get();
         const doc = toDocument({ title: title || undefined, vm: vmInput, steps: log.slice(0, cursor).map((e) => stripStep(e.step)) });
         return JSON.stringify(doc, null, 2) + '\n';
+      },
+      shareLink() {
+        const { vmInput, log, cursor, title, selectedVcpu } = get();
+        const scenario = toDocument({ title: title || undefined, vm: vmInput, steps: log.map((e) => stripStep(e.step)) });
+        return encodeSession({ scenario, cursor, selectedVcpu });
+      },
+      openLink(fragment) {
+        const d = decodeSession(fragment);
+        if (!d.ok) {
+          set({ error: d.message });
+          return false;
+        }
+        try {
+          const s = parseScenario(d.session.scenario);
+          if (d.session.cursor < 0 || d.session.cursor > s.steps.length) {
+            set({ error: `link: step ${d.session.cursor} does not exist (the scenario has ${s.steps.length})` });
+            return false;
+          }
+          if (!load(s.vm, s.steps, s.title ?? '', d.session.cursor)) return false;
+          const sel = d.session.selectedVcpu;
+          if (sel !== null && get().snapshot.vcpus.some((v) => v.vcpu === sel)) set({ selectedVcpu: sel });
+          return true;
+        } catch (e) {
+          if (!(e instanceof ScenarioInputError)) throw e;
+          set({ error: `link: ${e.message}` });
+          return false;
+        }
       },
     };
   });

@@ -27,6 +27,18 @@ export function VmBar() {
   const [vcpus, setVcpus] = useState<string | null>(null);
   const file = useRef<HTMLInputElement>(null);
   const [comparing, setComparing] = useState(false);
+  const [shared, setShared] = useState(false);
+  const share = async () => {
+    const url = `${location.origin}${location.pathname}${location.search}#${store.shareLink()}`;
+    history.replaceState(null, '', url);
+    try {
+      await navigator.clipboard.writeText(url);
+    } catch {
+      // No clipboard permission: the address bar has the link.
+    }
+    setShared(true);
+    setTimeout(() => setShared(false), 2000);
+  };
   const store = labStore.getState();
   const vendor = vmInput.vendor ?? 'intel';
   const configure = (patch: Partial<VmInput>) => store.configure({ ...vmInput, ...patch });
@@ -113,6 +125,9 @@ export function VmBar() {
           e.target.value = '';
         }}
       />
+      <button onClick={share} title="Put the whole session in the address bar and copy the link">
+        {shared ? 'Link copied' : 'Share'}
+      </button>
       <button onClick={() => setComparing(true)} title="Replay this scenario under two KVM releases side by side">
         Compare
       </button>

@@ -133,7 +133,8 @@ export function ConflictsPanel() {
   const snapshot = useLab((s) => s.snapshot);
   const h = useLab((s) => s.hover);
   const selected = useLab((s) => s.selectedVcpu);
-  const report = useMemo(() => findConflicts(snapshot), [snapshot]);
+  const release = useLab((s) => s.vmInput.kvm ?? 'current');
+  const report = useMemo(() => findConflicts(snapshot, { release }), [snapshot, release]);
   const physIndex = useMemo(() => new Map(report.physical.map((c, i) => [c.apicId, i])), [report]);
   const total = report.physical.length + report.logical.length;
   const [toggled, setToggled] = useState<ReadonlySet<string>>(new Set());
@@ -204,12 +205,12 @@ export function ConflictsPanel() {
                   {m.vcpus.length > 4 ? ` +${m.vcpus.length - 4}` : ''})
                 </span>
               ))}{' '}
-              → MAP_DISABLED
+              → {report.modern ? 'MAP_DISABLED' : 'slow path'}
             </p>
           )}
           {report.multiBit.map((m) => (
             <p className="cf-note" key={m.vcpu}>
-              <span aria-hidden="true">⚠ </span>vCPU {m.vcpu}: logical ID <code>{hex8(m.logicalId)}</code> has more than one bit set ({m.mode === 'XAPIC_FLAT' ? 'flat' : 'cluster'}) → MAP_DISABLED
+              <span aria-hidden="true">⚠ </span>vCPU {m.vcpu}: logical ID <code>{hex8(m.logicalId)}</code> has more than one bit set ({m.mode === 'XAPIC_FLAT' ? 'flat' : 'cluster'}) → {report.modern ? 'MAP_DISABLED' : 'its lowest bit takes the slot'}
             </p>
           ))}
           <ul className="cf-list">

@@ -3,12 +3,14 @@
  * one vCPU answers to, what KVM does about each under the current settings, and what the
  * architecture says. Pure: no store, no React.
  *
- * KVM's side follows lapic.c kvm_recalculate_phys_map() / kvm_recalculate_logical_map() (v6.6+)
- * and the delivery paths kvm_apic_map_get_dest_lapic() (fast) and kvm_apic_match_physical_addr()
+ * KVM's side follows lapic.c kvm_recalculate_phys_map() / kvm_recalculate_logical_map() (v6.6+;
+ * before 6.3 the single-loop rebuild: hotplug hack always on, aliases resolved by vCPU order,
+ * later vCPUs overwriting logical slots, no aliasing inhibits) and the delivery paths kvm_apic_map_get_dest_lapic() (fast) and kvm_apic_match_physical_addr()
  * / kvm_apic_match_logical_addr() (slow). It reads the optimized map the snapshot carries rather
  * than re-deriving it, so a map that was not rebuilt yet (a vCPU just created) shows what KVM
  * would really do now.
  */
+import { KvmProfile } from '../../core/profile';
 import type { FinalMap, FinalState, FinalVcpu } from '../../scenario/result';
 
 export type ApicMode = 'xapic' | 'x2apic';
@@ -75,6 +77,8 @@ export interface ConflictReport {
   mixed: MixedLogicalModes | null;
   /** vCPUs above 255 in xAPIC mode whose xAPIC ID is vcpu_id & 0xff. */
   truncated: Truncation[];
+  /** The release has the v6.3 rebuild (aliases remove the map / disable the logical map). */
+  modern: boolean;
   /** What KVM does for physical aliases in general, in one sentence (the panel's header line). */
   physicalPolicy: string;
   /** Same for the logical map. */
@@ -84,6 +88,16 @@ export interface ConflictReport {
 }
 
 export type ConflictInput = Pick<FinalState, 'vcpus' | 'map' | 'caps'>;
+
+export interface ConflictOptions {
+  /** The KVM release ("current" or "X.Y"): before 6.3 aliases never removed the map. */
+  release?: string;
+}
+
+/** Does this release have the v6.3 map rebuild (architectural aliasing, inhibits)? */
+export function modernMap(release = 'current'): boolean {
+  return new KvmProfile(release).hasNew('architecturalAliasing');
+}
 
 const hwEnabled = (v: FinalVcpu) => v.mode === 'xapic' || v.mode === 'x2apic';
 const num = (hex: string) => Number.parseInt(hex, 16) >>> 0;
@@ -109,7 +123,7 @@ export function listVcpus(ids: readonly number[]): string {
 
 const physHolder = (map: FinalMap, id: number): number | undefined => map.phys?.[String(id)];
 
-function physicalPick(s: ConflictInput, apicId: number, members: { vcpu: number; mode: ApicMode }[]): KvmPick {
+function physicalPick(s: ConflictInput, apicId: number, members: { vcpu: number; mode: ApicMode }[], modern: boolean): KvmPick {
   const ids = members.map((m) => m.vcpu);
   if (!s.map.present) {
     return {
@@ -132,7 +146,7 @@ function physicalPick(s: ConflictInput, apicId: number, members: { vcpu: number;
   }
   const holderMember = members.find((m) => m.vcpu === holder);
   const others = ids.filter((id) => id !== holder);
-  if (!s.caps.x2apicFormat) {
+  if (!s.caps.x2apicFormat && modern) {
     return {
       path: 'fast',
       receivers: [holder],
@@ -146,7 +160,7 @@ function physicalPick(s: ConflictInput, apicId: number, members: { vcpu: number;
       path: 'fast',
       receivers: [holder],
       verdict: `only vCPU ${holder} (x2APIC wins)`,
-      why: `With 32-bit IDs an x2APIC-mode vCPU always writes its own slot, so phys_map[${apicId}] = vCPU ${holder}; ${listVcpus(others)} get nothing on the fast path.`,
+      why: `${modern ? 'With 32-bit IDs' : 'Before 6.3 (hotplug hack always on)'} an x2APIC-mode vCPU always writes its own slot, so phys_map[${apicId}] = vCPU ${holder}; ${listVcpus(others)} get nothing on the fast path.`,
       fn: 'kvm_recalculate_phys_map',
     };
   }
@@ -155,12 +169,12 @@ function physicalPick(s: ConflictInput, apicId: number, members: { vcpu: number;
     path: 'fast',
     receivers: [holder],
     verdict: first ? `only vCPU ${holder} (first vCPU wins)` : `only vCPU ${holder}`,
-    why: `KVM_X2APIC_API_USE_32BIT_IDS turns on the hotplug hack: phys_map[${apicId}] keeps the first vCPU that claimed it (vCPU ${holder}, earliest created), so only it receives; ${listVcpus(others)} ${others.length === 1 ? 'is' : 'are'} reachable only by ${others.length === 1 ? 'its' : 'their'} 32-bit ID.`,
+    why: `${modern ? 'KVM_X2APIC_API_USE_32BIT_IDS turns on the hotplug hack' : 'Before 6.3 the hotplug hack is always on and aliases are resolved silently by vCPU order, with no inhibit'}: phys_map[${apicId}] keeps the first vCPU that claimed it (vCPU ${holder}, earliest created), so only it receives; ${listVcpus(others)} ${others.length === 1 ? 'is' : 'are'} reachable only by ${others.length === 1 ? 'its' : 'their'} 32-bit ID.`,
     fn: 'kvm_recalculate_phys_map',
   };
 }
 
-function logicalPick(s: ConflictInput, mode: XapicLogicalMode, cluster: number | null, bit: number, vcpus: number[]): KvmPick {
+function logicalPick(s: ConflictInput, mode: XapicLogicalMode, cluster: number | null, bit: number, vcpus: number[], modern: boolean): KvmPick {
   const all = vcpus.length === 2 ? 'both receive' : `all ${vcpus.length} receive`;
   if (!s.map.present) {
     return {
@@ -178,6 +192,16 @@ function logicalPick(s: ConflictInput, mode: XapicLogicalMode, cluster: number |
   }
   const slots = mode === 'XAPIC_FLAT' ? s.map.flat : s.map.cluster?.[String(cluster ?? 0)];
   const holder = slots?.[bit] ?? null;
+  if (!modern) {
+    const others = vcpus.filter((v) => v !== holder);
+    return {
+      path: 'fast',
+      receivers: holder === null ? [] : [holder],
+      verdict: holder === null ? 'nobody' : `only vCPU ${holder} (last vCPU wins)`,
+      why: `Before 6.3 each vCPU overwrites its logical slot: the ${mode === 'XAPIC_FLAT' ? 'flat' : `cluster ${cluster}`} slot ${bit} holds ${holder === null ? 'nobody' : `vCPU ${holder}`}, so the fast path never reaches ${listVcpus(others)}.`,
+      fn: 'kvm_apic_map_get_logical_dest',
+    };
+  }
   return {
     path: 'fast',
     receivers: holder === null ? [] : [holder],
@@ -188,7 +212,8 @@ function logicalPick(s: ConflictInput, mode: XapicLogicalMode, cluster: number |
 }
 
 /** Every aliased physical and logical ID, multi-bit LDRs, mixed logical modes and truncated xAPIC IDs. */
-export function findConflicts(s: ConflictInput): ConflictReport {
+export function findConflicts(s: ConflictInput, opts: ConflictOptions = {}): ConflictReport {
+  const modern = modernMap(opts.release);
   // Physical: group hardware-enabled vCPUs by the ID they answer to (creation order kept).
   const byPhys = new Map<number, { vcpu: number; mode: ApicMode }[]>();
   const truncated: Truncation[] = [];
@@ -207,7 +232,7 @@ export function findConflicts(s: ConflictInput): ConflictReport {
       kind: 'physical',
       apicId,
       members,
-      kvm: physicalPick(s, apicId, members),
+      kvm: physicalPick(s, apicId, members, modern),
       hardware: `Every APIC whose ID is ${apicId} accepts the message on its own: ${listVcpus(members.map((m) => m.vcpu))} would ${members.length === 2 ? 'both' : 'all'} receive it.`,
     });
   }
@@ -242,7 +267,7 @@ export function findConflicts(s: ConflictInput): ConflictReport {
       kind: 'logical',
       ...g,
       logicalId: g.mode === 'XAPIC_FLAT' ? 1 << g.bit : ((g.cluster ?? 0) << 4) | (1 << g.bit),
-      kvm: logicalPick(s, g.mode, g.cluster, g.bit, g.vcpus),
+      kvm: logicalPick(s, g.mode, g.cluster, g.bit, g.vcpus, modern),
       hardware:
         g.mode === 'XAPIC_FLAT'
           ? `In the flat model every APIC whose LDR has bit ${g.bit} set accepts a logical message that names it: ${listVcpus(g.vcpus)}.`
@@ -261,18 +286,25 @@ export function findConflicts(s: ConflictInput): ConflictReport {
 
   return {
     physical, logical, multiBit, mixed, truncated, byVcpu,
-    physicalPolicy: physicalPolicy(s),
-    logicalPolicy: logicalPolicy(s, mixed, multiBit, logical),
+    modern,
+    physicalPolicy: physicalPolicy(s, modern),
+    logicalPolicy: logicalPolicy(s, mixed, multiBit, logical, modern),
   };
 }
 
-function physicalPolicy(s: ConflictInput): string {
+function physicalPolicy(s: ConflictInput, modern: boolean): string {
+  if (!modern) return 'KVM before 6.3: hotplug hack always on, the first vCPU in each slot wins (fast path), no inhibit';
   if (!s.map.present) return 'no map (PHYSICAL_ID_ALIASED): slow path, every matching vCPU receives, as on hardware';
   if (s.caps.x2apicFormat) return '32-bit IDs: hotplug hack, the first vCPU in each slot wins (fast path)';
   return '32-bit IDs off: the next map rebuild drops the map (PHYSICAL_ID_ALIASED)';
 }
 
-function logicalPolicy(s: ConflictInput, mixed: MixedLogicalModes | null, multiBit: MultiBitLdr[], logical: LogicalConflict[]): string {
+function logicalPolicy(s: ConflictInput, mixed: MixedLogicalModes | null, multiBit: MultiBitLdr[], logical: LogicalConflict[], modern: boolean): string {
+  if (!modern) {
+    return mixed
+      ? 'KVM before 6.3: mixed logical modes, logical lookups take the slow path'
+      : 'KVM before 6.3: later vCPUs overwrite logical slots (fast path), no inhibit';
+  }
   if (!s.map.present) return 'no map: logical interrupts take the slow path too';
   if (s.map.logicalMode === 'MAP_DISABLED') {
     const why = mixed ? 'mixed logical modes' : logical.length ? 'a shared logical ID' : multiBit.length ? 'a multi-bit logical ID' : 'a collision';

@@ -24,13 +24,15 @@ const VENDOR_NAME = { intel: 'Intel', amd: 'AMD' } as const;
 export function InhibitsPanel() {
   const snapshot = useLab((s) => s.snapshot);
   const vendor = useLab((s) => s.vmInput.vendor ?? 'intel');
+  const release = useLab((s) => s.vmInput.kvm ?? 'current');
+  const x2avic = useLab((s) => s.vmInput.x2avic);
   const log = useLab((s) => s.log);
   const cursor = useLab((s) => s.cursor);
   const deletedBy = useMemo(
     () => (snapshot.apicAccessPage === 'deleted' ? accessPageDeleter(log.slice(0, cursor).map((e) => e.result)) : null),
     [snapshot, log, cursor],
   );
-  const v = useMemo(() => inhibitView(snapshot, vendor, { deletedBy }), [snapshot, vendor, deletedBy]);
+  const v = useMemo(() => inhibitView(snapshot, vendor, { deletedBy, release, x2avic }), [snapshot, vendor, deletedBy, release, x2avic]);
 
   return (
     <Panel
@@ -56,7 +58,7 @@ export function InhibitsPanel() {
           <li key={r.reason} className={r.set ? 'ih-set' : 'ih-clear'} data-testid={`inhibit-${r.reason}`}>
             <div className="ih-line">
               <span className="ih-state">{r.set ? 'SET' : 'clear'}</span>
-              <code className="ih-name" title={`APICV_INHIBIT_REASON_${r.reason}, bit ${r.bit} of apicv_inhibit_reasons; set/cleared by ${r.fn}()`}>
+              <code className="ih-name" title={`APICV_INHIBIT_REASON_${r.reason}${r.bit === null ? ' (historical: gone since 6.0)' : `, bit ${r.bit} of apicv_inhibit_reasons`}; set/cleared by ${r.fn}()`}>
                 {r.reason}
               </code>
               {r.sticky && (
@@ -77,6 +79,19 @@ export function InhibitsPanel() {
           </li>
         ))}
       </ul>
+      {v.notYet.length > 0 && (
+        <details className="ih-unused">
+          <summary>
+            {v.notYet.length} not in KVM {v.release}
+          </summary>
+          <p>
+            {v.notYet.map((r) => (
+              <code key={r}>{r}</code>
+            ))}
+          </p>
+          <p className="muted">Added by later releases (5.19: APIC ID/base modified; 6.3: the aliasing reasons; 6.17: PHYSICAL_ID_TOO_BIG).</p>
+        </details>
+      )}
       {v.unused.length > 0 && (
         <details className="ih-unused">
           <summary>

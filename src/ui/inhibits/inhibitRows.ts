@@ -2,15 +2,18 @@
  * The APICv / AVIC inhibit view, computed from the snapshot: every reason of
  * `enum kvm_apicv_inhibit` the vendor honours (VMX_REQUIRED_APICV_INHIBITS /
  * AVIC_REQUIRED_APICV_INHIBITS), set or clear, sticky or not, what set it, and the APIC-access
- * page. Pure: no store, no React.
+ * page. The KVM release decides which reasons exist (the aliasing ones came with 6.3, the
+ * historical X2APIC one went with 6.0) and whether APIC_ID_MODIFIED is sticky (5.19 - 6.2).
+ * Pure: no store, no React.
  */
-import { INHIBIT_REASONS, STICKY_INHIBITS, vendorHonours, type InhibitReason, type Vendor } from '../../core/inhibits';
+import { HISTORICAL_INHIBITS, INHIBIT_REASONS, STICKY_INHIBITS, vendorHonours, type AnyInhibitReason, type Vendor } from '../../core/inhibits';
+import { KvmProfile, type BehaviourId } from '../../core/profile';
 import type { FinalState, StepResult } from '../../scenario/result';
 
 export interface InhibitRow {
-  reason: InhibitReason;
-  /** Bit number in apicv_inhibit_reasons. */
-  bit: number;
+  reason: AnyInhibitReason;
+  /** Bit number in today's enum kvm_apicv_inhibit; null for a historical reason. */
+  bit: number | null;
   set: boolean;
   sticky: boolean;
   /** What set it (the snapshot's inhibitCauses), when set. */
@@ -21,7 +24,7 @@ export interface InhibitRow {
   fn: string;
 }
 
-export const INHIBIT_INFO: Record<InhibitReason, { meaning: string; fn: string }> = {
+export const INHIBIT_INFO: Record<AnyInhibitReason, { meaning: string; fn: string }> = {
   DISABLED: { meaning: 'APICv/AVIC is off: module parameter or no hardware support', fn: 'kvm_apicv_init' },
   HYPERV: { meaning: 'the guest uses Hyper-V SynIC AutoEOI, which needs EOI exits', fn: 'synic_update_vector' },
   ABSENT: { meaning: 'no in-kernel irqchip yet (cleared by KVM_CREATE_IRQCHIP)', fn: 'kvm_apicv_init' },
@@ -35,6 +38,16 @@ export const INHIBIT_INFO: Record<InhibitReason, { meaning: string; fn: string }
   SEV: { meaning: 'SEV guests cannot use AVIC', fn: 'sev_guest_init' },
   LOGICAL_ID_ALIASED: { meaning: 'the logical map is disabled: shared or multi-bit logical IDs, or mixed modes', fn: 'kvm_recalculate_apic_map' },
   PHYSICAL_ID_TOO_BIG: { meaning: "a vcpu_id is above AVIC's table (254; x2AVIC 511)", fn: 'avic_init_backing_page' },
+  X2APIC: { meaning: 'the guest CPUID has x2APIC, which AVIC could not handle before 6.0', fn: 'svm_vcpu_after_set_cpuid' },
+};
+
+/** Reasons that a release may predate (the profile's behaviour change that brought them). */
+const INTRODUCED_BY: Partial<Record<AnyInhibitReason, BehaviourId>> = {
+  APIC_ID_MODIFIED: 'apicIdModifiedInhibit',
+  APIC_BASE_MODIFIED: 'apicBaseModifiedInhibit',
+  PHYSICAL_ID_ALIASED: 'architecturalAliasing',
+  LOGICAL_ID_ALIASED: 'architecturalAliasing',
+  PHYSICAL_ID_TOO_BIG: 'avicIdTooBigInhibit',
 };
 
 export interface AccessPage {
@@ -53,7 +66,11 @@ export interface InhibitView {
   /** Honoured reasons: set ones first, each group in enum order. */
   rows: InhibitRow[];
   /** Reasons the vendor does not honour (setting them is a no-op). */
-  unused: InhibitReason[];
+  unused: AnyInhibitReason[];
+  /** Reasons this KVM release does not have yet. */
+  notYet: AnyInhibitReason[];
+  /** The release, as the VM input names it ("current" or "X.Y"). */
+  release: string;
   accessPage: AccessPage;
 }
 
@@ -69,29 +86,67 @@ export function accessPageDeleter(results: readonly StepResult[]): number | null
   return null;
 }
 
-export function inhibitView(s: InhibitInput, vendor: Vendor = 'intel', opts: { deletedBy?: number | null } = {}): InhibitView {
+export interface InhibitOptions {
+  /** The vCPU whose x2APIC entry deleted the APIC-access page (from the trace). */
+  deletedBy?: number | null;
+  /** The KVM release ("current" or "X.Y"). */
+  release?: string;
+  /** The VM's x2avic setting (AMD). */
+  x2avic?: boolean;
+}
+
+export function inhibitView(s: InhibitInput, vendor: Vendor = 'intel', opts: InhibitOptions = {}): InhibitView {
+  const release = opts.release ?? 'current';
+  const profile = new KvmProfile(release);
   const set = new Set(s.inhibits);
-  const rows: InhibitRow[] = INHIBIT_REASONS.flatMap((reason, bit) =>
-    vendorHonours(vendor, reason)
-      ? [{ reason, bit, set: set.has(reason), sticky: STICKY_INHIBITS.has(reason), cause: set.has(reason) ? (s.inhibitCauses[reason] ?? null) : null, ...INHIBIT_INFO[reason] }]
-      : [],
-  );
-  rows.sort((a, b) => Number(b.set) - Number(a.set) || a.bit - b.bit);
+  const exists = (r: AnyInhibitReason) => {
+    if (r === 'X2APIC') return !profile.hasNew('hybridAvic');
+    const since = INTRODUCED_BY[r];
+    return since === undefined || profile.hasNew(since);
+  };
+  const stickyIn = (r: AnyInhibitReason) =>
+    STICKY_INHIBITS.has(r) || (r === 'APIC_ID_MODIFIED' && profile.hasNew('apicIdModifiedInhibit') && !profile.hasNew('apicIdModifiedDynamic'));
+  const all: readonly AnyInhibitReason[] = [...INHIBIT_REASONS, ...HISTORICAL_INHIBITS];
+  const rows: InhibitRow[] = [];
+  const unused: AnyInhibitReason[] = [];
+  const notYet: AnyInhibitReason[] = [];
+  for (const reason of all) {
+    const isSet = set.has(reason);
+    if (!isSet && !exists(reason)) {
+      if (reason !== 'X2APIC') notYet.push(reason);
+      continue;
+    }
+    if (!isSet && !vendorHonours(vendor, reason)) {
+      unused.push(reason);
+      continue;
+    }
+    const bit = (INHIBIT_REASONS as readonly string[]).indexOf(reason);
+    rows.push({ reason, bit: bit < 0 ? null : bit, set: isSet, sticky: stickyIn(reason), cause: isSet ? (s.inhibitCauses[reason] ?? null) : null, ...INHIBIT_INFO[reason] });
+  }
+  const order = (r: InhibitRow) => (r.bit === null ? 100 : r.bit);
+  rows.sort((a, b) => Number(b.set) - Number(a.set) || order(a) - order(b));
   const engine = vendor === 'amd' ? 'AVIC' : 'APICv';
   return {
     engine,
     vendor,
     active: s.apicvActive,
     rows,
-    unused: INHIBIT_REASONS.filter((r) => !vendorHonours(vendor, r)),
-    accessPage: accessPageText(s, engine, opts),
+    unused,
+    notYet,
+    release,
+    accessPage: accessPageText(s, engine, { ...opts, vendor, profile }),
   };
 }
 
-function accessPageText(s: InhibitInput, engine: string, opts: { deletedBy?: number | null }): AccessPage {
+function accessPageText(s: InhibitInput, engine: string, opts: InhibitOptions & { vendor: Vendor; profile: KvmProfile }): AccessPage {
   switch (s.apicAccessPage) {
-    case 'mapped':
+    case 'mapped': {
+      const x2 = s.vcpus.find((v) => v.mode === 'x2apic');
+      if (opts.vendor === 'amd' && opts.x2avic === false && x2 && !opts.profile.hasNew('apicAccessPageInhibit')) {
+        return { state: 'mapped', label: 'mapped', why: `at 0xfee00000 although vCPU ${x2.vcpu} is in x2APIC mode without x2AVIC: before 6.3 the xAPIC page stayed visible` };
+      }
       return { state: 'mapped', label: 'mapped', why: `at 0xfee00000 (xAPIC MMIO virtualized by ${engine})` };
+    }
     case 'deleted': {
       const who = opts.deletedBy ?? s.vcpus.find((v) => v.mode === 'x2apic')?.vcpu;
       return {

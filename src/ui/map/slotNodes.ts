@@ -150,12 +150,15 @@ export function createSlotNodes(svgEl: SVGSVGElement, cb: SlotNodesCallbacks): S
     cards.select('.slot-box').datum((d) => d);
     cards.select('.vcpu-box').datum((d) => d);
 
-    const fade = cards.filter((d) => changed.has(d.id));
-    fade.interrupt('fade');
+    // A fade cut short by the next update must not leave a card half transparent.
+    cards.interrupt('fade').style('opacity', null);
     if (changed.size && !reducedMotion()) {
-      fade.style('opacity', 0).transition('fade').duration(MOTION_MS).style('opacity', 1);
-    } else {
-      fade.style('opacity', null);
+      cards
+        .filter((d) => changed.has(d.id))
+        .style('opacity', 0)
+        .transition('fade')
+        .duration(MOTION_MS)
+        .style('opacity', 1);
     }
   }
 
@@ -171,9 +174,10 @@ export function createSlotNodes(svgEl: SVGSVGElement, cb: SlotNodesCallbacks): S
   }
 
   function route(r: RouteView | null, pulse: boolean) {
-    routeG.selectAll('*').interrupt();
+    routeG.selectAll('*').interrupt('pulse');
     routeG.selectAll('*').remove();
     const cards = cardsG.selectAll<SVGGElement, SlotInfo>('g.map-card');
+    cards.select('.slot-box').interrupt('pulse').style('stroke-width', null);
     const onRoute = new Set(r && r.path === 'fast' ? r.slots : []);
     const accepted = new Set(r ? r.targets.filter((t) => t.accepted).map((t) => t.vcpu) : []);
     const dropped = new Set(r ? r.targets.filter((t) => !t.accepted).map((t) => t.vcpu) : []);
@@ -216,17 +220,21 @@ export function createSlotNodes(svgEl: SVGSVGElement, cb: SlotNodesCallbacks): S
       .attr('marker-end', 'url(#map-arrow-route)');
     // Routes may reach below the last row: grow the svg to fit.
     svg.attr('height', baseHeight + (paths.length ? ROW_GAP : 0));
+    // Inline styles: they win over the stylesheet's stroke widths while the pulse runs.
     if (pulse && !reducedMotion()) {
-      sel.attr('stroke-width', 6).attr('opacity', 0.25).transition('pulse').duration(MOTION_MS).attr('stroke-width', 2).attr('opacity', 1);
+      sel.style('stroke-width', '6px').style('opacity', 0.25).transition('pulse').duration(MOTION_MS).style('stroke-width', '2px').style('opacity', 1);
       cards
         .filter((d) => onRoute.has(d.id))
         .select<SVGRectElement>('.slot-box')
-        .attr('stroke-width', 4)
+        .style('stroke-width', '5px')
         .transition('pulse')
         .duration(MOTION_MS)
-        .attr('stroke-width', 2);
+        .style('stroke-width', '2px')
+        .on('end', function () {
+          select(this).style('stroke-width', null);
+        });
     } else {
-      sel.attr('stroke-width', 2).attr('opacity', 1);
+      sel.style('stroke-width', '2px').style('opacity', 1);
     }
   }
 

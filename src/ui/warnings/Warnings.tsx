@@ -36,7 +36,8 @@ function Item({ w }: { w: Warning }) {
 export function Warnings({ max = 2 }: { max?: number }) {
   const snapshot = useLab((s) => s.snapshot);
   const last = useLab((s) => (s.cursor > 0 ? (s.log[s.cursor - 1]?.result ?? null) : null));
-  const warnings = useMemo(() => computeWarnings(snapshot, last), [snapshot, last]);
+  const release = useLab((s) => s.vmInput.kvm ?? 'current');
+  const warnings = useMemo(() => computeWarnings(snapshot, last, { release }), [snapshot, last, release]);
   const shown = warnings.slice(0, max);
   const rest = warnings.slice(max);
   return (

@@ -25,7 +25,23 @@ function physLookups(why: string): { id: number; empty: boolean }[] {
   return [...why.matchAll(/phys_map\[(\d+)\]( is empty)?/g)].map((m) => ({ id: Number(m[1]), empty: m[2] !== undefined }));
 }
 
-export function computeWarnings(s: FinalState, last: StepResult | null, report: ConflictReport = findConflicts(s)): Warning[] {
+/** The destination ID of the last IPI or MSI, from its KVM trace (kvm_apic_ipi / kvm_msi_set_irq). */
+function lastDest(last: StepResult): number | null {
+  const trace = (last.trace as { detail?: string }[] | undefined) ?? [];
+  for (const t of trace) {
+    const m = /dest_id 0x([0-9a-f]+)/.exec(t.detail ?? '');
+    if (m) return parseInt(m[1], 16);
+  }
+  return null;
+}
+
+/**
+ * `release` is the KVM release ("current" or "X.Y"); pass `report` when the caller already has
+ * the conflicts for the same snapshot and release.
+ */
+export function computeWarnings(s: FinalState, last: StepResult | null, opts: { release?: string; report?: ConflictReport } = {}): Warning[] {
+  const report = opts.report ?? findConflicts(s, { release: opts.release });
+  const hack = s.caps.x2apicFormat || !report.modern;
   const out: Warning[] = [];
 
   // The last IPI: delivered to fewer vCPUs than hardware would (first vCPU wins, stale map), or dropped.
@@ -37,7 +53,7 @@ export function computeWarnings(s: FinalState, last: StepResult | null, report: 
         const all = conflict.members.map((m) => m.vcpu);
         const got = all.filter((v) => delivered.has(v));
         const holderMode = conflict.members.find((m) => m.vcpu === s.map.phys?.[String(id)])?.mode;
-        const rule = !s.caps.x2apicFormat ? 'stale map' : holderMode === 'x2apic' ? 'x2APIC vCPU wins' : 'first vCPU wins';
+        const rule = !hack ? 'stale map' : holderMode === 'x2apic' ? 'x2APIC vCPU wins' : 'first vCPU wins';
         out.push({
           level: 'warn',
           key: `ipi-alias-${id}`,
@@ -60,11 +76,34 @@ export function computeWarnings(s: FinalState, last: StepResult | null, report: 
     }
   }
 
+  // A logical IPI through a map whose slot one of several vCPUs won (pre-6.3, or a stale map).
+  if (last && last.path === 'fast' && typeof last.why === 'string') {
+    const m = /logical (XAPIC_FLAT|XAPIC_CLUSTER) mask 0x([0-9a-f]+)/.exec(last.why);
+    const dest = lastDest(last);
+    if (m) {
+      const mask = parseInt(m[2], 16);
+      const delivered = new Set(((last.delivered as { vcpu: number }[] | undefined) ?? []).map((d) => d.vcpu));
+      for (const c of report.logical) {
+        if (c.mode !== m[1] || !((mask >> c.bit) & 1)) continue;
+        if (c.mode === 'XAPIC_CLUSTER' && (dest === null || ((dest >>> 4) & 0xf) !== c.cluster)) continue;
+        const got = c.vcpus.filter((v) => delivered.has(v));
+        if (got.length >= c.vcpus.length) continue;
+        out.push({
+          level: 'warn',
+          key: `ipi-logical-${c.mode}-${c.cluster}-${c.bit}`,
+          text: `Logical IPI to ${hex8(c.logicalId)} went only to ${listVcpus(got)} (${c.kvm.verdict.replace(/^.*\((.*)\)$/, '$1')}); hardware would deliver it to ${listVcpus(c.vcpus)}`,
+          detail: c.kvm.why + ' ' + c.hardware,
+          vcpus: c.vcpus,
+        });
+      }
+    }
+  }
+
   // vCPUs that are hardware-enabled but in no phys slot while the map is present.
   if (s.map.present) {
     const inMap = new Set(Object.values(s.map.phys ?? {}));
     const losers = new Set<number>();
-    if (s.caps.x2apicFormat) for (const c of report.physical) for (const m of c.members) if (!inMap.has(m.vcpu)) losers.add(m.vcpu);
+    if (hack) for (const c of report.physical) for (const m of c.members) if (!inMap.has(m.vcpu)) losers.add(m.vcpu);
     const missing = s.vcpus.filter((v) => (v.mode === 'xapic' || v.mode === 'x2apic') && !inMap.has(v.vcpu) && !losers.has(v.vcpu)).map((v) => v.vcpu);
     if (missing.length) {
       out.push({

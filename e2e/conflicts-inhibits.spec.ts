@@ -73,6 +73,20 @@ test.describe('alias conflicts and APICv inhibits', () => {
     await page.screenshot({ path: `${SHOTS}/conflicts-alias-fast.png` });
   });
 
+  test('KVM 6.2: aliases are resolved silently (first vCPU wins), the aliasing inhibits do not exist yet', async ({ page }) => {
+    await page.goto('/');
+    await importDoc(page, aliasDoc(false, { kvm: '6.2' }));
+    const row = page.getByRole('region', { name: 'Alias conflicts' }).getByTestId('conflict-phys-0');
+    await expect(row).toContainText('only vCPU 0 (first vCPU wins)');
+    await expect(row).toContainText('Before 6.3');
+    const inhibits = page.getByRole('region', { name: 'APICv inhibits' });
+    await expect(inhibits.getByTestId('inhibit-PHYSICAL_ID_ALIASED')).toHaveCount(0);
+    await expect(inhibits).toContainText('1 not in KVM 6.2');
+    await expect(inhibits.getByTestId('inhibit-APIC_ID_MODIFIED')).toContainText('SET');
+    await expect(inhibits.getByTestId('inhibit-APIC_ID_MODIFIED')).toContainText('sticky');
+    await page.screenshot({ path: `${SHOTS}/conflicts-alias-6.2.png` });
+  });
+
   test('AMD without x2AVIC: a vCPU entering x2APIC mode deletes the APIC-access page for good', async ({ page }) => {
     await page.goto('/');
     await importDoc(page, { format: 'apic-scenario/1', vm: { vcpus: 4, vendor: 'amd', x2avic: false }, steps: [] });

@@ -22,6 +22,20 @@ export interface LogEntry {
   result: StepResult;
 }
 
+/** A guided tour: a scenario whose steps carry narration and the panels they are about. */
+export interface Tour {
+  id: string;
+  title: string;
+  intro: string;
+  outro: string;
+  /** The KVM release before the change the tour is about. */
+  before: string;
+  /** The release the tour was written for (its vm.kvm), to switch back to. */
+  after: string;
+  narrations: string[];
+  focus: string[][];
+}
+
 /** What the pointer is over, shared by every panel (linked views). */
 export type Hover = { vcpu: number } | { apicId: number } | { vector: number } | null;
 
@@ -41,6 +55,8 @@ export interface LabState {
   hover: Hover;
   /** The last rejected action, in words. */
   error: string | null;
+  /** The tour being played, if any: its narration follows the cursor. */
+  tour: Tour | null;
 
   /** Run one step (any apic-scenario/1 step object). Invalid input changes nothing. */
   apply(step: unknown): StepResult | null;
@@ -62,6 +78,11 @@ export interface LabState {
   shareLink(): string;
   /** Restore a session from a fragment; a bad one is reported and changes nothing. */
   openLink(fragment: string): boolean;
+  /** Load a tour document and show its start (cursor 0). */
+  startTour(doc: unknown): boolean;
+  endTour(): void;
+  /** A vCPU's KVM_GET_LAPIC image as the state shows it (with the x2APIC fixups). */
+  lapicImage(vcpu: number): Uint32Array | null;
 }
 
 export const DEFAULT_VM: VmInput = { vcpus: 4 };
@@ -140,6 +161,7 @@ export function createLabStore(initial: VmInput = DEFAULT_VM) {
       selectedVcpu: current.vm.vcpus[0]?.id ?? null,
       hover: null,
       error: null,
+      tour: null,
 
       apply(raw) {
         const { log, cursor, vmInput } = get();
@@ -201,6 +223,38 @@ export function createLabStore(initial: VmInput = DEFAULT_VM) {
         const { vmInput, log, cursor, title, selectedVcpu } = get();
         const scenario = toDocument({ title: title || undefined, vm: vmInput, steps: log.map((e) => stripStep(e.step)) });
         return encodeSession({ scenario, cursor, selectedVcpu });
+      },
+      startTour(doc) {
+        try {
+          const s = parseScenario(doc);
+          const t = (s.raw.tour ?? {}) as Partial<Tour>;
+          const raw = s.raw.steps as { narration?: string; focus?: string[] }[];
+          if (!load(s.vm, s.steps, s.title ?? '', 0)) return false;
+          set({
+            tour: {
+              id: String(t.id ?? ''),
+              title: s.title ?? '',
+              intro: String(t.intro ?? s.description ?? ''),
+              outro: String(t.outro ?? ''),
+              before: String(t.before ?? ''),
+              after: s.vm.kvm ?? 'current',
+              narrations: raw.map((r) => r.narration ?? ''),
+              focus: raw.map((r) => r.focus ?? []),
+            },
+          });
+          return true;
+        } catch (e) {
+          if (!(e instanceof ScenarioInputError)) throw e;
+          set({ error: `tour: ${e.message}` });
+          return false;
+        }
+      },
+      endTour() {
+        set({ tour: null });
+      },
+      lapicImage(vcpu) {
+        const v = current.vm.vcpu(vcpu);
+        return v ? current.vm.getLapic(v) : null;
       },
       openLink(fragment) {
         const d = decodeSession(fragment);

@@ -6,6 +6,7 @@ import { ApicMapPanel } from './map/ApicMapPanel';
 import { IcrPanel } from './icr/IcrPanel';
 import { ConflictsPanel } from './conflicts/ConflictsPanel';
 import { InhibitsPanel } from './inhibits/InhibitsPanel';
+import { TourPlayer } from './tour/TourPlayer';
 
 /**
  * One screen: the VM bar on top; vCPUs, the optimized map with the ICR composer, and the selected
@@ -24,6 +25,7 @@ export function App() {
         <ConflictsPanel />
         <InhibitsPanel />
       </main>
+      <TourPlayer />
     </div>
   );
 }

@@ -1,4 +1,5 @@
-import { useState } from 'react';
+import { useRef, useState } from 'react';
+import { hexDump, imageBytes, parseLapicImage, setLapicStep } from '../scenario/lapicImage';
 import { SLOT_NAMES, SLOT_OFFSETS, slotKey } from '../core/apicdef';
 import { slotReadable, slotWritable } from '../core/lapic';
 import { labStore, useLab } from '../store/labStore';
@@ -61,6 +62,18 @@ function SlotRow({ vcpu, off, value, x2view, mode, nrLvt, changed }: { vcpu: num
   );
 }
 
+function saveImage(vcpu: number, dump: boolean) {
+  const words = labStore.getState().lapicImage(vcpu);
+  if (!words) return;
+  const blob = dump ? new Blob([hexDump(words)], { type: 'text/plain' }) : new Blob([imageBytes(words) as BlobPart], { type: 'application/octet-stream' });
+  const url = URL.createObjectURL(blob);
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = `lapic-vcpu${vcpu}.${dump ? 'txt' : 'bin'}`;
+  a.click();
+  URL.revokeObjectURL(url);
+}
+
 /** The selected vCPU's LAPIC: APICBASE, the 64-slot page in its xAPIC or x2APIC view, IRR/ISR/TMR. */
 export function RegisterPage() {
   const id = useLab((s) => s.selectedVcpu);
@@ -68,6 +81,7 @@ export function RegisterPage() {
   const vcpu = useLab((s) => s.snapshot.vcpus.find((v) => v.vcpu === id));
   const changed = useLab((s) => (id === null ? undefined : s.changed.get(id)));
   const [view, setView] = useState<'auto' | 'xapic' | 'x2apic'>('auto');
+  const imageFile = useRef<HTMLInputElement>(null);
   if (id === null || !regs || !vcpu) return <Panel title="Register page" className="area-regs">No vCPU selected.</Panel>;
   const x2view = view === 'auto' ? vcpu.mode === 'x2apic' : view === 'x2apic';
   const nrLvt = ((regs[0x30 >> 2] >>> 16) & 0xff) + 1;
@@ -86,6 +100,29 @@ export function RegisterPage() {
               </button>
             ))}
           </div>
+          <button title="Download this vCPU's KVM_GET_LAPIC image (1024 bytes)" onClick={() => saveImage(id, false)}>
+            Image ↓
+          </button>
+          <button title="Download the image as an xxd hex dump" onClick={() => saveImage(id, true)}>
+            Dump ↓
+          </button>
+          <button title="Load a KVM_GET_LAPIC image (binary or hex dump) with KVM_SET_LAPIC" onClick={() => imageFile.current?.click()}>
+            Image ↑
+          </button>
+          <input
+            ref={imageFile}
+            type="file"
+            hidden
+            aria-label="Load a KVM_GET_LAPIC image"
+            onChange={async (e) => {
+              const f = e.target.files?.[0];
+              e.target.value = '';
+              if (!f) return;
+              const r = parseLapicImage(new Uint8Array(await f.arrayBuffer()));
+              if (r.ok) act(setLapicStep(id, r.words));
+              else labStore.setState({ error: r.message });
+            }}
+          />
           {!vcpu.swEnabled && vcpu.mode !== 'disabled' && (
             <button onClick={() => act(vcpu.mode === 'x2apic' ? { op: 'wrmsr', vcpu: id, msr: '0x80f', value: '0x1ff' } : { op: 'mmio_write', vcpu: id, offset: '0x0f0', value: '0x1ff' })}>
               Software-enable

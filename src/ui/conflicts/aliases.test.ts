@@ -150,3 +150,24 @@ describe('truncated xAPIC IDs', () => {
     expect(r.physical[43].members.map((m) => m.vcpu)).toEqual([43, 299]);
   });
 });
+
+describe('before 6.3 (pre-v6.3 map rebuild)', () => {
+  it('aliases never remove the map: the first vCPU wins without 32-bit IDs, no inhibit', () => {
+    const { s } = load(aliasDoc(false, { kvm: '6.2' }));
+    expect(s.map.present).toBe(true);
+    // No aliasing inhibit; 6.2 compares xAPIC IDs untruncated, so vCPU 256 sets APIC_ID_MODIFIED.
+    expect(s.inhibits).toEqual(['APIC_ID_MODIFIED']);
+    const r = findConflicts(s, { release: '6.2' });
+    expect(r.modern).toBe(false);
+    expect(r.physical[0].kvm).toMatchObject({ path: 'fast', receivers: [0], verdict: 'only vCPU 0 (first vCPU wins)' });
+    expect(r.physical[0].kvm.why).toContain('Before 6.3');
+    expect(r.physicalPolicy).toContain('before 6.3');
+  });
+
+  it('later vCPUs overwrite a shared logical slot: the last vCPU wins', () => {
+    const { s } = load(doc(2, [lapic(0, { '0x0e0': FLAT, '0x0d0': '0x01000000' }), lapic(1, { '0x0e0': FLAT, '0x0d0': '0x01000000' })], { kvm: '6.2' }));
+    const c = findConflicts(s, { release: '6.2' }).logical[0];
+    expect(s.map.logicalMode).toBe('XAPIC_FLAT');
+    expect(c.kvm).toMatchObject({ path: 'fast', receivers: [1], verdict: 'only vCPU 1 (last vCPU wins)' });
+  });
+});

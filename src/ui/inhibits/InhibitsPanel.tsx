@@ -89,7 +89,7 @@ export function InhibitsPanel() {
               <code key={r}>{r}</code>
             ))}
           </p>
-          <p className="muted">Added by later releases (5.19: APIC ID/base modified; 6.3: the aliasing reasons; 6.17: PHYSICAL_ID_TOO_BIG).</p>
+          <p className="muted">Added by later releases: 5.19 APIC_ID/BASE_MODIFIED, 6.3 the aliasing reasons, 6.17 PHYSICAL_ID_TOO_BIG.</p>
         </details>
       )}
       {v.unused.length > 0 && (

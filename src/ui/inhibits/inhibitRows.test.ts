@@ -71,3 +71,41 @@ describe('inhibitView', () => {
     expect(row.cause).toContain('vCPU 255');
   });
 });
+
+describe('inhibitView across KVM releases', () => {
+  it('5.10 Intel has none of the APIC ID, base or aliasing reasons', () => {
+    const { s } = load({ format: 'apic-scenario/1', vm: { vcpus: 2, kvm: '5.10' }, steps: [] });
+    const v = inhibitView(s, 'intel', { release: '5.10' });
+    expect(v.rows.map((r) => r.reason)).toEqual(['DISABLED', 'HYPERV', 'ABSENT', 'BLOCKIRQ']);
+    expect(v.notYet).toEqual(['PHYSICAL_ID_ALIASED', 'APIC_ID_MODIFIED', 'APIC_BASE_MODIFIED']);
+    expect(v.unused).toEqual(['NESTED', 'IRQWIN', 'PIT_REINJ', 'SEV', 'LOGICAL_ID_ALIASED', 'PHYSICAL_ID_TOO_BIG', 'X2APIC']);
+  });
+
+  it('5.10 AMD: the historical X2APIC inhibit is set (sticky) for an x2APIC guest', () => {
+    const { s } = load({ format: 'apic-scenario/1', vm: { vcpus: 2, vendor: 'amd', kvm: '5.10' }, steps: [] });
+    const v = inhibitView(s, 'amd', { release: '5.10' });
+    expect(v.active).toBe(false);
+    expect(v.rows[0]).toMatchObject({ reason: 'X2APIC', bit: null, set: true, sticky: true, fn: 'svm_vcpu_after_set_cpuid' });
+    expect(v.rows[0].cause).toContain('x2APIC');
+  });
+
+  it('current AMD does not list X2APIC at all', () => {
+    const { s } = load({ format: 'apic-scenario/1', vm: { vcpus: 2, vendor: 'amd' }, steps: [] });
+    const v = inhibitView(s, 'amd');
+    expect(v.rows.some((r) => r.reason === 'X2APIC')).toBe(false);
+    expect(v.notYet).toEqual([]);
+  });
+
+  it('5.19 - 6.2: APIC_ID_MODIFIED is sticky', () => {
+    const { s } = load({ format: 'apic-scenario/1', vm: { vcpus: 2, kvm: '6.2' }, steps: [] });
+    expect(inhibitView(s, 'intel', { release: '6.2' }).rows.find((r) => r.reason === 'APIC_ID_MODIFIED')).toMatchObject({ sticky: true, fn: 'kvm_lapic_xapic_id_updated' });
+    expect(inhibitView(s, 'intel', { release: '6.3' }).rows.find((r) => r.reason === 'APIC_ID_MODIFIED')?.sticky).toBe(false);
+  });
+
+  it('6.2 hybrid AVIC leaves the APIC-access page mapped for an x2APIC vCPU', () => {
+    const { s } = load({ format: 'apic-scenario/1', vm: { vcpus: 2, vendor: 'amd', x2avic: false, kvm: '6.2' }, steps: [{ op: 'wrmsr', vcpu: 1, msr: '0x1b', value: '0xfee00c00' }] });
+    const v = inhibitView(s, 'amd', { release: '6.2', x2avic: false });
+    expect(v.accessPage.state).toBe('mapped');
+    expect(v.accessPage.why).toContain('before 6.3');
+  });
+});

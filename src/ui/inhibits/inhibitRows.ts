@@ -41,6 +41,9 @@ export const INHIBIT_INFO: Record<AnyInhibitReason, { meaning: string; fn: strin
   X2APIC: { meaning: 'the guest CPUID has x2APIC, which AVIC could not handle before 6.0', fn: 'svm_vcpu_after_set_cpuid' },
 };
 
+/** APIC_ID_MODIFIED as 5.19 - 6.2 had it: set for good by the write, compared untruncated. */
+const APIC_ID_MODIFIED_5_19 = { meaning: 'an xAPIC ID other than vcpu_id (untruncated) was written: set for good', fn: 'kvm_lapic_xapic_id_updated' };
+
 /** Reasons that a release may predate (the profile's behaviour change that brought them). */
 const INTRODUCED_BY: Partial<Record<AnyInhibitReason, BehaviourId>> = {
   APIC_ID_MODIFIED: 'apicIdModifiedInhibit',
@@ -112,16 +115,18 @@ export function inhibitView(s: InhibitInput, vendor: Vendor = 'intel', opts: Inh
   const notYet: AnyInhibitReason[] = [];
   for (const reason of all) {
     const isSet = set.has(reason);
-    if (!isSet && !exists(reason)) {
-      if (reason !== 'X2APIC') notYet.push(reason);
-      continue;
-    }
+    if (!isSet && reason === 'X2APIC' && !exists(reason)) continue;
     if (!isSet && !vendorHonours(vendor, reason)) {
       unused.push(reason);
       continue;
     }
+    if (!isSet && !exists(reason)) {
+      notYet.push(reason);
+      continue;
+    }
     const bit = (INHIBIT_REASONS as readonly string[]).indexOf(reason);
-    rows.push({ reason, bit: bit < 0 ? null : bit, set: isSet, sticky: stickyIn(reason), cause: isSet ? (s.inhibitCauses[reason] ?? null) : null, ...INHIBIT_INFO[reason] });
+    const info = reason === 'APIC_ID_MODIFIED' && stickyIn(reason) ? APIC_ID_MODIFIED_5_19 : INHIBIT_INFO[reason];
+    rows.push({ reason, bit: bit < 0 ? null : bit, set: isSet, sticky: stickyIn(reason), cause: isSet ? (s.inhibitCauses[reason] ?? null) : null, ...info });
   }
   const order = (r: InhibitRow) => (r.bit === null ? 100 : r.bit);
   rows.sort((a, b) => Number(b.set) - Number(a.set) || order(a) - order(b));

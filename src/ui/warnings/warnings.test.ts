@@ -56,3 +56,23 @@ describe('computeWarnings', () => {
     expect(computeWarnings(s, last).map((x) => x.key)).toEqual(['missing-from-map']);
   });
 });
+
+describe('computeWarnings before 6.3', () => {
+  it('first vCPU wins without 32-bit IDs', () => {
+    const { s, last } = load(aliasDoc(false, { kvm: '6.2' }), [NMI_TO_0]);
+    expect(computeWarnings(s, last, { release: '6.2' }).find((x) => x.key === 'ipi-alias-0')?.text).toContain('(first vCPU wins)');
+  });
+
+  it('a logical IPI to a shared flat bit reaches only the last vCPU', () => {
+    const { s, last } = load(
+      {
+        format: 'apic-scenario/1',
+        vm: { vcpus: 2, kvm: '6.2' },
+        steps: [0, 1].map((vcpu) => ({ op: 'set_lapic', vcpu, merge: true, regs: { ...SW_ON, '0x0d0': '0x01000000' } })),
+      },
+      [{ op: 'msi', addressLo: '0xfee01004', data: '0x4041' }],
+    );
+    const w = computeWarnings(s, last, { release: '6.2' }).find((x) => x.key.startsWith('ipi-logical-'));
+    expect(w?.text).toBe('Logical IPI to 0x01 went only to vCPU 1 (last vCPU wins); hardware would deliver it to vCPUs 0 and 1');
+  });
+});

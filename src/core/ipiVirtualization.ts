@@ -23,10 +23,12 @@ export type IcrExit = 'ipiv' | 'apic-write' | 'wrmsr-fastpath' | 'wrmsr' | 'mmio
 /** The WRMSR exit for an x2APIC ICR write: the fastpath when the map delivers it (and, before 6.18, only simple IPIs). */
 function wrmsrExit(vm: Vm, irq: LapicIrq, path: 'fast' | 'slow', why: string): { exit: IcrExit; note: string } {
   const simple = irq.deliveryMode === 0 && !irq.logical && irq.shorthand === 0 && irq.destId !== 0xffffffff;
-  const fastpath = path === 'fast' && (vm.profile.hasNew('x2apicIcrFastpathAny') || simple);
+  // 6.18+: any ICR the optimized map delivers; before: only simple ones, which the fastpath then
+  // completed through kvm_x2apic_icr_write() whatever path delivery took.
+  const fastpath = vm.profile.hasNew('x2apicIcrFastpathAny') ? path === 'fast' : simple;
   return fastpath
-    ? { exit: 'wrmsr-fastpath', note: `${why}: WRMSR VM exit completed in KVM's fastpath (kvm_x2apic_icr_write_fast)` }
-    : { exit: 'wrmsr', note: `${why}: WRMSR VM exit, full handling (kvm_x2apic_icr_write)${path === 'fast' && !simple ? '; before 6.18 the fastpath took only Fixed physical unicast' : ''}` };
+    ? { exit: 'wrmsr-fastpath', note: `${why}: WRMSR VM exit completed in KVM's fastpath (handle_fastpath_set_msr_irqoff)` }
+    : { exit: 'wrmsr', note: `${why}: WRMSR VM exit, full handling (kvm_x2apic_icr_write)` };
 }
 
 /** How the ICR write `icrLow` from `src`, delivered through `path`, reaches KVM. */

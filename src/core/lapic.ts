@@ -409,7 +409,10 @@ export class Lapic {
           // <= 5.17: the SELF_IPI write went through the ICR write path and overwrote the ICR.
           return this.regWriteInner(APIC_ICR, (APIC_DEST_SELF | (val & APIC_VECTOR_MASK)) >>> 0);
         }
-        if (val & ~APIC_VECTOR_MASK) return 1;
+        if (val & ~APIC_VECTOR_MASK) {
+          if (this.vm.profile.hasNew('selfIpiReservedGp')) return 1;
+          val &= APIC_VECTOR_MASK; // 5.18 - 6.2: bits 31:8 ignored
+        }
         this.vm.sendIpi(this, (APIC_DEST_SELF | val) >>> 0, 0);
         return 0;
       default:

@@ -19,15 +19,20 @@ function stateFixup(vcpu: Vcpu, regs: Uint32Array, set: boolean): boolean {
   const vm = vcpu.vm;
   const x2apicId = apic.x2apicId;
   const id = APIC_ID >> 2;
+  let ldrId = x2apicId;
   if (vm.x2apicFormat) {
     if (regs[id] !== x2apicId) return false;
+  } else if (!vm.profile.hasNew('setLapicX2apicIdLocked')) {
+    // Before 6.11: `*id >>= 24` on SET (userspace chose the x2APIC ID register, and the LDR
+    // followed it), `*id <<= 24` on GET (of whatever the register held).
+    if (set) regs[id] = ldrId = regs[id] >>> 24;
+    else regs[id] = (regs[id] << 24) >>> 0;
   } else if (set) {
-    // Before 6.11 KVM installed the userspace value (read back as id >> 24 by kvm_xapic_id).
-    if (vm.profile.hasNew('setLapicX2apicIdLocked')) regs[id] = x2apicId;
+    regs[id] = x2apicId;
   } else {
     regs[id] = (x2apicId << 24) >>> 0;
   }
-  if (set) regs[APIC_LDR >> 2] = calcX2apicLdr(x2apicId);
+  if (set) regs[APIC_LDR >> 2] = calcX2apicLdr(ldrId);
   if (!vm.icrIsSplit && vm.profile.hasNew('x2apicIcr64')) {
     if (set) regs[(APIC_ICR >> 2) + 1] = regs[APIC_ICR2 >> 2];
     else regs[APIC_ICR2 >> 2] = regs[(APIC_ICR >> 2) + 1];

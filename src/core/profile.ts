@@ -89,6 +89,13 @@ export const BEHAVIOUR_CHANGES = [
     after: 'APIC_ID_MODIFIED recomputed at each map rebuild: set while an enabled xAPIC-mode vCPU has xAPIC ID != (u8)vcpu_id',
   },
   {
+    id: 'selfIpiReservedGp',
+    since: '6.3',
+    commit: 'ba5838abb053',
+    before: 'a SELF_IPI write with bits 31:8 set sent vector bits 7:0 (5.18 - 6.2)',
+    after: 'a SELF_IPI write with any of bits 31:8 set raises #GP',
+  },
+  {
     id: 'x2apicHighBitsGp',
     since: '6.3',
     commit: 'ab52be1b310b',
@@ -98,7 +105,7 @@ export const BEHAVIOUR_CHANGES = [
   {
     id: 'xapicIdReinitOnHostX2apicExit',
     since: '6.3',
-    commit: 'Reinitialize xAPIC ID when userspace forces x2APIC => xAPIC',
+    commit: '052c3b99cbc8',
     before: 'a host-forced x2APIC -> xAPIC switch left the xAPIC ID register stale',
     after: 'the xAPIC ID is reset to vcpu_id',
   },

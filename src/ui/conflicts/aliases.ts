@@ -161,7 +161,7 @@ function physicalPick(s: ConflictInput, apicId: number, members: { vcpu: number;
       receivers: [holder],
       verdict: `only vCPU ${holder} (x2APIC wins)`,
       why: `${modern ? 'With 32-bit IDs' : 'Before 6.3 (hotplug hack always on)'} an x2APIC-mode vCPU always writes its own slot, so phys_map[${apicId}] = vCPU ${holder}; ${listVcpus(others)} get nothing on the fast path.`,
-      fn: 'kvm_recalculate_phys_map',
+      fn: modern ? 'kvm_recalculate_phys_map' : 'kvm_recalculate_apic_map',
     };
   }
   const first = ids[0] === holder;
@@ -170,7 +170,7 @@ function physicalPick(s: ConflictInput, apicId: number, members: { vcpu: number;
     receivers: [holder],
     verdict: first ? `only vCPU ${holder} (first vCPU wins)` : `only vCPU ${holder}`,
     why: `${modern ? 'KVM_X2APIC_API_USE_32BIT_IDS turns on the hotplug hack' : 'Before 6.3 the hotplug hack is always on and aliases are resolved silently by vCPU order, with no inhibit'}: phys_map[${apicId}] keeps the first vCPU that claimed it (vCPU ${holder}, earliest created), so only it receives; ${listVcpus(others)} ${others.length === 1 ? 'is' : 'are'} reachable only by ${others.length === 1 ? 'its' : 'their'} 32-bit ID.`,
-    fn: 'kvm_recalculate_phys_map',
+    fn: modern ? 'kvm_recalculate_phys_map' : 'kvm_recalculate_apic_map',
   };
 }
 

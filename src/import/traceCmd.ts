@@ -1,0 +1,856 @@
+/**
+ * Import a `trace-cmd report` (or ftrace `trace` file) of KVM's APIC tracepoints as an
+ * apic-scenario/1 document, plus a report of what was used, what was skipped and why.
+ *
+ * Pure: text in, { scenario, report } out; no I/O. Print formats (arch/x86/kvm/trace.h):
+ *   kvm_msr              "msr_%s %x = 0x%llx%s"            (read|write, ecx, data, " (#GP)")
+ *   kvm_apic             "apic_%s %s = 0x%x"               (read|write, kvm_trace_symbol_apic name or 0x.., value;
+ *                                                            u64 "0x%llx" on newer kernels)
+ *   kvm_apic_ipi         "dst %x vec %u (%s|%s|%s|%s|%s)"   (mode|physical,logical|assert,de-assert|edge,level|shorthand)
+ *   kvm_apic_accept_irq  "apicid %x vec %u (%s|%s)%s"       (vcpu_id, vector, mode|edge,level, " (coalesced)")
+ *   kvm_msi_set_irq      "dst %llx vec %u (%s|%s|%s%s)"     (dst = addr[19:12] | addr_hi[31:8]; older kernels:
+ *                                                            "dst %u vec %x", see options.msiFormat)
+ *   kvm_eoi, kvm_pv_eoi  "apicid %x vector %d"              (the vcpu_id of the vCPU doing the EOI)
+ *   kvm_entry            "vcpu %u, rip 0x%lx"; kvm_exit "vcpu %u reason ..." (older kernels: no vcpu)
+ *   kvm_inj_virq         "irq %u" (older) / "IRQ 0x%x[ [reinjected]]" (newer)
+ *   kvm_apicv_inhibit_changed "%s reason=%u, inhibits=0x%lx"
+ *
+ * The order of events inside one access matters and is KVM's:
+ *   - xAPIC MMIO write: kvm_apic(write) first (kvm_lapic_reg_write traces on entry), then for ICR
+ *     kvm_apic_ipi and one kvm_apic_accept_irq per __apic_accept_irq call.
+ *   - x2APIC WRMSR: the same kvm_apic line(s) (or, for ICR on newer kernels, kvm_apic_ipi +
+ *     accept_irq + kvm_apic(write APIC_ICR)) and then kvm_msr, which kvm_emulate_wrmsr traces
+ *     *after* the write. The kvm_apic lines are then part of the MSR access, not MMIO.
+ *   - reads: kvm_lapic_reg_read traces kvm_apic(read) before kvm_msr(read).
+ */
+
+/** Longest line accepted; real tracepoint lines are a few hundred characters. */
+export const MAX_LINE_LENGTH = 4096;
+/** Most steps one import produces (the rest is reported, not imported). */
+export const MAX_STEPS = 50_000;
+/** Report lists are capped at this many entries each (counts stay exact). */
+export const MAX_REPORT_ENTRIES = 2_000;
+/** vCPU ids KVM accepts (KVM_MAX_VCPU_IDS of a MAXSMP kernel, as the lab models). */
+const MAX_VCPU_ID = 16384;
+const MAX_VCPUS = 4096;
+
+export class TraceImportError extends Error {}
+
+export interface TraceImportOptions {
+  /** Thread id (pid in the trace) → vCPU id, overriding inference. */
+  threads?: Record<string, number>;
+  /**
+   * How kvm_msi_set_irq prints: "current" = "dst %llx vec %u" (with the extended destination
+   * bits), "legacy" = "dst %u vec %x" of older kernels. Default "current".
+   */
+  msiFormat?: 'current' | 'legacy';
+  /** Cap on produced steps (default and maximum MAX_STEPS). */
+  maxSteps?: number;
+}
+
+export interface ReportStep {
+  /** Index of the step in scenario.steps. */
+  step: number;
+  /** Trace line (1-based) of the event that defines the step. */
+  line: number;
+  event: string;
+  op: string;
+  vcpu?: number;
+  /** Other trace lines folded into this step (kvm_apic halves of an MSR access, the IPI line...). */
+  alsoLines: number[];
+}
+
+export interface ReportCheck {
+  step: number;
+  /** The kvm_apic_accept_irq lines turned into the step's expected `delivered`. */
+  lines: number[];
+  delivered: { vcpu: number; mode: string; vector: number }[];
+}
+
+export interface ReportSkip {
+  line: number;
+  event: string;
+  reason: string;
+}
+
+export interface ReportLine {
+  line: number;
+  reason: string;
+  /** The line, cut to 160 characters. */
+  text: string;
+}
+
+export interface ReportVcpu {
+  vcpu: number;
+  /** Threads (pid and task name) whose events were given to this vCPU. */
+  threads: { pid: number; comm: string }[];
+  /** How the id was found. */
+  how: string;
+  /** First trace line that showed it. */
+  line: number;
+}
+
+export interface ReportThread {
+  pid: number;
+  comm: string;
+  firstLine: number;
+  apicEvents: number;
+  reason: string;
+}
+
+export interface TraceImportReport {
+  /** What the text looked like: trace-cmd report, ftrace trace file, or neither. */
+  source: 'trace-cmd' | 'ftrace' | 'unknown';
+  totalLines: number;
+  /** Lines that parsed as `<comm>-<pid> [<cpu>] <ts>: <event>: <fields>`. */
+  eventLines: number;
+  steps: ReportStep[];
+  /** accept_irq lines that became expectations (checks, not inputs). */
+  checks: ReportCheck[];
+  skipped: ReportSkip[];
+  skippedCount: number;
+  notUnderstood: ReportLine[];
+  notUnderstoodCount: number;
+  /** Events of other tracepoints (kvm_exit, sched_switch...), by name: used only as context. */
+  otherEvents: Record<string, number>;
+  vcpus: ReportVcpu[];
+  /** Threads with APIC events whose vCPU could not be inferred (their events are skipped). */
+  unresolvedThreads: ReportThread[];
+  warnings: { line?: number; message: string }[];
+  notes: string[];
+}
+
+export interface TraceImportResult {
+  scenario: {
+    format: 'apic-scenario/1';
+    title: string;
+    description: string;
+    vm: { vcpus: number[] };
+    steps: Record<string, unknown>[];
+    source: Record<string, unknown>;
+  };
+  report: TraceImportReport;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tables from trace.h
+
+/** kvm_trace_symbol_apic: the names __print_symbolic prints, and their offsets (apicdef.h). */
+export const APIC_TRACE_NAMES: Readonly<Record<string, number>> = {
+  APIC_ID: 0x20, APIC_LVR: 0x30, APIC_TASKPRI: 0x80, APIC_ARBPRI: 0x90, APIC_PROCPRI: 0xa0,
+  APIC_EOI: 0xb0, APIC_RRR: 0xc0, APIC_LDR: 0xd0, APIC_DFR: 0xe0, APIC_SPIV: 0xf0, APIC_ISR: 0x100,
+  APIC_TMR: 0x180, APIC_IRR: 0x200, APIC_ESR: 0x280, APIC_ICR: 0x300, APIC_ICR2: 0x310, APIC_LVTT: 0x320,
+  APIC_LVTTHMR: 0x330, APIC_LVTPC: 0x340, APIC_LVT0: 0x350, APIC_LVT1: 0x360, APIC_LVTERR: 0x370,
+  APIC_TMICT: 0x380, APIC_TMCCT: 0x390, APIC_TDCR: 0x3e0, APIC_SELF_IPI: 0x3f0, APIC_EFEAT: 0x400,
+  APIC_ECTRL: 0x410,
+};
+
+/** kvm_deliver_mode names → the lab's delivery mode names (result `delivered[].mode`). */
+const DELIVERY_MODES: Readonly<Record<string, { dm: number; name: string }>> = {
+  Fixed: { dm: 0, name: 'Fixed' },
+  LowPrio: { dm: 1, name: 'LowestPrio' },
+  SMI: { dm: 2, name: 'SMI' },
+  Res3: { dm: 3, name: 'RemoteRead' },
+  NMI: { dm: 4, name: 'NMI' },
+  INIT: { dm: 5, name: 'INIT' },
+  SIPI: { dm: 6, name: 'StartUp' },
+  ExtINT: { dm: 7, name: 'ExtINT' },
+};
+
+const APIC_ICR = 0x300;
+const APIC_ICR2 = 0x310;
+const APIC_TMCCT = 0x390;
+const APIC_SELF_IPI = 0x3f0;
+const MSR_APICBASE = 0x1b;
+const MSR_X2APIC_ICR = 0x830;
+const MSR_X2APIC_TMCCT = 0x839;
+const MSR_X2APIC_SELF_IPI = 0x83f;
+/** Hyper-V synthetic APIC MSRs (HV_X64_MSR_EOI/ICR/TPR): PV accesses to the same registers. */
+const HV_APIC_MSRS: Readonly<Record<number, number[]>> = { 0x40000070: [0xb0], 0x40000071: [APIC_ICR, APIC_ICR2], 0x40000072: [0x80] };
+
+/** Events that show which vCPU a thread runs (the event runs on that vCPU's own thread). */
+const VCPU_EVIDENCE: Readonly<Record<string, RegExp>> = {
+  kvm_entry: /^vcpu (\d+)\b/,
+  kvm_exit: /^vcpu (\d+) /,
+  kvm_eoi: /^apicid ([0-9a-f]+) vector/, // vcpu->vcpu_id, printed %x
+  kvm_pv_eoi: /^apicid ([0-9a-f]+) vector/,
+  kvm_avic_incomplete_ipi: /^vcpu=(\d+),/,
+  kvm_avic_unaccelerated_access: /^vcpu=(\d+),/,
+};
+const HEX_EVIDENCE = new Set(['kvm_eoi', 'kvm_pv_eoi']);
+
+/** Events on a vCPU thread that end an access: what follows belongs to another access. */
+const BOUNDARY_EVENTS = new Set([
+  'kvm_entry', 'kvm_exit', 'kvm_userspace_exit', 'kvm_inj_virq', 'kvm_inj_exception', 'kvm_page_fault',
+  'kvm_emulate_insn', 'kvm_pio', 'kvm_hypercall', 'kvm_cpuid', 'kvm_cr', 'kvm_fpu', 'kvm_vcpu_wakeup',
+  'kvm_halt_poll_ns', 'kvm_nested_vmenter', 'kvm_nested_vmexit', 'kvm_nested_vmexit_inject',
+  'kvm_nested_intr_vmexit', 'kvm_smm_transition', 'kvm_enter_smm', 'sched_switch',
+]);
+
+// ---------------------------------------------------------------------------------------------
+// Lines
+
+/** `<comm>-<pid> [(<tgid>)] [<cpu>] [<flags>] <ts>: <event>: <fields>` */
+const LINE_RE = /^\s*(.*?)-(\d+)\s+(?:\(\s*(?:\d+|-+)\)\s+)?\[(\d+)\]\s+(?:([A-Za-z.0-9]{4,6})\s+)?(\d+\.\d+)(?:\s*us)?:\s+([A-Za-z_]\w*):\s*(.*?)\s*$/;
+
+interface Rec {
+  line: number;
+  comm: string;
+  pid: number;
+  /** Hard or soft interrupt (or NMI) context, from the ftrace flags; false when unknown. */
+  inIrq: boolean;
+  event: string;
+  body: string;
+  text: string;
+}
+
+function clip(s: string): string {
+  return s.length > 160 ? s.slice(0, 157) + '...' : s;
+}
+
+function hex(v: bigint | number): string {
+  return '0x' + v.toString(16);
+}
+
+/** Parse hex digits (no 0x) that must fit in `bits`; a message when they do not. */
+function hexBits(digits: string, bits: number, what: string): bigint | string {
+  const v = BigInt('0x' + digits);
+  if (v >= 1n << BigInt(bits)) return `${what} 0x${digits.length > 40 ? digits.slice(0, 40) + '...' : digits} does not fit in ${bits} bits`;
+  return v;
+}
+
+function decBits(digits: string, bits: number, what: string): bigint | string {
+  const v = BigInt(digits);
+  if (v >= 1n << BigInt(bits)) return `${what} ${digits.length > 40 ? digits.slice(0, 40) + '...' : digits} does not fit in ${bits} bits`;
+  return v;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parsed events
+
+type Item =
+  | { kind: 'apic'; rec: Rec; write: boolean; reg: number | null; regText: string; value: bigint }
+  | { kind: 'ipi'; rec: Rec }
+  | { kind: 'accept'; rec: Rec; vcpu: number; mode: string; dm: number; vector: number; level: boolean }
+  | { kind: 'eoi'; rec: Rec };
+
+interface Slot {
+  /** Ordering key: the first trace line of the access. */
+  order: number;
+  line: number;
+  event: string;
+  step: Record<string, unknown>;
+  vcpu?: number;
+  also: number[];
+  accepts: Extract<Item, { kind: 'accept' }>[];
+  /** The ICR low word when the step sends an IPI (to recognise level de-asserts). */
+  icrLow?: number;
+  sends: boolean;
+}
+
+class Reporter {
+  report: TraceImportReport;
+  constructor() {
+    this.report = {
+      source: 'unknown', totalLines: 0, eventLines: 0, steps: [], checks: [],
+      skipped: [], skippedCount: 0, notUnderstood: [], notUnderstoodCount: 0, otherEvents: {},
+      vcpus: [], unresolvedThreads: [], warnings: [], notes: [],
+    };
+  }
+  skip(rec: Rec, reason: string): void {
+    this.report.skippedCount++;
+    if (this.report.skipped.length < MAX_REPORT_ENTRIES) this.report.skipped.push({ line: rec.line, event: rec.event, reason });
+  }
+  bad(line: number, reason: string, text: string): void {
+    this.report.notUnderstoodCount++;
+    if (this.report.notUnderstood.length < MAX_REPORT_ENTRIES) this.report.notUnderstood.push({ line, reason, text: clip(text) });
+  }
+  warn(message: string, line?: number): void {
+    if (this.report.warnings.length < MAX_REPORT_ENTRIES) this.report.warnings.push(line === undefined ? { message } : { line, message });
+  }
+}
+
+/** Import a trace; see the module comment. Throws TraceImportError only when `text` is not a string. */
+export function importTrace(text: string, options: TraceImportOptions = {}): TraceImportResult {
+  if (typeof text !== 'string') throw new TraceImportError('importTrace: the trace must be a string (the text of `trace-cmd report` or of tracefs `trace`)');
+  const maxSteps = Math.max(0, Math.min(options.maxSteps ?? MAX_STEPS, MAX_STEPS));
+  const R = new Reporter();
+  const rep = R.report;
+
+  // ---- pass 1: split and parse lines --------------------------------------------------------
+  const lines = text.length === 0 ? [] : text.split(/\r\n|\n|\r/);
+  if (lines.length && lines[lines.length - 1] === '') lines.pop();
+  rep.totalLines = lines.length;
+  const recs: Rec[] = [];
+  let sawTraceCmdHeader = false;
+  let sawFtraceHeader = false;
+  let sawFlags = false;
+  lines.forEach((raw, i) => {
+    const line = i + 1;
+    if (raw.length > MAX_LINE_LENGTH) {
+      R.bad(line, `line is ${raw.length} characters long, over the ${MAX_LINE_LENGTH}-character limit for a trace line: rejected without parsing`, raw.slice(0, 160));
+      return;
+    }
+    const t = raw.trim();
+    if (t === '') return;
+    if (t.startsWith('#')) {
+      if (/^#\s*tracer:/.test(t)) sawFtraceHeader = true;
+      return;
+    }
+    if (/^version = \d+/.test(t) || /^cpus=\d+$/.test(t) || /^CPU \d+ is empty$/.test(t) || /^trace-cmd:/.test(t)) {
+      sawTraceCmdHeader = true;
+      return;
+    }
+    const lost = /^CPU:?\s*(\d+)\s*\[LOST (\d+) EVENTS\]$/.exec(t);
+    if (lost) {
+      R.warn(`the kernel lost ${lost[2]} events on CPU ${lost[1]} here: the trace is incomplete, so steps or checks may be missing or misattributed`, line);
+      return;
+    }
+    if (/^##### CPU \d+ buffer started ####$/.test(t)) return;
+    const m = LINE_RE.exec(raw);
+    if (!m) {
+      R.bad(line, 'not a trace event line (`<task>-<pid> [<cpu>] <timestamp>: <event>: <fields>`)', raw);
+      return;
+    }
+    const flags = m[4];
+    if (flags) sawFlags = true;
+    recs.push({
+      line, comm: m[1].trim(), pid: Number(m[2]),
+      inIrq: !!flags && flags.length >= 3 && 'hHsSzZ'.includes(flags[2]),
+      event: m[6], body: m[7], text: raw,
+    });
+  });
+  rep.eventLines = recs.length;
+  rep.source = sawFtraceHeader || (sawFlags && !sawTraceCmdHeader) ? 'ftrace' : sawTraceCmdHeader || recs.length ? 'trace-cmd' : 'unknown';
+
+  // ---- pass 2: which vCPU runs each thread --------------------------------------------------
+  interface ThreadInfo { pid: number; comm: string; firstLine: number; apicEvents: number; evidence: Map<number, number>; fromName?: number }
+  const threads = new Map<number, ThreadInfo>();
+  const thread = (r: Rec): ThreadInfo => {
+    let t = threads.get(r.pid);
+    if (!t) threads.set(r.pid, (t = { pid: r.pid, comm: r.comm, firstLine: r.line, apicEvents: 0, evidence: new Map() }));
+    if (t.comm === '<...>' && r.comm !== '<...>') t.comm = r.comm;
+    return t;
+  };
+  for (const r of recs) {
+    const t = thread(r);
+    const ev = VCPU_EVIDENCE[r.event];
+    if (ev && !r.inIrq) {
+      const m = ev.exec(r.body);
+      if (m && m[1].length <= 10) {
+        const id = HEX_EVIDENCE.has(r.event) ? parseInt(m[1], 16) : Number(m[1]);
+        if (!t.evidence.has(id)) t.evidence.set(id, r.line);
+      }
+    }
+    if (['kvm_msr', 'kvm_apic', 'kvm_apic_ipi', 'kvm_inj_virq'].includes(r.event)) t.apicEvents++;
+  }
+  const vcpuOfPid = new Map<number, number>();
+  const vcpuInfo = new Map<number, ReportVcpu>();
+  const claim = (id: number, t: ThreadInfo, how: string, line: number): void => {
+    if (id >= MAX_VCPU_ID) {
+      R.warn(`thread ${t.comm}-${t.pid} runs vCPU ${id}, above the largest vCPU id KVM accepts (${MAX_VCPU_ID - 1}): its events are skipped`, line);
+      return;
+    }
+    vcpuOfPid.set(t.pid, id);
+    let v = vcpuInfo.get(id);
+    if (!v) vcpuInfo.set(id, (v = { vcpu: id, threads: [], how, line }));
+    else if (v.threads.length) R.warn(`vCPU ${id} is run by more than one thread (${[...v.threads, t].map((x) => `${x.comm}-${x.pid}`).join(', ')}); their events are all given to vCPU ${id}`, line);
+    v.threads.push({ pid: t.pid, comm: t.comm });
+  };
+  for (const t of threads.values()) {
+    const forced = options.threads?.[String(t.pid)];
+    const nameMatch = /^CPU (\d+)\/KVM$/.exec(t.comm);
+    const fromName = nameMatch && nameMatch[1].length <= 6 ? Number(nameMatch[1]) : undefined;
+    if (forced !== undefined) {
+      if (!Number.isInteger(forced) || forced < 0) throw new TraceImportError(`importTrace: options.threads["${t.pid}"] must be a vCPU id (a non-negative integer)`);
+      claim(forced, t, `given by options.threads for thread ${t.pid}`, t.firstLine);
+      continue;
+    }
+    if (t.evidence.size > 1) {
+      R.warn(`thread ${t.comm}-${t.pid} shows several vCPU ids (${[...t.evidence.keys()].join(', ')}): its APIC events are skipped; pass options.threads to choose`, t.firstLine);
+      continue;
+    }
+    if (t.evidence.size === 1) {
+      const [[id, line]] = [...t.evidence.entries()];
+      if (fromName !== undefined && fromName !== id) {
+        R.warn(`thread "${t.comm}" (pid ${t.pid}) runs vCPU ${id} (line ${line}), not ${fromName}: QEMU numbers threads by CPU index, KVM by vcpu_id (the APIC ID)`, line);
+      }
+      const ev = recs.find((r) => r.line === line)!.event;
+      claim(id, t, `${ev} on line ${line} names vCPU ${id}`, line);
+      continue;
+    }
+    if (fromName !== undefined) {
+      claim(fromName, t, `task name "${t.comm}" (QEMU's vCPU thread); assumes vcpu_id = QEMU CPU index, true unless the topology leaves holes in the APIC IDs`, t.firstLine);
+      continue;
+    }
+    if (t.apicEvents) {
+      rep.unresolvedThreads.push({
+        pid: t.pid, comm: t.comm, firstLine: t.firstLine, apicEvents: t.apicEvents,
+        reason: 'not named "CPU <n>/KVM" and no kvm_entry/kvm_exit/kvm_eoi line of its own names a vCPU; pass options.threads (pid → vCPU id) to import its events',
+      });
+    }
+  }
+
+  // ---- pass 3: events → steps ---------------------------------------------------------------
+  const slots: Slot[] = [];
+  const pending = new Map<number, Item[]>();
+  const msiOpen = new Map<number, Slot>();
+  const acceptTraced = recs.some((r) => r.event === 'kvm_apic_accept_irq');
+  const msiFormat = options.msiFormat ?? 'current';
+  let msiSeen = false;
+
+  const addSlot = (s: Omit<Slot, 'also' | 'accepts' | 'sends'> & Partial<Pick<Slot, 'also' | 'sends' | 'icrLow'>>): Slot => {
+    const slot: Slot = { also: [], accepts: [], sends: false, ...s };
+    slots.push(slot);
+    return slot;
+  };
+  const vcpuFor = (rec: Rec): number | undefined => {
+    const v = vcpuOfPid.get(rec.pid);
+    if (v === undefined) R.skip(rec, `vCPU unknown: thread ${rec.comm}-${rec.pid} could not be tied to a vCPU (see unresolvedThreads)`);
+    return v;
+  };
+  const skipAccept = (a: Extract<Item, { kind: 'accept' }>, why: string): void => R.skip(a.rec, why);
+
+  /** Turn leftover items of a thread into MMIO steps, attaching IPIs and accepts to the ICR write before them. */
+  const flush = (pid: number): void => {
+    const items = pending.get(pid);
+    if (!items?.length) return;
+    pending.set(pid, []);
+    flushItems(items, 'MMIO');
+  };
+  const flushItems = (items: Item[], ctx: string): void => {
+    let current: Slot | null = null;
+    for (const it of items) {
+      if (it.kind === 'apic') {
+        current = null;
+        const slot = mmioSlot(it, ctx);
+        if (slot && it.write && it.reg === APIC_ICR) current = slot;
+      } else if (it.kind === 'ipi') {
+        if (current) {
+          current.also.push(it.rec.line);
+          R.skip(it.rec, `the IPI sent by the ICR write on line ${current.line}; the lab recomputes it`);
+        } else R.skip(it.rec, 'an IPI with no traced cause on this thread (an APICv/AVIC-accelerated ICR write, or kvm_apic not traced): only its deliveries are known, and they are not replayed');
+      } else if (it.kind === 'accept') {
+        if (current && !it.rec.inIrq) current.accepts.push(it);
+        else skipAccept(it, it.rec.inIrq ? 'accepted in interrupt context (timer, posted interrupt...): not caused by a traced step' : 'an accepted interrupt with no traced cause in the same burst (timer, I/O APIC, PIC, an untraced IPI): a check, not an input, so it is not replayed');
+      } else {
+        R.skip(it.rec, it.rec.event === 'kvm_pv_eoi' ? 'PV EOI is not modelled by the lab' : 'the EOI itself; the lab recomputes it from the APIC_EOI write');
+      }
+    }
+  };
+  const mmioSlot = (it: Extract<Item, { kind: 'apic' }>, ctx: string): Slot | null => {
+    const rec = it.rec;
+    if (it.reg === null) {
+      R.skip(rec, `register ${it.regText} is not one kvm_trace_symbol_apic names`);
+      return null;
+    }
+    if (it.reg > 0x3f0) {
+      R.skip(rec, `${it.regText} (offset ${hex(it.reg)}) is an AMD extended APIC register; the lab models offsets 0x000-0x3f0`);
+      return null;
+    }
+    if (it.reg & 0xf) {
+      R.skip(rec, `offset ${hex(it.reg)} is not 16-byte aligned: a partial access the lab does not model`);
+      return null;
+    }
+    if (it.value >= 1n << 32n) {
+      R.skip(rec, `value ${hex(it.value)} does not fit in 32 bits, so this is not a 32-bit MMIO access (${ctx})`);
+      return null;
+    }
+    const vcpu = vcpuFor(rec);
+    if (vcpu === undefined) return null;
+    const offset = '0x' + it.reg.toString(16).padStart(3, '0');
+    if (it.write) {
+      return addSlot({
+        order: rec.line, line: rec.line, event: 'kvm_apic', vcpu,
+        step: { op: 'mmio_write', vcpu, offset, value: hex(it.value), note: `trace line ${rec.line}: ${it.regText} write (MMIO)` },
+        sends: it.reg === APIC_ICR, icrLow: it.reg === APIC_ICR ? Number(it.value) : undefined,
+      });
+    }
+    const step: Record<string, unknown> = { op: 'mmio_read', vcpu, offset, note: `trace line ${rec.line}: ${it.regText} read (MMIO)` };
+    if (it.reg === APIC_TMCCT) {
+      R.warn(`line ${rec.line}: the value read from APIC_TMCCT (${hex(it.value)}) is not checked: the lab's APIC timer does not run`, rec.line);
+      step.expect = { ok: true };
+    } else step.expect = { ok: true, value: hex(it.value) };
+    return addSlot({ order: rec.line, line: rec.line, event: 'kvm_apic', vcpu, step });
+  };
+
+  const closeWithMsr = (rec: Rec): void => {
+    const m = /^msr_(read|write) ([0-9a-fA-F]+) = 0x([0-9a-fA-F]+)( \(#GP\))?$/.exec(rec.body);
+    if (!m) {
+      flush(rec.pid);
+      R.bad(rec.line, 'kvm_msr fields not in the form "msr_read|msr_write <ecx> = 0x<data>[ (#GP)]"', rec.text);
+      return;
+    }
+    const msrV = hexBits(m[2], 32, 'msr');
+    const dataV = hexBits(m[3], 64, 'value');
+    if (typeof msrV === 'string' || typeof dataV === 'string') {
+      flush(rec.pid);
+      R.bad(rec.line, `kvm_msr: ${typeof msrV === 'string' ? msrV : dataV}`, rec.text);
+      return;
+    }
+    const write = m[1] === 'write';
+    const gp = !!m[4];
+    const msr = Number(msrV);
+    const items = pending.get(rec.pid) ?? [];
+    const companions = msr >= 0x800 && msr <= 0x8ff ? (msr === MSR_X2APIC_ICR ? [APIC_ICR, APIC_ICR2] : [(msr - 0x800) << 4]) : HV_APIC_MSRS[msr];
+    let group: Item[] = [];
+    if (companions) {
+      let i = items.length - 1;
+      for (; i >= 0; i--) {
+        const it = items[i];
+        if (it.kind === 'apic' && !(it.write === write && it.reg !== null && companions.includes(it.reg))) break;
+      }
+      group = items.slice(i + 1);
+      pending.set(rec.pid, items.slice(0, i + 1));
+    }
+    flush(rec.pid);
+    const order = group.length ? Math.min(rec.line, group[0].rec.line) : rec.line;
+
+    if (HV_APIC_MSRS[msr]) {
+      R.skip(rec, `Hyper-V synthetic APIC MSR ${hex(msr)} (PV EOI/ICR/TPR): not modelled by the lab`);
+      for (const it of group) R.skip(it.rec, `part of the Hyper-V synthetic MSR access on line ${rec.line} (not modelled)`);
+      return;
+    }
+    if (msr !== MSR_APICBASE && !(msr >= 0x800 && msr <= 0x8ff)) {
+      R.skip(rec, `MSR ${hex(msr)} is not an APIC MSR the lab models (0x1b and 0x800-0x8ff)`);
+      return;
+    }
+    const vcpu = vcpuFor(rec);
+    if (vcpu === undefined) {
+      for (const it of group) R.skip(it.rec, `part of the MSR access on line ${rec.line}, whose vCPU is unknown`);
+      return;
+    }
+    const name = msr === MSR_APICBASE ? 'IA32_APIC_BASE' : `x2APIC MSR ${hex(msr)}`;
+    const sends = write && !gp && (msr === MSR_X2APIC_ICR || msr === MSR_X2APIC_SELF_IPI);
+    let step: Record<string, unknown>;
+    if (write) {
+      step = { op: 'wrmsr', vcpu, msr: hex(msr), value: hex(dataV), note: `trace line ${rec.line}: guest WRMSR ${name}${gp ? ' (#GP)' : ''}`, expect: gp ? { ok: false, fault: '#GP' } : { ok: true } };
+    } else {
+      step = { op: 'rdmsr', vcpu, msr: hex(msr), note: `trace line ${rec.line}: guest RDMSR ${name}${gp ? ' (#GP)' : ''}` };
+      if (gp) step.expect = { ok: false, fault: '#GP' };
+      else if (msr === MSR_X2APIC_TMCCT) {
+        step.expect = { ok: true };
+        R.warn(`line ${rec.line}: the value read from TMCCT (${hex(dataV)}) is not checked: the lab's APIC timer does not run`, rec.line);
+      } else step.expect = { ok: true, value: hex(dataV) };
+    }
+    const slot = addSlot({ order, line: rec.line, event: 'kvm_msr', vcpu, step, sends, icrLow: sends ? Number(dataV & 0xffffffffn) : undefined });
+    if (sends && msr === MSR_X2APIC_SELF_IPI) slot.icrLow = Number(dataV & 0xffn); // Fixed, edge, self
+    let sawIpi = false;
+    for (const it of group) {
+      if (it.kind === 'apic') {
+        slot.also.push(it.rec.line);
+        R.skip(it.rec, `kvm_lapic_reg_${it.write ? 'write' : 'read'} inside the ${write ? 'WRMSR' : 'RDMSR'} on line ${rec.line}: the same access, not an MMIO one${it.write ? '' : ' (the lab recomputes the value; the RDMSR checks it)'}`);
+      } else if (it.kind === 'ipi') {
+        sawIpi = true;
+        slot.also.push(it.rec.line);
+        R.skip(it.rec, sends ? `the IPI sent by the WRMSR on line ${rec.line}; the lab recomputes it` : `an IPI next to the MSR access on line ${rec.line}, which does not send one`);
+      } else if (it.kind === 'accept') {
+        if (sends && !it.rec.inIrq) slot.accepts.push(it);
+        else skipAccept(it, sends ? 'accepted in interrupt context: not caused by the WRMSR' : `not caused by the MSR access on line ${rec.line} (it sends no IPI)`);
+      } else R.skip(it.rec, it.rec.event === 'kvm_pv_eoi' ? 'PV EOI is not modelled by the lab' : `the EOI done by the WRMSR on line ${rec.line}; the lab recomputes it`);
+    }
+    // Accepts before the IPI line belong to something else (conservative).
+    if (sawIpi) {
+      const ipiLine = group.find((it) => it.kind === 'ipi')!.rec.line;
+      const early = slot.accepts.filter((a) => a.rec.line < ipiLine);
+      slot.accepts = slot.accepts.filter((a) => a.rec.line > ipiLine);
+      for (const a of early) skipAccept(a, `accepted before the IPI of line ${ipiLine}: not caused by it`);
+    }
+  };
+
+  for (const rec of recs) {
+    const pid = rec.pid;
+    const list = (): Item[] => {
+      let l = pending.get(pid);
+      if (!l) pending.set(pid, (l = []));
+      return l;
+    };
+    if (rec.event !== 'kvm_apic_accept_irq' && rec.event !== 'kvm_apicv_accept_irq') msiOpen.delete(pid);
+    switch (rec.event) {
+      case 'kvm_msr':
+        closeWithMsr(rec);
+        break;
+      case 'kvm_apic': {
+        const m = /^apic_(read|write) (APIC_\w+|0x[0-9a-fA-F]+) = 0x([0-9a-fA-F]+)$/.exec(rec.body);
+        if (!m) {
+          R.bad(rec.line, 'kvm_apic fields not in the form "apic_read|apic_write <register> = 0x<value>"', rec.text);
+          break;
+        }
+        const v = hexBits(m[3], 64, 'value');
+        if (typeof v === 'string') {
+          R.bad(rec.line, `kvm_apic: ${v}`, rec.text);
+          break;
+        }
+        let reg: number | null = null;
+        if (m[2].startsWith('0x')) {
+          const r = hexBits(m[2].slice(2), 32, 'register offset');
+          if (typeof r === 'string') {
+            R.bad(rec.line, `kvm_apic: ${r}`, rec.text);
+            break;
+          }
+          reg = Number(r);
+        } else reg = APIC_TRACE_NAMES[m[2]] ?? null;
+        list().push({ kind: 'apic', rec, write: m[1] === 'write', reg, regText: m[2], value: v });
+        break;
+      }
+      case 'kvm_apic_ipi':
+        if (!/^dst [0-9a-fA-F]+ vec \d+ \(\w+\|(physical|logical)\|(assert|de-assert)\|(edge|level)\|(dst|self|all|all-but-self)\)$/.test(rec.body)) {
+          R.bad(rec.line, 'kvm_apic_ipi fields not in the form "dst %x vec %u (mode|dest mode|level|trigger|shorthand)"', rec.text);
+          break;
+        }
+        list().push({ kind: 'ipi', rec });
+        break;
+      case 'kvm_apic_accept_irq': {
+        const m = /^apicid ([0-9a-fA-F]+) vec (\d+) \((\w+)\|(edge|level)\)( \(coalesced\))?$/.exec(rec.body);
+        const mode = m ? DELIVERY_MODES[m[3]] : undefined;
+        if (!m || !mode) {
+          R.bad(rec.line, 'kvm_apic_accept_irq fields not in the form "apicid %x vec %u (mode|edge|level)[ (coalesced)]"', rec.text);
+          break;
+        }
+        const id = hexBits(m[1], 32, 'apicid (vcpu_id)');
+        const vec = decBits(m[2], 8, 'vector');
+        if (typeof id === 'string' || typeof vec === 'string') {
+          R.bad(rec.line, `kvm_apic_accept_irq: ${typeof id === 'string' ? id : vec}`, rec.text);
+          break;
+        }
+        const item: Extract<Item, { kind: 'accept' }> = { kind: 'accept', rec, vcpu: Number(id), mode: mode.name, dm: mode.dm, vector: Number(vec), level: m[4] === 'level' };
+        if (m[5]) {
+          R.skip(rec, 'coalesced: the vector was already pending, so KVM did not accept it again');
+          break;
+        }
+        const msi = msiOpen.get(pid);
+        if (msi) {
+          if (!rec.inIrq) msi.accepts.push(item);
+          else skipAccept(item, 'accepted in interrupt context: not caused by the MSI');
+        } else list().push(item);
+        break;
+      }
+      case 'kvm_apicv_accept_irq':
+        R.skip(rec, 'repeats the kvm_apic_accept_irq of the same interrupt (APICv/AVIC posting)');
+        break;
+      case 'kvm_eoi':
+      case 'kvm_pv_eoi':
+        list().push({ kind: 'eoi', rec });
+        break;
+      case 'kvm_msi_set_irq': {
+        flush(pid);
+        msiSeen = true;
+        const slot = msiStep(rec);
+        if (slot) msiOpen.set(pid, slot);
+        break;
+      }
+      case 'kvm_inj_virq': {
+        flush(pid);
+        injStep(rec);
+        break;
+      }
+      case 'kvm_apicv_inhibit_changed': {
+        const m = /^(set|cleared) reason=(\d+), inhibits=0x([0-9a-fA-F]+)(.*)$/.exec(rec.body);
+        if (!m) R.bad(rec.line, 'kvm_apicv_inhibit_changed fields not in the form "set|cleared reason=%u, inhibits=0x%lx"', rec.text);
+        else R.skip(rec, `APICv inhibit ${m[1]} (reason ${m[2]}, inhibits now 0x${m[3]}${m[4].trim() ? ' ' + m[4].trim() : ''}): the lab computes inhibits from the replayed state; compare with final.inhibits`);
+        break;
+      }
+      case 'kvm_ioapic_set_irq':
+      case 'kvm_ioapic_delayed_eoi_inj':
+      case 'kvm_pic_set_irq':
+      case 'kvm_set_irq':
+      case 'kvm_ack_irq':
+        flush(pid);
+        R.skip(rec, 'the I/O APIC and PIC are not modelled by the lab');
+        break;
+      case 'kvm_avic_incomplete_ipi':
+        flush(pid);
+        R.skip(rec, 'an IPI AVIC hardware started and KVM completes: the ICR write itself is not traced, so it cannot be replayed exactly');
+        break;
+      case 'kvm_mmio':
+        // Traced around the same emulated access as kvm_apic; kvm_apic carries the register.
+        rep.otherEvents[rec.event] = (rep.otherEvents[rec.event] ?? 0) + 1;
+        break;
+      default:
+        if (BOUNDARY_EVENTS.has(rec.event) || VCPU_EVIDENCE[rec.event]) flush(pid);
+        rep.otherEvents[rec.event] = (rep.otherEvents[rec.event] ?? 0) + 1;
+    }
+  }
+  for (const pid of pending.keys()) flush(pid);
+
+  function msiStep(rec: Rec): Slot | null {
+    const m = /^dst ([0-9a-fA-F]+) vec ([0-9a-fA-F]+) \((\w+)\|(physical|logical)\|(edge|level)(\|rh)?\)$/.exec(rec.body);
+    const mode = m ? DELIVERY_MODES[m[3]] : undefined;
+    if (!m || !mode) {
+      R.bad(rec.line, 'kvm_msi_set_irq fields not in the form "dst %llx vec %u (mode|physical|logical|edge|level[|rh])"', rec.text);
+      return null;
+    }
+    let dst: bigint | string;
+    let vec: bigint | string;
+    if (msiFormat === 'legacy') {
+      dst = /^\d+$/.test(m[1]) ? decBits(m[1], 8, 'destination') : `destination "${m[1]}" is not decimal (legacy "dst %u")`;
+      vec = hexBits(m[2], 8, 'vector');
+    } else {
+      if (!/^\d+$/.test(m[2])) {
+        R.bad(rec.line, `kvm_msi_set_irq: vector "${m[2]}" is not decimal: this looks like the legacy format "dst %u vec %x" of older kernels; import with { msiFormat: "legacy" }`, rec.text);
+        return null;
+      }
+      dst = hexBits(m[1], 32, 'destination');
+      vec = decBits(m[2], 8, 'vector');
+    }
+    if (typeof dst === 'string' || typeof vec === 'string') {
+      R.bad(rec.line, `kvm_msi_set_irq: ${typeof dst === 'string' ? dst : vec}`, rec.text);
+      return null;
+    }
+    const d = Number(dst);
+    const logical = m[4] === 'logical';
+    const level = m[5] === 'level';
+    const rh = !!m[6];
+    const addressLo = (0xfee00000 | ((d & 0xff) << 12) | (rh ? 1 << 3 : 0) | (logical ? 1 << 2 : 0)) >>> 0;
+    const addressHi = (d & 0xffffff00) >>> 0;
+    const data = (Number(vec) | (mode.dm << 8) | (level ? 1 << 15 | 1 << 14 : 0)) >>> 0;
+    if (addressHi) R.warn(`line ${rec.line}: the MSI's destination ${hex(d)} uses address_hi bits, which KVM only traces with KVM_CAP_X2APIC_API (32-bit IDs) enabled; the scenario does not enable it, so the replay routes the MSI by its low 8 bits`, rec.line);
+    return addSlot({
+      order: rec.line, line: rec.line, event: 'kvm_msi_set_irq', sends: true,
+      step: { op: 'msi', addressLo: hex(addressLo), addressHi: hex(addressHi), data: hex(data), note: `trace line ${rec.line}: MSI (address rebuilt from the traced fields; the extended-destination bits 11:5 and the data's assert bit are not traced)` },
+    });
+  }
+
+  function injStep(rec: Rec): void {
+    const m = /^(?:irq (\d+)|IRQ 0x([0-9a-fA-F]+)( \[reinjected\])?)$/.exec(rec.body);
+    if (!m) {
+      if (/^Soft\/INTn/.test(rec.body)) R.skip(rec, 'a software interrupt (INTn) re-injection, not an APIC interrupt');
+      else R.bad(rec.line, 'kvm_inj_virq fields not in the form "irq %u" or "IRQ 0x%x[ [reinjected]]"', rec.text);
+      return;
+    }
+    if (m[3]) {
+      R.skip(rec, 're-injection of a vector already taken from the APIC (no new IRR → ISR move)');
+      return;
+    }
+    const vec = m[1] !== undefined ? decBits(m[1], 8, 'vector') : hexBits(m[2], 8, 'vector');
+    if (typeof vec === 'string') {
+      R.bad(rec.line, `kvm_inj_virq: ${vec}`, rec.text);
+      return;
+    }
+    const vcpu = vcpuFor(rec);
+    if (vcpu === undefined) return;
+    addSlot({
+      order: rec.line, line: rec.line, event: 'kvm_inj_virq', vcpu,
+      step: { op: 'ack', vcpu, note: `trace line ${rec.line}: KVM injects vector ${Number(vec)} (kvm_inj_virq): the APIC moves it from IRR to ISR`, expect: { vector: Number(vec) } },
+    });
+  }
+
+  // ---- assemble -------------------------------------------------------------------------------
+  slots.sort((a, b) => a.order - b.order || a.line - b.line);
+  let kept = slots.slice(0, maxSteps);
+  if (slots.length > kept.length) {
+    R.warn(`${slots.length - kept.length} more steps (from line ${slots[kept.length].line} on) were not imported: the limit is ${maxSteps} steps per import`);
+    for (const s of slots.slice(kept.length)) R.skip({ line: s.line, event: s.event } as Rec, `over the limit of ${maxSteps} steps per import`);
+  }
+
+  // The VM: every vCPU a thread runs, plus every vCPU the trace shows receiving a checked interrupt.
+  const usedVcpus = new Set<number>(vcpuInfo.keys());
+  for (const slot of kept) {
+    if (!slot.sends) continue;
+    for (const a of slot.accepts) {
+      if (a.vcpu >= MAX_VCPU_ID || usedVcpus.has(a.vcpu)) continue;
+      usedVcpus.add(a.vcpu);
+      vcpuInfo.set(a.vcpu, { vcpu: a.vcpu, threads: [], how: `receives an interrupt on line ${a.rec.line} (kvm_apic_accept_irq names its vcpu_id); no thread of its own in the trace`, line: a.rec.line });
+    }
+  }
+  let ids = [...usedVcpus].sort((a, b) => a - b);
+  if (ids.length > MAX_VCPUS) {
+    R.warn(`the trace names ${ids.length} vCPUs; a VM has at most ${MAX_VCPUS}: only the lowest ${MAX_VCPUS} are kept and steps on the others are skipped`);
+    ids = ids.slice(0, MAX_VCPUS);
+    const keep = new Set(ids);
+    kept = kept.filter((s) => {
+      if (s.vcpu === undefined || keep.has(s.vcpu)) return true;
+      R.skip({ line: s.line, event: s.event } as Rec, `vCPU ${s.vcpu} is beyond the ${MAX_VCPUS} vCPUs a VM can have`);
+      return false;
+    });
+  }
+  const idSet = new Set(ids);
+  if (ids.length === 0) {
+    ids = [0];
+    rep.notes.push('No vCPU could be inferred from the trace, so the VM has the single vCPU 0.');
+  }
+  rep.vcpus = [...vcpuInfo.values()].filter((v) => idSet.has(v.vcpu)).sort((a, b) => a.vcpu - b.vcpu);
+
+  const steps: Record<string, unknown>[] = [];
+  kept.forEach((slot, i) => {
+    // Checks: accepted interrupts, minus the ones KVM traces but ignores (level de-assert).
+    if (slot.sends && slot.accepts.length) {
+      const deassert = slot.icrLow !== undefined && (slot.icrLow & (1 << 15)) !== 0 && (slot.icrLow & (1 << 14)) === 0;
+      const delivered: ReportCheck['delivered'] = [];
+      const lines: number[] = [];
+      for (const a of slot.accepts) {
+        if (!idSet.has(a.vcpu)) {
+          R.skip(a.rec, `vCPU ${a.vcpu} cannot be in the VM (id above ${MAX_VCPU_ID - 1} or beyond ${MAX_VCPUS} vCPUs)`);
+          continue;
+        }
+        if (deassert && (a.dm === 0 || a.dm === 1 || a.dm === 5)) {
+          R.skip(a.rec, 'a level-triggered de-assert: KVM traces it on arrival but __apic_accept_irq ignores it, so it is not in `delivered`');
+          continue;
+        }
+        delivered.push({ vcpu: a.vcpu, mode: a.mode, vector: a.vector });
+        lines.push(a.rec.line);
+      }
+      if (delivered.length) {
+        slot.step.expect = { ...(slot.step.expect as object | undefined), delivered };
+        rep.checks.push({ step: i, lines, delivered });
+      }
+    }
+    steps.push(slot.step);
+    rep.steps.push({ step: i, line: slot.line, event: slot.event, op: String(slot.step.op), ...(slot.vcpu !== undefined ? { vcpu: slot.vcpu } : {}), alsoLines: slot.also });
+  });
+
+  // x2APIC accesses with no traced x2APIC enable will #GP in a replay that starts at RESET.
+  const x2 = new Map<number, boolean>();
+  const warned = new Set<number>();
+  kept.forEach((slot) => {
+    const s = slot.step;
+    if ((s.op !== 'wrmsr' && s.op !== 'rdmsr') || typeof s.vcpu !== 'number') return;
+    const msr = parseInt(String(s.msr), 16);
+    if (msr === MSR_APICBASE && s.op === 'wrmsr' && (s.expect as { ok?: boolean }).ok) {
+      const v = BigInt(String(s.value));
+      x2.set(s.vcpu, (v & 0xc00n) === 0xc00n);
+    } else if (msr >= 0x800 && !x2.get(s.vcpu) && !warned.has(s.vcpu) && (s.expect as { ok?: boolean }).ok) {
+      warned.add(s.vcpu);
+      R.warn(`vCPU ${s.vcpu} accesses x2APIC MSR ${hex(msr)} on line ${slot.line} but the trace never shows it enabling x2APIC (WRMSR 0x1b with bits 10 and 11): the replay starts at RESET in xAPIC mode, so this access will #GP there. Record from VM start to replay it faithfully.`, slot.line);
+    }
+  });
+
+  if (msiSeen) rep.notes.push(msiFormat === 'legacy'
+    ? 'kvm_msi_set_irq was read in the legacy format "dst %u vec %x".'
+    : 'kvm_msi_set_irq was read in the current format "dst %llx vec %u"; kernels before the extended destination ID support print "dst %u vec %x": import those with { msiFormat: "legacy" }.');
+  rep.notes.push(
+    'The replay starts every vCPU at RESET (APICBASE 0xfee00900 for vCPU 0, 0xfee00800 for the others, APIC software-disabled); the trace does not show the state before its first line, so checks of a trace taken mid-run may fail.',
+    'Accesses that APICv/AVIC handles without a VM exit (xAPIC and x2APIC reads, TPR/EOI/SELF_IPI writes with virtual-interrupt delivery, ICR writes with IPI virtualization, interrupts posted by hardware) are simply absent from the trace: the trace cannot show them, so they are not replayed.',
+    'Host-initiated accesses (KVM_SET_MSRS, KVM_SET_LAPIC, KVM_SET_MP_STATE) are not traced by kvm_msr or kvm_apic, so they are not replayed; every imported MSR access is a guest one.',
+    'kvm_apic_accept_irq lines are checks, not inputs: each one that follows a step sending interrupts (ICR write, SELF_IPI, MSI) on the same thread and in the same burst becomes part of that step\'s expected `delivered`. KVM traces it before checking that the target APIC is software-enabled, so a Fixed interrupt to a software-disabled APIC appears in the trace but not in the replay\'s `delivered`.',
+    'The VM\'s vCPUs are the ids the trace shows (sorted); KVM\'s vCPU creation order, the vendor, the kernel release and module parameters (APICv) are not in the trace, so the scenario uses the lab\'s defaults.',
+  );
+  if (!recs.some((r) => r.event === 'kvm_apic') && recs.some((r) => r.event === 'kvm_msr')) {
+    rep.notes.push('The trace has no kvm_apic events: xAPIC MMIO accesses, if any, are not in it (enable kvm:kvm_apic to see them).');
+  }
+  if (!acceptTraced && kept.some((s) => s.sends)) {
+    rep.notes.push('The trace has no kvm_apic_accept_irq events, so no step checks which vCPUs got its interrupts (enable kvm:kvm_apic_accept_irq).');
+  }
+  if (rep.eventLines === 0) {
+    rep.notes.push(rep.totalLines === 0 ? 'The trace is empty.' : 'No line of the text is a trace event: is it the output of `trace-cmd report` or tracefs `trace`?');
+  }
+
+  const description = [
+    `Imported from ${rep.source === 'ftrace' ? 'an ftrace trace file' : 'a trace-cmd report'}: ${steps.length} step${steps.length === 1 ? '' : 's'} from ${rep.eventLines} event line${rep.eventLines === 1 ? '' : 's'} (${rep.totalLines} lines),`,
+    `vCPUs ${ids.join(', ')}.`,
+    `${rep.checks.length} step${rep.checks.length === 1 ? '' : 's'} check${rep.checks.length === 1 ? 's' : ''} the interrupts the trace shows accepted; ${rep.skippedCount} event${rep.skippedCount === 1 ? ' was' : 's were'} skipped and ${rep.notUnderstoodCount} line${rep.notUnderstoodCount === 1 ? ' was' : 's were'} not understood (see the import report).`,
+    'Each step\'s note gives its trace line.',
+  ].join(' ');
+
+  return {
+    scenario: {
+      format: 'apic-scenario/1',
+      title: `Imported KVM trace (${steps.length} step${steps.length === 1 ? '' : 's'})`,
+      description,
+      vm: { vcpus: ids },
+      steps: steps,
+      source: { importer: 'src/import/traceCmd.ts', kind: rep.source, lines: rep.totalLines },
+    },
+    report: rep,
+  };
+}

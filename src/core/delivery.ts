@@ -17,6 +17,7 @@ import { APIC_IRR, APIC_TMR, APIC_BROADCAST, X2APIC_BROADCAST } from './apicdef'
 import { logicalDest } from './apicMap';
 import type { IcrExit } from './ipiVirtualization';
 import type { Lapic } from './lapic';
+import { LazyTraceEvent } from './types';
 import type { Vcpu } from './vcpu';
 import type { Vm } from './vm';
 
@@ -185,11 +186,7 @@ export function acceptIrq(v: Vcpu, irq: LapicIrq, mode = irq.deliveryMode): 0 | 
     default:
       break; // ExtINT comes through LVT0 / the PIC, not here
   }
-  vm.trace({
-    event: 'kvm_apic_accept_irq',
-    vcpu: v.id,
-    detail: `${DELIVERY_MODE_NAMES[mode]} vector ${irq.vector} ${irq.trigLevel ? 'level' : 'edge'}: ${result ? 'accepted' : rejectReason(v, irq, mode)}`,
-  });
+  vm.trace(new LazyTraceEvent('kvm_apic_accept_irq', v.id, () => `${DELIVERY_MODE_NAMES[mode]} vector ${irq.vector} ${irq.trigLevel ? 'level' : 'edge'}: ${result ? 'accepted' : rejectReason(v, irq, mode)}`));
   return result;
 }
 

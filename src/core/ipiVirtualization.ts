@@ -20,34 +20,40 @@ import type { Vm } from './vm';
 
 export type IcrExit = 'ipiv' | 'apic-write' | 'wrmsr-fastpath' | 'wrmsr' | 'mmio' | 'avic-incomplete-ipi';
 
+/** The exit and, formatted on demand, the words for it. */
+export interface IcrHandling {
+  exit: IcrExit;
+  note: () => string;
+}
+
 /** The WRMSR exit for an x2APIC ICR write: the fastpath when the map delivers it (and, before 6.18, only simple IPIs). */
-function wrmsrExit(vm: Vm, irq: LapicIrq, path: 'fast' | 'slow', why: string): { exit: IcrExit; note: string } {
+function wrmsrExit(vm: Vm, irq: LapicIrq, path: 'fast' | 'slow', why: string): IcrHandling {
   const simple = irq.deliveryMode === 0 && !irq.logical && irq.shorthand === 0 && irq.destId !== 0xffffffff;
   // 6.18+: any ICR the optimized map delivers; before: only simple ones, which the fastpath then
   // completed through kvm_x2apic_icr_write() whatever path delivery took.
   const fastpath = vm.profile.hasNew('x2apicIcrFastpathAny') ? path === 'fast' : simple;
   return fastpath
-    ? { exit: 'wrmsr-fastpath', note: `${why}: WRMSR VM exit completed in KVM's fastpath (handle_fastpath_set_msr_irqoff)` }
-    : { exit: 'wrmsr', note: `${why}: WRMSR VM exit, full handling (kvm_x2apic_icr_write)` };
+    ? { exit: 'wrmsr-fastpath', note: () => `${why}: WRMSR VM exit completed in KVM's fastpath (handle_fastpath_set_msr_irqoff)` }
+    : { exit: 'wrmsr', note: () => `${why}: WRMSR VM exit, full handling (kvm_x2apic_icr_write)` };
 }
 
 /** How the ICR write `icrLow` from `src`, delivered through `path`, reaches KVM. */
-export function icrWriteHandling(vm: Vm, src: Lapic, icrLow: number, irq: LapicIrq, path: 'fast' | 'slow'): { exit: IcrExit; note: string } {
+export function icrWriteHandling(vm: Vm, src: Lapic, icrLow: number, irq: LapicIrq, path: 'fast' | 'slow'): IcrHandling {
   const cfg = vm.config;
   const x2 = src.x2apicMode;
   if (!vm.apicvActive) {
-    return x2 ? wrmsrExit(vm, irq, path, 'no APIC virtualization') : { exit: 'mmio', note: 'APIC MMIO write exits to KVM, which emulates the store (apic_mmio_write)' };
+    return x2 ? wrmsrExit(vm, irq, path, 'no APIC virtualization') : { exit: 'mmio', note: () => 'APIC MMIO write exits to KVM, which emulates the store (apic_mmio_write)' };
   }
   if (cfg.vendor === 'intel') {
     const fixedPhysicalUnicast = irq.deliveryMode === 0 && !irq.logical && irq.shorthand === 0;
     if (cfg.ipiv && fixedPhysicalUnicast && irq.destId < cfg.maxVcpuIds) {
-      return { exit: 'ipiv', note: `IPIv: the CPU posts vector ${icrLow & 0xff} in the PID of APIC ID ${irq.destId} and notifies it, without a VM exit` };
+      return { exit: 'ipiv', note: () => `IPIv: the CPU posts vector ${icrLow & 0xff} in the PID of APIC ID ${irq.destId} and notifies it, without a VM exit` };
     }
     const notIpiv = cfg.ipiv ? 'not an IPIv case (only Fixed, physical, no shorthand, destination in the PID table)' : 'APICv without IPIv';
     if (x2 && !cfg.ipiv) return wrmsrExit(vm, irq, path, 'APICv intercepts x2APIC ICR writes');
-    return { exit: 'apic-write', note: `${notIpiv}: APIC-write VM exit (trap-like) -> kvm_apic_write_nodecode() re-runs the write` };
+    return { exit: 'apic-write', note: () => `${notIpiv}: APIC-write VM exit (trap-like) -> kvm_apic_write_nodecode() re-runs the write` };
   }
   if (x2 && !cfg.x2avic) return wrmsrExit(vm, irq, path, 'hybrid AVIC intercepts x2APIC MSRs (doorbells still deliver)');
-  if (irq.deliveryMode !== 0) return { exit: 'avic-incomplete-ipi', note: 'AVIC: not a Fixed IPI -> incomplete-IPI VM exit (INVALID_INT_TYPE) -> kvm_apic_write_nodecode()' };
-  return { exit: 'avic-incomplete-ipi', note: "AVIC: the CPU sets IRR in the targets' backing pages; targets not running -> incomplete-IPI VM exit (TARGET_NOT_RUNNING), KVM kicks them" };
+  if (irq.deliveryMode !== 0) return { exit: 'avic-incomplete-ipi', note: () => 'AVIC: not a Fixed IPI -> incomplete-IPI VM exit (INVALID_INT_TYPE) -> kvm_apic_write_nodecode()' };
+  return { exit: 'avic-incomplete-ipi', note: () => "AVIC: the CPU sets IRR in the targets' backing pages; targets not running -> incomplete-IPI VM exit (TARGET_NOT_RUNNING), KVM kicks them" };
 }

@@ -22,8 +22,9 @@ import {
   APIC_MODE_EXTINT, APIC_MODE_MASK, APIC_DM_NMI, APIC_PROCPRI, APIC_SELF_IPI, APIC_DEST_SELF, APIC_SPIV,
   APIC_SPIV_APIC_ENABLED, APIC_SPIV_DIRECTED_EOI, APIC_TASKPRI, APIC_TDCR, APIC_TMCCT, APIC_TMICT, APIC_TMR,
   APIC_VECTOR_MASK, APIC_VERSION, KVM_APIC_MAX_NR_LVT_ENTRIES, LAPIC_MMIO_LENGTH, LAPIC_STATE_SIZE, LVT_TIMER,
-  MSR_IA32_APICBASE_ENABLE, X2APIC_ENABLE, X2APIC_ICR_RESERVED_BITS, lvtIndex, lvtOffset,
+  X2APIC_ICR_RESERVED_BITS, lvtIndex, lvtOffset,
 } from './apicdef';
+import { LazyTraceEvent } from './types';
 import type { Vcpu } from './vcpu';
 
 /** APIC_REG_MASK(): one bit per 16-byte slot. */
@@ -114,10 +115,10 @@ export class Lapic {
   }
 
   get hwEnabled(): boolean {
-    return (this.vcpu.apicBase & MSR_IA32_APICBASE_ENABLE) !== 0n;
+    return this.vcpu.hwEnabled;
   }
   get x2apicMode(): boolean {
-    return (this.vcpu.apicBase & X2APIC_ENABLE) !== 0n;
+    return this.vcpu.x2apicMode;
   }
   /** kvm_xapic_id(): bits 31:24 of the ID register. */
   get xapicId(): number {
@@ -286,7 +287,7 @@ export class Lapic {
     if (alignment + len > 4) return null;
     if (offset > 0x3f0 || (this.readableRegMask() & regBit(offset)) === 0n) return null;
     const result = this.apicRead(offset & ~0xf);
-    this.vm.trace({ event: 'kvm_apic', vcpu: this.vcpu.id, detail: `apic_read ${hexReg(offset & ~0xf)} = 0x${(result >>> 0).toString(16)}` });
+    this.vm.trace(new LazyTraceEvent('kvm_apic', this.vcpu.id, () => `apic_read ${hexReg(offset & ~0xf)} = 0x${(result >>> 0).toString(16)}`));
     if (len === 4) return result >>> 0;
     return (result >>> (alignment * 8)) & (len === 1 ? 0xff : 0xffff);
   }
@@ -321,7 +322,7 @@ export class Lapic {
   /** kvm_lapic_reg_write(). */
   regWrite(reg: number, val: number): WriteRet {
     val >>>= 0;
-    this.vm.trace({ event: 'kvm_apic', vcpu: this.vcpu.id, detail: `apic_write ${hexReg(reg)} = 0x${val.toString(16)}` });
+    this.vm.trace(new LazyTraceEvent('kvm_apic', this.vcpu.id, () => `apic_write ${hexReg(reg)} = 0x${val.toString(16)}`));
     const ret = this.regWriteInner(reg, val);
     this.vm.recalculateApicMap();
     return ret;
@@ -441,23 +442,20 @@ export class Lapic {
 
   /** __kvm_x2apic_icr_write() (slow path: kvm_apic_send_ipi). */
   x2apicIcrWrite(data: bigint): WriteRet {
+    let low = Number(BigInt.asUintN(32, data));
+    const high = Number(data >> 32n);
     if (!this.vm.profile.hasNew('x2apicIcr64')) {
       // <= 5.17: ICR2 := bits 63:32 (unmasked), then the 32-bit ICR write sends the IPI.
-      this.regWrite(APIC_ICR2, Number(data >> 32n));
-      return this.regWrite(APIC_ICR, Number(data & 0xffffffffn));
+      this.regWrite(APIC_ICR2, high);
+      return this.regWrite(APIC_ICR, low);
     }
-    if (this.vm.profile.hasNew('x2apicIcrReservedGp') && (data & BigInt(X2APIC_ICR_RESERVED_BITS)) !== 0n) return 1;
-    data &= ~BigInt(APIC_ICR_BUSY);
-    const low = Number(data & 0xffffffffn);
-    const high = Number(data >> 32n);
+    if (this.vm.profile.hasNew('x2apicIcrReservedGp') && (low & X2APIC_ICR_RESERVED_BITS) !== 0) return 1;
+    low = (low & ~APIC_ICR_BUSY) >>> 0;
     this.vm.sendIpi(this, low, high);
-    if (this.vm.icrIsSplit) {
-      this.setReg(APIC_ICR, low);
-      this.setReg(APIC_ICR2, high);
-    } else {
-      this.setReg64(APIC_ICR, data);
-    }
-    this.vm.trace({ event: 'kvm_apic', vcpu: this.vcpu.id, detail: `apic_write APIC_ICR = 0x${data.toString(16)}` });
+    this.setReg(APIC_ICR, low);
+    if (this.vm.icrIsSplit) this.setReg(APIC_ICR2, high);
+    else this.regs[(APIC_ICR >> 2) + 1] = high;
+    this.vm.trace(new LazyTraceEvent('kvm_apic', this.vcpu.id, () => `apic_write APIC_ICR = 0x${high ? high.toString(16) + low.toString(16).padStart(8, '0') : low.toString(16)}`));
     return 0;
   }
 

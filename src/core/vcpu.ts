@@ -15,8 +15,20 @@ import type { LapicMode, MpState, VcpuId } from './types';
 import type { Vm } from './vm';
 
 export class Vcpu {
+  private base = 0n;
+  /** APICBASE.EN and EXTD as booleans: read on every access and delivery. */
+  hwEnabled = false;
+  x2apicMode = false;
+
   /** vcpu->arch.apic_base (IA32_APIC_BASE). */
-  apicBase = 0n;
+  get apicBase(): bigint {
+    return this.base;
+  }
+  set apicBase(v: bigint) {
+    this.base = v;
+    this.hwEnabled = (v & MSR_IA32_APICBASE_ENABLE) !== 0n;
+    this.x2apicMode = (v & X2APIC_ENABLE) !== 0n;
+  }
   readonly apic: Lapic;
   mpState: MpState;
   /** vcpu->arch.apic_arb_prio: lowest-priority arbitration counter. */

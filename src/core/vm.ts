@@ -23,7 +23,7 @@ import { icrWriteHandling } from './ipiVirtualization';
 import type { Lapic } from './lapic';
 import { getLapicState, setLapicState } from './lapicState';
 import { KvmProfile } from './profile';
-import { einval, GP, OK, type Errno, type Outcome, type TraceEvent, type VcpuId } from './types';
+import { einval, GP, LazyTraceEvent, OK, type Errno, type Outcome, type TraceEvent, type VcpuId } from './types';
 import { Vcpu } from './vcpu';
 
 export interface VmConfig {
@@ -258,7 +258,7 @@ export class Vm {
   /** WRMSR (guest) or KVM_SET_MSRS (host). A refused host write is EINVAL, a guest one #GP. */
   wrmsr(vcpu: Vcpu, msr: number, value: bigint, host: boolean): MsrResult {
     const refused = (reason: string): MsrResult => ({ ...(host ? einval : GP), reason });
-    this.trace({ event: 'kvm_msr', vcpu: vcpu.id, detail: `msr_write ${hexMsr(msr)} = 0x${value.toString(16)}${host ? ' (host)' : ''}` });
+    this.trace(new LazyTraceEvent('kvm_msr', vcpu.id, () => `msr_write ${hexMsr(msr)} = 0x${value.toString(16)}${host ? ' (host)' : ''}`));
     if (msr === MSR_IA32_APICBASE) {
       const reason = setApicBase(vcpu, value, host);
       return reason === null ? OK : refused(reason);
@@ -299,14 +299,14 @@ export class Vm {
   /** kvm_apic_send_ipi(): decode the ICR and deliver. */
   sendIpi(src: Lapic, icrLow: number, icrHigh: number): void {
     const irq = icrToIrq(src, icrLow, icrHigh);
-    this.trace({ event: 'kvm_apic_ipi', vcpu: src.vcpu.id, detail: `icr_low 0x${icrLow.toString(16)}, dest_id 0x${irq.destId.toString(16)}` });
+    this.trace(new LazyTraceEvent('kvm_apic_ipi', src.vcpu.id, () => `icr_low 0x${icrLow.toString(16)}, dest_id 0x${irq.destId.toString(16)}`));
     const out = deliverToApic(this, src, irq);
     // A SELF_IPI write (x2APIC, Fixed, shorthand self) is virtualized with APICv or trapped alone.
     const selfIpi = irq.shorthand === 1 && !(icrLow & 0x700) && src.x2apicMode && icrLow === (0x40000 | (icrLow & 0xff));
     if (!selfIpi) {
       const h = icrWriteHandling(this, src, icrLow, irq, out.path);
       out.exit = h.exit;
-      this.trace({ event: 'ipi_virtualization', vcpu: src.vcpu.id, detail: h.note });
+      this.trace(new LazyTraceEvent('ipi_virtualization', src.vcpu.id, h.note));
     }
     this.deliveries.push(out);
   }

@@ -160,7 +160,6 @@ const DELIVERY_MODES: Readonly<Record<string, { dm: number; name: string }>> = {
 const APIC_ICR = 0x300;
 const APIC_ICR2 = 0x310;
 const APIC_TMCCT = 0x390;
-const APIC_SELF_IPI = 0x3f0;
 const MSR_APICBASE = 0x1b;
 const MSR_X2APIC_ICR = 0x830;
 const MSR_X2APIC_TMCCT = 0x839;
@@ -337,9 +336,10 @@ export function importTrace(text: string, options: TraceImportOptions = {}): Tra
     const ev = VCPU_EVIDENCE[r.event];
     if (ev && !r.inIrq) {
       const m = ev.exec(r.body);
-      if (m && m[1].length <= 10) {
-        const id = HEX_EVIDENCE.has(r.event) ? parseInt(m[1], 16) : Number(m[1]);
-        if (!t.evidence.has(id)) t.evidence.set(id, r.line);
+      if (m) {
+        const id = HEX_EVIDENCE.has(r.event) ? hexBits(m[1], 32, 'vCPU id') : decBits(m[1], 32, 'vCPU id');
+        if (typeof id === 'string') R.bad(r.line, `${r.event}: ${id}`, r.text);
+        else if (!t.evidence.has(Number(id))) t.evidence.set(Number(id), r.line);
       }
     }
     if (['kvm_msr', 'kvm_apic', 'kvm_apic_ipi', 'kvm_inj_virq'].includes(r.event)) t.apicEvents++;
@@ -706,7 +706,7 @@ export function importTrace(text: string, options: TraceImportOptions = {}): Tra
     const data = (Number(vec) | (mode.dm << 8) | (level ? 1 << 15 | 1 << 14 : 0)) >>> 0;
     if (addressHi) R.warn(`line ${rec.line}: the MSI's destination ${hex(d)} uses address_hi bits, which KVM only traces with KVM_CAP_X2APIC_API (32-bit IDs) enabled; the scenario does not enable it, so the replay routes the MSI by its low 8 bits`, rec.line);
     return addSlot({
-      order: rec.line, line: rec.line, event: 'kvm_msi_set_irq', sends: true,
+      order: rec.line, line: rec.line, event: 'kvm_msi_set_irq', sends: true, icrLow: data,
       step: { op: 'msi', addressLo: hex(addressLo), addressHi: hex(addressHi), data: hex(data), note: `trace line ${rec.line}: MSI (address rebuilt from the traced fields; the extended-destination bits 11:5 and the data's assert bit are not traced)` },
     });
   }
@@ -782,6 +782,14 @@ export function importTrace(text: string, options: TraceImportOptions = {}): Tra
         if (!idSet.has(a.vcpu)) {
           R.skip(a.rec, `vCPU ${a.vcpu} cannot be in the VM (id above ${MAX_VCPU_ID - 1} or beyond ${MAX_VCPUS} vCPUs)`);
           continue;
+        }
+        if (slot.icrLow !== undefined) {
+          const vec = slot.icrLow & 0xff;
+          const dm = (slot.icrLow >> 8) & 7;
+          if (a.vector !== vec || !(a.dm === dm || (dm === 1 && a.dm === 0))) {
+            R.skip(a.rec, `vector ${a.vector} (${a.mode}) is not what the step on line ${slot.line} sends (vector ${vec}, mode ${dm}): not caused by it`);
+            continue;
+          }
         }
         if (deassert && (a.dm === 0 || a.dm === 1 || a.dm === 5)) {
           R.skip(a.rec, 'a level-triggered de-assert: KVM traces it on arrival but __apic_accept_irq ignores it, so it is not in `delivered`');

@@ -2,7 +2,9 @@
  * The whole session in a compact, versioned URL fragment: `#s=1.<lz-string data>`, where the data
  * is the scenario (VM and every step of the log), the step shown and the selected vCPU.
  */
-import { compressToEncodedURIComponent, decompressFromEncodedURIComponent } from 'lz-string';
+import LZString from 'lz-string';
+
+const { compressToEncodedURIComponent, decompressFromEncodedURIComponent } = LZString;
 
 export const SHARE_VERSION = 1;
 /** Fragments longer than this are refused before decompressing (a hostile link stays cheap). */

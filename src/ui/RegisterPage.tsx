@@ -100,14 +100,14 @@ export function RegisterPage() {
               </button>
             ))}
           </div>
-          <button title="Download this vCPU's KVM_GET_LAPIC image (1024 bytes)" onClick={() => saveImage(id, false)}>
-            Image ↓
+          <button className="mini" aria-label="Image ↓" title="Download this vCPU's KVM_GET_LAPIC image (1024 bytes)" onClick={() => saveImage(id, false)}>
+            ↓bin
           </button>
-          <button title="Download the image as an xxd hex dump" onClick={() => saveImage(id, true)}>
-            Dump ↓
+          <button className="mini" aria-label="Dump ↓" title="Download the image as an xxd hex dump" onClick={() => saveImage(id, true)}>
+            ↓hex
           </button>
-          <button title="Load a KVM_GET_LAPIC image (binary or hex dump) with KVM_SET_LAPIC" onClick={() => imageFile.current?.click()}>
-            Image ↑
+          <button className="mini" aria-label="Image ↑" title="Load a KVM_GET_LAPIC image (binary or hex dump) with KVM_SET_LAPIC" onClick={() => imageFile.current?.click()}>
+            ↑load
           </button>
           <input
             ref={imageFile}
@@ -124,8 +124,8 @@ export function RegisterPage() {
             }}
           />
           {!vcpu.swEnabled && vcpu.mode !== 'disabled' && (
-            <button onClick={() => act(vcpu.mode === 'x2apic' ? { op: 'wrmsr', vcpu: id, msr: '0x80f', value: '0x1ff' } : { op: 'mmio_write', vcpu: id, offset: '0x0f0', value: '0x1ff' })}>
-              Software-enable
+            <button className="mini" title="Set SPIV bit 8 (APIC software enable) as the guest" onClick={() => act(vcpu.mode === 'x2apic' ? { op: 'wrmsr', vcpu: id, msr: '0x80f', value: '0x1ff' } : { op: 'mmio_write', vcpu: id, offset: '0x0f0', value: '0x1ff' })}>
+              SW-enable
             </button>
           )}
         </div>

@@ -1,6 +1,7 @@
 import { useRef, useState } from 'react';
 import type { VmInput } from '../scenario/schema';
 import { CompareDialog } from './compare/CompareDialog';
+import { Warnings } from './warnings/Warnings';
 import { labStore, useLab } from '../store/labStore';
 
 /** KVM releases the model knows, newest first. */
@@ -144,6 +145,7 @@ export function VmBar() {
           {vendor === 'intel' ? 'APICv' : 'AVIC'} {apicvActive ? 'active' : 'inhibited'}
         </span>
       </span>
+      <Warnings max={2} />
       {error && (
         <p className="error" role="alert">
           {error}

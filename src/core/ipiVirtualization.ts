@@ -12,7 +12,10 @@
  * handle_fastpath_set_msr_irqoff, the SDM chapter on IPI virtualization.
  *
  * Inaccuracies: running vCPUs are not modelled, so an AVIC doorbell to a running target is never
- * the outcome; hardware reserved-bit checks are not modelled.
+ * the outcome; hardware reserved-bit checks are not modelled; accesses the CPU serves from the
+ * virtual-APIC page through the APIC-access page (for example a load at 0xfee00000 after the
+ * base was moved, before 5.19, or hybrid AVIC's MMIO in x2APIC mode before 6.3) are not modelled:
+ * the model answers them as KVM's software LAPIC would.
  */
 import type { LapicIrq } from './delivery';
 import type { Lapic } from './lapic';
@@ -46,14 +49,18 @@ export function icrWriteHandling(vm: Vm, src: Lapic, icrLow: number, irq: LapicI
   }
   if (cfg.vendor === 'intel') {
     const fixedPhysicalUnicast = irq.deliveryMode === 0 && !irq.logical && irq.shorthand === 0;
-    if (cfg.ipiv && fixedPhysicalUnicast && irq.destId < cfg.maxVcpuIds) {
+    const ipiv = cfg.ipiv && vm.profile.hasNew('ipiv');
+    if (ipiv && fixedPhysicalUnicast && irq.destId < cfg.maxVcpuIds) {
       return { exit: 'ipiv', note: () => `IPIv: the CPU posts vector ${icrLow & 0xff} in the PID of APIC ID ${irq.destId} and notifies it, without a VM exit` };
     }
-    const notIpiv = cfg.ipiv ? 'not an IPIv case (only Fixed, physical, no shorthand, destination in the PID table)' : 'APICv without IPIv';
-    if (x2 && !cfg.ipiv) return wrmsrExit(vm, irq, path, 'APICv intercepts x2APIC ICR writes');
+    const notIpiv = ipiv ? 'not an IPIv case (only Fixed, physical, no shorthand, destination in the PID table)' : 'APICv without IPIv';
+    if (x2 && !ipiv) return wrmsrExit(vm, irq, path, 'APICv intercepts x2APIC ICR writes');
     return { exit: 'apic-write', note: () => `${notIpiv}: APIC-write VM exit (trap-like) -> kvm_apic_write_nodecode() re-runs the write` };
   }
   if (x2 && !cfg.x2avic) return wrmsrExit(vm, irq, path, 'hybrid AVIC intercepts x2APIC MSRs (doorbells still deliver)');
+  if (!x2 && vm.apicAccessPage === 'deleted') {
+    return { exit: 'mmio', note: () => 'the APIC-access page is gone (hybrid AVIC): the xAPIC store faults and KVM emulates it (apic_mmio_write)' };
+  }
   if (irq.deliveryMode !== 0) return { exit: 'avic-incomplete-ipi', note: () => 'AVIC: not a Fixed IPI -> incomplete-IPI VM exit (INVALID_INT_TYPE) -> kvm_apic_write_nodecode()' };
   return { exit: 'avic-incomplete-ipi', note: () => "AVIC: the CPU sets IRR in the targets' backing pages; targets not running -> incomplete-IPI VM exit (TARGET_NOT_RUNNING), KVM kicks them" };
 }

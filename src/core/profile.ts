@@ -54,6 +54,13 @@ export const BEHAVIOUR_CHANGES = [
     after: 'no warning; APIC_BASE_MODIFIED inhibit (sticky) while enabled at a non-default base',
   },
   {
+    id: 'ipiv',
+    since: '5.19',
+    commit: 'IPI virtualization series (Zeng Guang, 2022; commit not pinned)',
+    before: 'no IPI virtualization: with APICv every ICR write exits to KVM (APIC-write or WRMSR exit)',
+    after: 'Intel IPIv: Fixed physical unicast IPIs to a destination in the PID table are delivered by the CPU without a VM exit',
+  },
+  {
     id: 'apicIdModifiedInhibit',
     since: '5.19',
     commit: '3743c2f02517',

@@ -57,6 +57,8 @@ export interface LabState {
   error: string | null;
   /** The tour being played, if any: its narration follows the cursor. */
   tour: Tour | null;
+  /** Information for the user that is not an error (what an import did). */
+  notice: string | null;
 
   /** Run one step (any apic-scenario/1 step object). Invalid input changes nothing. */
   apply(step: unknown): StepResult | null;
@@ -81,6 +83,7 @@ export interface LabState {
   /** Load a tour document and show its start (cursor 0). */
   startTour(doc: unknown): boolean;
   endTour(): void;
+  setNotice(text: string | null): void;
   /** A vCPU's KVM_GET_LAPIC image as the state shows it (with the x2APIC fixups). */
   lapicImage(vcpu: number): Uint32Array | null;
 }
@@ -162,6 +165,7 @@ export function createLabStore(initial: VmInput = DEFAULT_VM) {
       hover: null,
       error: null,
       tour: null,
+      notice: null,
 
       apply(raw) {
         const { log, cursor, vmInput } = get();
@@ -251,6 +255,9 @@ export function createLabStore(initial: VmInput = DEFAULT_VM) {
       },
       endTour() {
         set({ tour: null });
+      },
+      setNotice(notice) {
+        set({ notice });
       },
       lapicImage(vcpu) {
         const v = current.vm.vcpu(vcpu);

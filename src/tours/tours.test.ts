@@ -139,3 +139,11 @@ describe('guided tours', () => {
     });
   }
 });
+
+describe('tour order', () => {
+  it('index.ts bundles the tours in TOUR_IDS order', async () => {
+    const { TOURS } = await import('./index');
+    const { TOUR_IDS } = await import('./order');
+    expect(TOURS.map((t) => t.tour.id)).toEqual([...TOUR_IDS]);
+  });
+});

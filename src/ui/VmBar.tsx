@@ -2,6 +2,28 @@ import { useRef, useState } from 'react';
 import type { VmInput } from '../scenario/schema';
 import { CompareDialog } from './compare/CompareDialog';
 import { Warnings } from './warnings/Warnings';
+import { importTrace } from '../import/traceCmd';
+import { TOURS } from '../tours';
+
+/** Load an imported file: an apic-scenario/1 document, or trace-cmd / ftrace text. */
+function importFile(text: string): void {
+  const store = labStore.getState();
+  if (text.trimStart().startsWith('{')) {
+    if (store.importScenario(text)) store.setNotice(null);
+    return;
+  }
+  const { scenario, report } = importTrace(text);
+  if (report.steps.length === 0) {
+    labStore.setState({ error: `import: no APIC events found (${report.totalLines} lines: not an apic-scenario/1 file, nor a trace-cmd report / ftrace trace with kvm_msr, kvm_apic or kvm_msi_set_irq events)` });
+    return;
+  }
+  if (store.importScenario(JSON.stringify(scenario))) {
+    store.setNotice(
+      `trace: ${report.steps.length} steps from ${report.eventLines} events; ${report.checks.length} deliveries to check, ${report.skippedCount} events skipped, ${report.notUnderstoodCount} lines not understood` +
+        (report.warnings.length ? `; ${report.warnings[0].message}` : ''),
+    );
+  }
+}
 import { labStore, useLab } from '../store/labStore';
 
 /** KVM releases the model knows, newest first. */
@@ -24,6 +46,8 @@ export function VmBar() {
   const apicvActive = useLab((s) => s.snapshot.apicvActive);
   const mapPresent = useLab((s) => s.snapshot.map.present);
   const error = useLab((s) => s.error);
+  const notice = useLab((s) => s.notice);
+  const focused = useLab((s) => s.tour?.focus[s.cursor - 1]?.includes('VM') ?? false);
   const [newId, setNewId] = useState('');
   const [vcpus, setVcpus] = useState<string | null>(null);
   const file = useRef<HTMLInputElement>(null);
@@ -49,7 +73,7 @@ export function VmBar() {
     </label>
   );
   return (
-    <section className="vmbar" aria-labelledby="vm-heading">
+    <section className={`vmbar${focused ? ' focused' : ''}`} aria-labelledby="vm-heading">
       <h1 id="vm-heading">VM</h1>
       <label>
         <select aria-label="Vendor" value={vendor} onChange={(e) => configure({ vendor: e.target.value as 'intel' | 'amd' })}>
@@ -111,18 +135,33 @@ export function VmBar() {
           Add vCPU
         </button>
       </form>
-      <button onClick={() => file.current?.click()} aria-label="Import scenario" title="Import an apic-scenario/1 file">
+      <select
+        aria-label="Guided tours"
+        value=""
+        onChange={(e) => {
+          const t = TOURS.find((x) => x.tour.id === e.target.value);
+          if (t) store.startTour(t);
+        }}
+      >
+        <option value="">Tours…</option>
+        {TOURS.map((t) => (
+          <option key={t.tour.id} value={t.tour.id}>
+            {t.title}
+          </option>
+        ))}
+      </select>
+      <button onClick={() => file.current?.click()} aria-label="Import scenario" title="Import an apic-scenario/1 file, or the text of trace-cmd report / an ftrace trace with KVM's APIC events">
         Import
       </button>
       <input
         ref={file}
         type="file"
-        accept=".json,application/json"
+        accept=".json,.txt,.dat,application/json,text/plain"
         aria-label="Import scenario file"
         hidden
         onChange={async (e) => {
           const f = e.target.files?.[0];
-          if (f) store.importScenario(await f.text());
+          if (f) importFile(await f.text());
           e.target.value = '';
         }}
       />
@@ -146,6 +185,14 @@ export function VmBar() {
         </span>
       </span>
       <Warnings max={2} />
+      {notice && !error && (
+        <p className="notice" role="status">
+          {notice}{' '}
+          <button className="mini" onClick={() => store.setNotice(null)} aria-label="Dismiss">
+            ✕
+          </button>
+        </p>
+      )}
       {error && (
         <p className="error" role="alert">
           {error}

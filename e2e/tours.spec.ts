@@ -17,7 +17,7 @@ for (const tour of TOURS) {
   test(`tour-${tour.tour.id}: ${tour.title}`, async ({ page }) => {
     await page.goto('/');
     const screencast = DEMO ? (page as unknown as { screencast?: { showChapter(t: string, o?: object): Promise<void>; showActions(o?: object): Promise<unknown> } }).screencast : undefined;
-    await screencast?.showActions({ position: 'top-right', duration: 800 });
+    // Action overlays: await screencast?.showActions(...) blocks selectOption in 1.64, so only chapters are shown.
     await page.getByLabel('Guided tours').selectOption(tour.tour.id);
     const card = page.getByRole('region', { name: 'Guided tour' });
     await expect(card).toContainText(tour.title);

@@ -4,6 +4,9 @@
  * inside the svg. Created once per element, updated from React effects (the xyflow pattern).
  */
 import { select } from 'd3';
+// selection.transition() and .interrupt() come from d3-transition's side effect, which a
+// production build drops unless it is imported on its own.
+import 'd3-transition';
 import type { Hover } from '../../store/labStore';
 import { MODE_WORDS, type RouteView, type SlotInfo } from './mapView';
 import { MOTION_MS, reducedMotion } from './motion';

@@ -14,12 +14,13 @@ mkdirSync('demos', { recursive: true });
 const r = spawnSync('npx', ['playwright', 'test', '-c', 'playwright.demos.config.ts', ...process.argv.slice(2)], { stdio: 'inherit' });
 if (r.status !== 0) process.exit(r.status ?? 1);
 
-// demos/raw/<test folder>/video.webm -> demos/<tour id>.webm (+ .mp4)
+// demos/raw/<test folder>/video.webm -> demos/<tour id>.webm (+ .mp4); the ids are the tour files.
+const ids = readdirSync('src/tours').filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -5));
 for (const dir of readdirSync('demos/raw')) {
-  const m = /tour-([a-z0-9-]+)/.exec(dir);
+  const id = ids.find((i) => dir.includes(`tour-${i}-`));
   const video = join('demos/raw', dir, 'video.webm');
-  if (!m || !existsSync(video)) continue;
-  const webm = join('demos', `${m[1]}.webm`);
+  if (!id || !existsSync(video)) continue;
+  const webm = join('demos', `${id}.webm`);
   copyFileSync(video, webm);
   spawnSync('ffmpeg', ['-loglevel', 'error', '-y', '-i', webm, '-c:v', 'libx264', '-pix_fmt', 'yuv420p', '-movflags', '+faststart', webm.replace(/\.webm$/, '.mp4')], { stdio: 'inherit' });
   console.log(`demos: ${webm} (+ .mp4)`);

@@ -5,7 +5,7 @@
  */
 import type { Step } from './schema';
 import { parseScenario, type Scenario } from './schema';
-import { toDocument } from './randomScenario';
+import { toDocument } from './document';
 
 export function apBringupScenario(opts: {
   aps: number;

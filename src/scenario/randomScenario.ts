@@ -9,8 +9,10 @@ import { slotKey } from '../core/apicdef';
 import type { MpState } from '../core/types';
 import type { Scenario, Step } from './schema';
 import { parseScenario } from './schema';
+import { toDocument } from './document';
 
 const h = (v: number | bigint) => '0x' + v.toString(16);
+export { toDocument };
 
 /** vCPU id sets: small, aliasing above 255, and random ones below 4096. */
 const vcpuSets = fc.oneof(
@@ -165,9 +167,4 @@ export function scenarioArb(maxSteps = 30): fc.Arbitrary<Scenario> {
     .map(({ ids, x2apicCpuid, maxPhyAddr, bsp, steps }) =>
       parseScenario(toDocument({ vm: { vcpus: ids, x2apicCpuid, maxPhyAddr, bspVcpuId: bsp }, steps })),
     );
-}
-
-/** A scenario as the JSON document that describes it (bigints as hex strings). */
-export function toDocument(s: { vm: object; steps: Step[] | object[]; title?: string }): object {
-  return JSON.parse(JSON.stringify({ format: 'apic-scenario/1', ...s }, (_k, v) => (typeof v === 'bigint' ? h(v) : v)));
 }

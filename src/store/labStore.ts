@@ -14,7 +14,7 @@ import type { Vm } from '../core/vm';
 import { applyStep, createVm } from '../scenario/runner';
 import { finalState, type FinalState, type StepResult } from '../scenario/result';
 import { parseScenario, parseScenarioText, ScenarioInputError, type Step, type VmInput } from '../scenario/schema';
-import { toDocument } from '../scenario/randomScenario';
+import { toDocument } from '../scenario/document';
 import { decodeSession, encodeSession } from './share';
 
 export interface LogEntry {

@@ -136,6 +136,7 @@ export function VmBar() {
         </button>
       </form>
       <select
+        className="tours"
         aria-label="Guided tours"
         value=""
         onChange={(e) => {

@@ -15,7 +15,7 @@ import { applyStep, createVm } from '../scenario/runner';
 import { finalState, type FinalState, type StepResult } from '../scenario/result';
 import { parseScenario, parseScenarioText, ScenarioInputError, type Step, type VmInput } from '../scenario/schema';
 import { toDocument } from '../scenario/document';
-import { decodeSession, encodeSession } from './share';
+import { decodeSession, encodeSession, type SharedSession } from './share';
 
 export interface LogEntry {
   step: Step;
@@ -76,7 +76,11 @@ export interface LabState {
   importScenario(text: string): boolean;
   /** The log up to the cursor as an apic-scenario/1 document. */
   exportScenario(): string;
-  /** The session (whole log, cursor, selection) as a URL fragment without '#'. */
+  /** The session: the whole log as a scenario document, the cursor and the selection. */
+  session(): SharedSession;
+  /** Restore a session; a bad one is reported (`what` prefixes the message) and changes nothing. */
+  restore(session: SharedSession, what: string): boolean;
+  /** The session as a URL fragment without '#'. */
   shareLink(): string;
   /** Restore a session from a fragment; a bad one is reported and changes nothing. */
   openLink(fragment: string): boolean;
@@ -223,10 +227,38 @@ export function createLabStore(initial: VmInput = DEFAULT_VM) {
         const doc = toDocument({ title: title || undefined, vm: vmInput, steps: log.slice(0, cursor).map((e) => stripStep(e.step)) });
         return JSON.stringify(doc, null, 2) + '\n';
       },
-      shareLink() {
+      session() {
         const { vmInput, log, cursor, title, selectedVcpu } = get();
         const scenario = toDocument({ title: title || undefined, vm: vmInput, steps: log.map((e) => stripStep(e.step)) });
-        return encodeSession({ scenario, cursor, selectedVcpu });
+        return { scenario, cursor, selectedVcpu };
+      },
+      restore(session, what) {
+        try {
+          const s = parseScenario(session.scenario);
+          if (!Number.isInteger(session.cursor) || session.cursor < 0 || session.cursor > s.steps.length) {
+            set({ error: `${what}: step ${session.cursor} does not exist (the scenario has ${s.steps.length})` });
+            return false;
+          }
+          if (!load(s.vm, s.steps, s.title ?? '', session.cursor)) return false;
+          const sel = session.selectedVcpu;
+          if (sel !== null && get().snapshot.vcpus.some((v) => v.vcpu === sel)) set({ selectedVcpu: sel });
+          return true;
+        } catch (e) {
+          if (!(e instanceof ScenarioInputError)) throw e;
+          set({ error: `${what}: ${e.message}` });
+          return false;
+        }
+      },
+      shareLink() {
+        return encodeSession(get().session());
+      },
+      openLink(fragment) {
+        const d = decodeSession(fragment);
+        if (!d.ok) {
+          set({ error: d.message });
+          return false;
+        }
+        return get().restore(d.session, 'link');
       },
       startTour(doc) {
         try {
@@ -262,28 +294,6 @@ export function createLabStore(initial: VmInput = DEFAULT_VM) {
       lapicImage(vcpu) {
         const v = current.vm.vcpu(vcpu);
         return v ? current.vm.getLapic(v) : null;
-      },
-      openLink(fragment) {
-        const d = decodeSession(fragment);
-        if (!d.ok) {
-          set({ error: d.message });
-          return false;
-        }
-        try {
-          const s = parseScenario(d.session.scenario);
-          if (d.session.cursor < 0 || d.session.cursor > s.steps.length) {
-            set({ error: `link: step ${d.session.cursor} does not exist (the scenario has ${s.steps.length})` });
-            return false;
-          }
-          if (!load(s.vm, s.steps, s.title ?? '', d.session.cursor)) return false;
-          const sel = d.session.selectedVcpu;
-          if (sel !== null && get().snapshot.vcpus.some((v) => v.vcpu === sel)) set({ selectedVcpu: sel });
-          return true;
-        } catch (e) {
-          if (!(e instanceof ScenarioInputError)) throw e;
-          set({ error: `link: ${e.message}` });
-          return false;
-        }
       },
     };
   });

@@ -31,6 +31,11 @@ describe('scenario validation: one line naming the step and field', () => {
     ['bad release', doc([], { kvm: '4.19' }), /^scenario: vm\.kvm must be "current" or a release/],
     ['duplicate vcpu ids', doc([], { vcpus: [0, 0] }), /lists a vCPU id twice/],
     ['vcpu id too big', doc([], { vcpus: [0, 20000] }), /KVM_CREATE_VCPU\(20000\) fails with EINVAL/],
+    ['__proto__ key', '{"format":"apic-scenario/1","steps":[{"op":"get_lapic","vcpu":0,"__proto__":{"x":1}}]}', /^scenario: steps\[0\].__proto__: keys named __proto__/],
+    ['constructor key', { format: 'apic-scenario/1', vm: { constructor: 1 }, steps: [] }, /^scenario: vm.constructor: keys named/],
+    ['too many steps', doc(Array.from({ length: 200_001 }, () => ({ op: 'get_lapic', vcpu: 0 }))), /200001 steps is more than the 200000 allowed/],
+    ['too many vCPUs', doc([], { vcpus: 5000 }), /^scenario: vm.vcpus must be a count from 1 to 4096/],
+    ['deep nesting', JSON.parse('{"format":"apic-scenario/1","steps":[],"x":' + '['.repeat(100) + ']'.repeat(100) + '}'), /nested more than 64 levels/],
   ])('%s', (_name, input, message) => {
     expect(err(input)).toMatch(message);
   });

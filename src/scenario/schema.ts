@@ -8,7 +8,28 @@ import { KVM_MAX_VCPUS } from '../core/vm';
 import { releaseNumber, OLDEST_RELEASE } from '../core/profile';
 import { fits, parseNumber } from './numbers';
 
+// No code generation: the app's Content-Security-Policy forbids eval, and zod would probe it.
+z.config({ jitless: true });
+
 export class ScenarioInputError extends Error {}
+
+/** Limits that keep the page and the runner alive on hostile input. */
+export const MAX_STEPS = 200_000;
+export const MAX_DOCUMENT_CHARS = 64 * 1024 * 1024;
+const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
+/** The path of the first key that could reach an object's prototype, or null. */
+function forbiddenKey(v: unknown, path: string, depth = 0): string | null {
+  if (depth > 64) return `${path} (nested more than 64 levels)`;
+  if (typeof v !== 'object' || v === null) return null;
+  for (const k of Object.keys(v)) {
+    const p = Array.isArray(v) ? `${path}[${k}]` : path ? `${path}.${k}` : k;
+    if (FORBIDDEN_KEYS.has(k)) return p;
+    const r = forbiddenKey((v as Record<string, unknown>)[k], p, depth + 1);
+    if (r) return r;
+  }
+  return null;
+}
 
 /** A scenario number that must fit in `bits` bits, as a bigint. */
 function num(bits: number) {
@@ -97,11 +118,13 @@ const release = z.string().refine((r) => r === 'current' || (releaseNumber(r) ??
   message: `must be "current" or a release "X.Y" from ${OLDEST_RELEASE} on`,
 });
 
+const VCPUS = `must be a count from 1 to ${KVM_MAX_VCPUS} or an array of 1 to ${KVM_MAX_VCPUS} vCPU ids`;
+
 const vmSchema = z.object({
   vcpus: z.union([
-    z.number().int().min(1).max(KVM_MAX_VCPUS),
-    z.array(vcpuId).min(1).max(KVM_MAX_VCPUS),
-  ], { error: `must be a count from 1 to ${KVM_MAX_VCPUS} or an array of vCPU ids` }).optional(),
+    z.number({ error: VCPUS }).int({ error: VCPUS }).min(1, { error: VCPUS }).max(KVM_MAX_VCPUS, { error: VCPUS }),
+    z.array(vcpuId, { error: VCPUS }).min(1, { error: VCPUS }).max(KVM_MAX_VCPUS, { error: VCPUS }),
+  ], { error: VCPUS }).optional(),
   vendor: z.enum(['intel', 'amd'], { error: 'must be "intel" or "amd"' }).optional(),
   apicv: bool.optional(),
   ipiv: bool.optional(),
@@ -146,6 +169,10 @@ function describeIssue(issue: z.core.$ZodIssue, prefix: string): string {
 /** Validate a parsed JSON value as a scenario; throws ScenarioInputError with one clear line. */
 export function parseScenario(doc: unknown): Scenario {
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new ScenarioInputError('scenario: the document must be a JSON object');
+  const bad = forbiddenKey(doc, '');
+  if (bad) throw new ScenarioInputError(`scenario: ${bad}: keys named __proto__, constructor or prototype are not allowed`);
+  const n = (doc as { steps?: unknown }).steps;
+  if (Array.isArray(n) && n.length > MAX_STEPS) throw new ScenarioInputError(`scenario: steps: ${n.length} steps is more than the ${MAX_STEPS} allowed`);
   const head = scenarioHead.safeParse(doc);
   if (!head.success) throw new ScenarioInputError(describeIssue(head.error.issues[0], 'scenario: '));
   const steps: Step[] = head.data.steps.map((raw, i) => {
@@ -171,6 +198,7 @@ export function parseScenario(doc: unknown): Scenario {
 
 /** Parse JSON text and validate it. */
 export function parseScenarioText(text: string): Scenario {
+  if (text.length > MAX_DOCUMENT_CHARS) throw new ScenarioInputError(`scenario: ${text.length} characters is more than the ${MAX_DOCUMENT_CHARS} allowed`);
   let doc: unknown;
   try {
     doc = JSON.parse(text);

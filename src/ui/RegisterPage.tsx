@@ -118,6 +118,7 @@ export function RegisterPage() {
               const f = e.target.files?.[0];
               e.target.value = '';
               if (!f) return;
+              if (f.size > 64 * 1024) return labStore.setState({ error: `image: ${f.name} is ${f.size} bytes; a LAPIC image is 1024 bytes, or a hex dump of them` });
               const r = parseLapicImage(new Uint8Array(await f.arrayBuffer()));
               if (r.ok) act(setLapicStep(id, r.words));
               else labStore.setState({ error: r.message });

@@ -5,6 +5,9 @@ import { Warnings } from './warnings/Warnings';
 import { importTrace } from '../import/traceCmd';
 import { TOURS } from '../tours';
 
+/** Larger files are refused before reading (a trace of 200,000 lines is about 20 MB). */
+const MAX_IMPORT_BYTES = 32 * 1024 * 1024;
+
 /** Load an imported file: an apic-scenario/1 document, or trace-cmd / ftrace text. */
 function importFile(text: string): void {
   const store = labStore.getState();
@@ -162,8 +165,10 @@ export function VmBar() {
         hidden
         onChange={async (e) => {
           const f = e.target.files?.[0];
-          if (f) importFile(await f.text());
           e.target.value = '';
+          if (!f) return;
+          if (f.size > MAX_IMPORT_BYTES) labStore.setState({ error: `import: ${f.name} is ${f.size} bytes; files up to ${MAX_IMPORT_BYTES} bytes are read` });
+          else importFile(await f.text());
         }}
       />
       <button onClick={share} title="Put the whole session in the address bar and copy the link">

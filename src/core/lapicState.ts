@@ -40,12 +40,21 @@ function stateFixup(vcpu: Vcpu, regs: Uint32Array, set: boolean): boolean {
   return true;
 }
 
-/** kvm_apic_get_state(): the image as KVM_GET_LAPIC returns it. */
+/** kvm_apic_get_state(): the image as KVM_GET_LAPIC returns it (see getLapicFails). */
 export function getLapicState(vcpu: Vcpu): Uint32Array {
   const regs = new Uint32Array(vcpu.apic.regs);
   regs[APIC_TMCCT >> 2] = 0;
   stateFixup(vcpu, regs, false);
   return regs;
+}
+
+/**
+ * KVM_GET_LAPIC fails with EINVAL when, with 32-bit IDs, an x2APIC-mode vCPU's ID register is
+ * not its vcpu_id: the fixup checks on GET too. Only pre-6.11 KVM can get there (its SET shifted
+ * the userspace ID, truncating ids above 255).
+ */
+export function getLapicFails(vcpu: Vcpu): boolean {
+  return !stateFixup(vcpu, new Uint32Array(vcpu.apic.regs), false);
 }
 
 /** kvm_apic_set_state(); returns false for -EINVAL. */

@@ -21,7 +21,7 @@ import { ApicvInhibits, type AnyInhibitReason, type Vendor } from './inhibits';
 import { deliverToApic, icrToIrq, msiRouteInvalid, msiToIrq, type DeliveryOutcome } from './delivery';
 import { icrWriteHandling } from './ipiVirtualization';
 import type { Lapic } from './lapic';
-import { getLapicState, setLapicState } from './lapicState';
+import { getLapicFails, getLapicState, setLapicState } from './lapicState';
 import { KvmProfile } from './profile';
 import { einval, GP, LazyTraceEvent, OK, type Errno, type Outcome, type TraceEvent, type VcpuId } from './types';
 import { Vcpu } from './vcpu';
@@ -182,12 +182,21 @@ export class Vm {
     this.trace({ event: 'kvm_recalculate_apic_map', detail: r.map ? `max_apic_id ${r.map.maxApicId}, logical ${r.map.logicalMode}` : 'no map' });
   }
 
+  /** Why KVM_CREATE_VCPU would refuse `id`, or null. */
+  createVcpuRefusal(id: VcpuId): { errno: Errno; reason: string } | null {
+    if (!Number.isInteger(id) || id < 0 || id >= this.config.maxVcpuIds) return { errno: 'EINVAL', reason: `vcpu_id must be below KVM_MAX_VCPU_IDS (${this.config.maxVcpuIds})` };
+    if (this.vcpus.length >= this.config.maxVcpus) return { errno: 'EINVAL', reason: `the VM already has KVM_MAX_VCPUS (${this.config.maxVcpus}) vCPUs` };
+    if (this.byId.has(id)) return { errno: 'EEXIST', reason: `vCPU ${id} exists` };
+    if (this.config.vendor === 'amd' && this.config.apicv && id > this.avicMaxId() && !this.profile.hasNew('avicIdTooBigInhibit')) {
+      return { errno: 'EINVAL', reason: `with AVIC, KVM ${this.config.kvm} refuses vcpu_id above ${this.avicMaxId()} (its physical ID table)` };
+    }
+    return null;
+  }
+
   /** KVM_CREATE_VCPU. */
   createVcpu(id: VcpuId): Errno | null {
-    if (!Number.isInteger(id) || id < 0 || id >= this.config.maxVcpuIds) return 'EINVAL';
-    if (this.vcpus.length >= this.config.maxVcpus) return 'EINVAL';
-    if (this.byId.has(id)) return 'EEXIST';
-    if (this.config.vendor === 'amd' && this.config.apicv && id > this.avicMaxId() && !this.profile.hasNew('avicIdTooBigInhibit')) return 'EINVAL';
+    const refusal = this.createVcpuRefusal(id);
+    if (refusal) return refusal.errno;
     // RESET inside the constructor rebuilds the map before the vCPU is online (visible to
     // kvm_for_each_vcpu), so a new vCPU stays out of the optimized map until the next rebuild.
     // Observed on Linux 6.18: after creating vCPUs 0, 1, 256, an NMI MSI to APIC ID 0 reaches
@@ -290,6 +299,11 @@ export class Vm {
 
   getLapic(vcpu: Vcpu): Uint32Array {
     return getLapicState(vcpu);
+  }
+
+  /** KVM_GET_LAPIC: the image, or EINVAL when KVM's fixup refuses it. */
+  getLapicChecked(vcpu: Vcpu): Uint32Array | 'EINVAL' {
+    return getLapicFails(vcpu) ? 'EINVAL' : getLapicState(vcpu);
   }
 
   setLapic(vcpu: Vcpu, image: Uint32Array): Errno | null {

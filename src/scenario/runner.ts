@@ -32,8 +32,9 @@ export function createVm(input: VmInput, overrides: Partial<VmConfig> = {}): Vm 
   if (input.quirks) config.quirks = { lint0Reenabled: input.quirks.lint0Reenabled ?? true, lapicMmioHole: input.quirks.lapicMmioHole ?? true };
   const vm = new Vm({ ...config, ...overrides });
   for (const id of vcpuIds(input.vcpus)) {
-    const err = vm.createVcpu(id);
-    if (err) throw new ScenarioInputError(`scenario: vm.vcpus: KVM_CREATE_VCPU(${id}) fails with ${err} (vcpu_id must be below ${vm.config.maxVcpuIds})`);
+    const refusal = vm.createVcpuRefusal(id);
+    if (refusal) throw new ScenarioInputError(`scenario: vm.vcpus: KVM_CREATE_VCPU(${id}) fails with ${refusal.errno}: ${refusal.reason}`);
+    vm.createVcpu(id);
   }
   vm.takeTrace();
   return vm;
@@ -85,10 +86,14 @@ function applyStepOp(vm: Vm, step: Step, i: number): StepResult {
       return { ...base, ...vm.mmioWrite(v, gpa, Number(step.value)) };
     }
     case 'get_lapic':
-      return { ...base, regs: regsObject(vm.getLapic(vcpuOf(step.vcpu))) };
+    {
+      const image = vm.getLapicChecked(vcpuOf(step.vcpu));
+      return typeof image === 'string' ? { ...base, ok: false, error: image } : { ...base, regs: regsObject(image) };
+    }
     case 'set_lapic': {
       const v = vcpuOf(step.vcpu);
-      const image = step.merge ? vm.getLapic(v) : new Uint32Array(LAPIC_STATE_SIZE / 4);
+      const image = step.merge ? vm.getLapicChecked(v) : new Uint32Array(LAPIC_STATE_SIZE / 4);
+      if (typeof image === 'string') return { ...base, ok: false, error: image, reason: 'merging needs KVM_GET_LAPIC, which failed' };
       for (const [k, val] of Object.entries(step.regs)) image[parseInt(k, 16) >> 2] = Number(val);
       const err = vm.setLapic(v, image);
       return err ? { ...base, ok: false, error: err } : base;
@@ -98,8 +103,10 @@ function applyStepOp(vm: Vm, step: Step, i: number): StepResult {
       return err ? { ...base, ok: false, error: err } : base;
     }
     case 'create_vcpu': {
-      const err = vm.createVcpu(step.vcpu);
-      return err ? { ...base, ok: false, error: err } : base;
+      const refusal = vm.createVcpuRefusal(step.vcpu);
+      if (refusal) return { ...base, ok: false, error: refusal.errno, reason: refusal.reason };
+      vm.createVcpu(step.vcpu);
+      return base;
     }
     case 'ack': {
       const v = vcpuOf(step.vcpu);

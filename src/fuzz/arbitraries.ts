@@ -1,0 +1,43 @@
+/**
+ * The fuzzer's scenarios: the differential test's random scenarios (src/scenario/randomScenario.ts)
+ * plus ops the kernel oracle cannot run (guest MMIO and APICBASE writes, ack, run, nested and SMM
+ * ops), under random KVM releases and vendors.
+ */
+import fc from 'fast-check';
+import { scenarioArb } from '../scenario/randomScenario';
+import { parseScenario, type Scenario, type Step } from '../scenario/schema';
+
+const RELEASES = ['current', '6.18', '6.12', '6.11', '6.3', '6.2', '6.0', '5.19', '5.18', '5.17', '5.11', '5.10'];
+
+function guestStep(ids: number[]): fc.Arbitrary<Step> {
+  const vcpu = fc.constantFrom(...ids);
+  return fc.oneof(
+    fc.record({ vcpu, offset: fc.integer({ min: 0, max: 0x3ff }), value: fc.integer({ min: 0, max: 0xffffffff }) }).map(({ vcpu, offset, value }): Step => ({ op: 'mmio_write', vcpu, offset: BigInt(offset & ~3), value: BigInt(value) })),
+    fc.record({ vcpu, offset: fc.integer({ min: 0, max: 0x1003 }) }).map(({ vcpu, offset }): Step => ({ op: 'mmio_read', vcpu, offset: BigInt(offset) })),
+    fc.record({ vcpu, value: fc.constantFrom(0xfee00c00n, 0xfee00800n, 0xfee00000n, 0xfed00800n, 0xfee00d00n, 0xfee00400n) }).map(({ vcpu, value }): Step => ({ op: 'wrmsr', vcpu, msr: 0x1bn, value })),
+    vcpu.map((vcpu): Step => ({ op: 'ack', vcpu })),
+    vcpu.map((vcpu): Step => ({ op: 'run', vcpu })),
+    fc.record({ vcpu, op: fc.constantFrom('vmxon', 'vmxoff', 'leave_guest', 'enter_smm', 'rsm', 'clgi', 'stgi') }).map(({ vcpu, op }) => ({ op, vcpu }) as Step),
+    fc.record({ vcpu, activity: fc.constantFrom('active', 'wait-for-sipi') as fc.Arbitrary<'active' | 'wait-for-sipi'>, interceptInit: fc.boolean() }).map(({ vcpu, activity, interceptInit }): Step => ({ op: 'enter_guest', vcpu, activity, interceptInit })),
+  );
+}
+
+export function fuzzScenarioArb(): fc.Arbitrary<Scenario> {
+  return scenarioArb(30).chain((s) => {
+    const ids = (Array.isArray(s.vm.vcpus) ? s.vm.vcpus : [0, 1]) as number[];
+    return fc
+      .record({
+        kvm: fc.constantFrom(...RELEASES),
+        vendor: fc.constantFrom('intel', 'amd') as fc.Arbitrary<'intel' | 'amd'>,
+        apicv: fc.boolean(),
+        extra: fc.array(fc.tuple(fc.nat(), guestStep(ids)), { maxLength: 15 }),
+      })
+      .map(({ kvm, vendor, apicv, extra }) => {
+        const steps = [...s.steps];
+        for (const [at, step] of extra) steps.splice(at % (steps.length + 1), 0, step);
+        return parseScenario({ ...s.raw, vm: { ...s.raw.vm as object, kvm, vendor, apicv }, steps: steps.map(toJson) });
+      });
+  });
+}
+
+const toJson = (step: Step) => JSON.parse(JSON.stringify(step, (_k, v) => (typeof v === 'bigint' ? '0x' + v.toString(16) : v)));

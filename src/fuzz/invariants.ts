@@ -1,0 +1,106 @@
+/**
+ * What must hold after any scenario, whatever it did: the fuzzer's invariants. Each returns the
+ * violations it found, in words (empty when it holds).
+ */
+import { fastSlowDifference } from '../core/fastSlowDeviations';
+import type { LapicIrq } from '../core/delivery';
+import type { Vm } from '../core/vm';
+import { applyStep, createVm } from '../scenario/runner';
+import { finalState } from '../scenario/result';
+import { ScenarioInputError, type Scenario } from '../scenario/schema';
+
+export interface FuzzReport {
+  checks: number;
+  violations: string[];
+  /** The VM could not be built (e.g. AVIC before 6.17 refusing a large vcpu_id): nothing to check. */
+  skipped?: string;
+}
+
+/** Replay `s` step by step, returning the VM and the result document's JSON. */
+function replay(s: Scenario): { vm: Vm; json: string } {
+  const vm = createVm(s.vm);
+  const steps = s.steps.map((step, i) => {
+    const r = applyStep(vm, step, i);
+    r.trace = vm.takeTrace();
+    return r;
+  });
+  return { vm, json: JSON.stringify({ steps, final: finalState(vm) }) };
+}
+
+/** KVM_GET_LAPIC then KVM_SET_LAPIC changes nothing (after one round: SET may refresh a stale PPR). */
+function getSetIdentity(vm: Vm, out: string[]): number {
+  let n = 0;
+  for (const v of vm.vcpus) {
+    if (typeof vm.getLapicChecked(v) === 'string') continue; // KVM_GET_LAPIC itself refuses (pre-6.11 only)
+    vm.setLapic(v, vm.getLapic(v));
+    const a = vm.getLapic(v);
+    const err = vm.setLapic(v, a);
+    const b = vm.getLapic(v);
+    n++;
+    if (err) out.push(`vCPU ${v.id}: KVM_SET_LAPIC of its own KVM_GET_LAPIC image failed (${err})`);
+    else if (a.some((w, i) => w !== b[i])) out.push(`vCPU ${v.id}: KVM_GET_LAPIC -> KVM_SET_LAPIC -> KVM_GET_LAPIC is not an identity`);
+  }
+  return n;
+}
+
+/** Every slot of the physical map holds a hardware-enabled vCPU that answers to that ID. */
+function mapSound(vm: Vm, out: string[]): number {
+  const map = vm.apicMap;
+  if (!map) {
+    if (!vm.profile.hasNew('architecturalAliasing')) out.push('no map under the pre-6.3 algorithm');
+    const ids = vm.vcpus.filter((v) => v.apic.hwEnabled).map((v) => (v.apic.x2apicMode ? v.id : v.apic.xapicId));
+    // (32-bit IDs may be on: KVM_ENABLE_CAP does not rebuild the map, so it can predate them.)
+    if (new Set(ids).size === ids.length) out.push('the map is absent but no physical IDs alias');
+    return 1;
+  }
+  // Before 6.3 a host-forced x2APIC -> xAPIC switch changed the ID without dirtying the map, so
+  // stale slots are KVM's own behaviour there.
+  if (!vm.profile.hasNew('xapicIdReinitOnHostX2apicExit')) return 0;
+  let n = 0;
+  for (const [k, v] of map.phys) {
+    n++;
+    const hotplug = v.id === k && v.id > 0xff && (vm.x2apicFormat || !vm.profile.hasNew('architecturalAliasing'));
+    const ok = v.apic.hwEnabled && (v.apic.x2apicMode ? k === v.id : k === v.apic.xapicId || hotplug);
+    if (!ok) out.push(`phys_map[${k}] holds vCPU ${v.id}, which does not answer to ${k}`);
+  }
+  return n;
+}
+
+/** The fast path reaches the vCPUs the slow path matches, but for KVM's named deviations. */
+function fastEqualsSlow(vm: Vm, seed: number, out: string[]): number {
+  if (!vm.apicMap || !vm.profile.hasNew('architecturalAliasing')) return 0;
+  const ids = vm.vcpus.map((v) => v.id);
+  const dests = [...ids, 0xff, 0xffffffff, 0x10001, 0x3, 0x12, (seed * 2654435761) >>> 0];
+  let n = 0;
+  for (const destId of dests) {
+    for (const logical of [false, true]) {
+      for (const src of [null, vm.vcpus[seed % vm.vcpus.length].apic]) {
+        const irq: LapicIrq = { destId, logical, deliveryMode: 4, vector: 2, level: true, trigLevel: false, shorthand: 0, msiRedirHint: false };
+        const d = fastSlowDifference(vm, src, irq);
+        n++;
+        if (d?.why === 'unexplained') out.push(`fast path ${JSON.stringify(d.fast)} != slow path ${JSON.stringify(d.slow)} for ${logical ? 'logical' : 'physical'} ${destId} from ${src ? 'vCPU ' + src.vcpu.id : 'an MSI'}`);
+      }
+    }
+  }
+  return n;
+}
+
+/** Run `s` through every invariant. */
+export function checkScenario(s: Scenario, seed: number): FuzzReport {
+  const violations: string[] = [];
+  let checks = 0;
+  let first: ReturnType<typeof replay>;
+  try {
+    first = replay(s);
+  } catch (e) {
+    if (e instanceof ScenarioInputError && e.message.startsWith('scenario: vm.')) return { checks: 0, violations: [], skipped: e.message };
+    return { checks: 1, violations: [`replay threw: ${(e as Error).stack ?? e}`] };
+  }
+  checks++;
+  if (replay(s).json !== first.json) violations.push('replaying the same scenario gave a different result');
+  checks++;
+  checks += mapSound(first.vm, violations);
+  checks += fastEqualsSlow(first.vm, seed, violations);
+  checks += getSetIdentity(first.vm, violations);
+  return { checks, violations };
+}

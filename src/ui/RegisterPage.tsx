@@ -4,9 +4,16 @@ import { SLOT_NAMES, SLOT_OFFSETS, slotKey } from '../core/apicdef';
 import { slotReadable, slotWritable } from '../core/lapic';
 import { labStore, useLab } from '../store/labStore';
 import { ApicBaseEditor } from './ApicBaseEditor';
-import { decodeSlot } from './decode';
+import { decodeSlot, FIELD_DOCS } from './decode';
 import { Panel } from './Panel';
 import { VectorGrid } from './VectorGrid';
+
+/** ISR, TMR and IRR words: which 32 vectors a word holds. */
+function vectorWordDoc(off: number, name: string): string | undefined {
+  if (off < 0x100 || off >= 0x280) return undefined;
+  const first = ((off - 0x100) % 0x80 >> 4) * 32;
+  return `${name}: vectors ${first}-${first + 31} (bit n = vector ${first} + n)`;
+}
 
 const hex8 = (v: number) => '0x' + (v >>> 0).toString(16).padStart(8, '0');
 
@@ -33,7 +40,9 @@ function SlotRow({ vcpu, off, value, x2view, mode, nrLvt, changed }: { vcpu: num
   return (
     <tr data-testid={`reg-${slotKey(off)}`} className={`${changed ? 'changed' : ''} ${access.mark === '#GP' || access.mark === '—' ? 'absent' : ''}`}>
       <td className="mono">{x2view ? '0x' + msr.toString(16) : slotKey(off)}</td>
-      <td className="mono">{name}</td>
+      <td className="mono" title={FIELD_DOCS.get(off) ?? vectorWordDoc(off, name)}>
+        {name}
+      </td>
       <td className="mono acc" title={access.title}>
         {access.mark}
       </td>

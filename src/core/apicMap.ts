@@ -40,17 +40,22 @@ export interface MapRebuild {
   reasons: string[];
 }
 
-/** kvm_recalculate_apic_map() without the locking: build the map from the vCPUs. */
-export function buildApicMap(vcpus: readonly Vcpu[], x2apicFormat: boolean): MapRebuild {
+/** A new, empty map sized for the vCPUs: max_apic_id is the largest enabled vcpu_id, at least 255. */
+export function emptyApicMap(vcpus: readonly Vcpu[]): ApicMap {
   let maxId = 255;
   for (const v of vcpus) if (v.apic.hwEnabled) maxId = Math.max(maxId, v.id);
-  const map: ApicMap = {
+  return {
     logicalMode: 'SW_DISABLED',
     maxApicId: maxId,
     phys: new Map(),
     flat: new Array(8).fill(undefined),
     cluster: Array.from({ length: 16 }, () => new Array(4).fill(undefined)),
   };
+}
+
+/** kvm_recalculate_apic_map() without the locking: build the map from the vCPUs. */
+export function buildApicMap(vcpus: readonly Vcpu[], x2apicFormat: boolean): MapRebuild {
+  const map = emptyApicMap(vcpus);
   const reasons: string[] = [];
   let xapicIdMismatch: string | null = null;
 

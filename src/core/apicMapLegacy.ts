@@ -13,22 +13,14 @@
  * between 5.10 and 6.2 (for example the 5.7+ dirty tracking races) are not modelled.
  */
 import { APIC_DFR, APIC_DFR_FLAT, APIC_LDR } from './apicdef';
-import type { ApicMap, MapRebuild } from './apicMap';
+import { emptyApicMap, type ApicMap, type MapRebuild } from './apicMap';
 import type { Vcpu } from './vcpu';
 
 const MODE_CLUSTER = 4, MODE_FLAT = 8, MODE_X2APIC = 16;
 
 export function buildApicMapV62(vcpus: readonly Vcpu[]): MapRebuild {
-  let maxId = 255;
-  for (const v of vcpus) if (v.apic.hwEnabled) maxId = Math.max(maxId, v.id);
-  const map: ApicMap = {
-    logicalMode: 'SW_DISABLED',
-    maxApicId: maxId,
-    phys: new Map(),
-    flat: new Array(8).fill(undefined),
-    cluster: Array.from({ length: 16 }, () => new Array(4).fill(undefined)),
-    legacy: true,
-  };
+  const map: ApicMap = { ...emptyApicMap(vcpus), legacy: true };
+  const maxId = map.maxApicId;
   let mode = 0;
   for (const v of vcpus) {
     const apic = v.apic;

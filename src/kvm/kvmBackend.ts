@@ -11,6 +11,7 @@
 import { MP_STATES, type MpState } from '../core/types';
 import { LAPIC_STATE_SIZE } from '../core/apicdef';
 import type { HostTraits, ScenarioBackend, VcpuObservation } from '../scenario/backend';
+import { imageBytes, imageWords } from '../scenario/lapicImage';
 import { hex } from '../scenario/numbers';
 import type { StepResult } from '../scenario/result';
 import { regsObject } from '../scenario/result';
@@ -51,18 +52,6 @@ export function kvmRefusal(step: Step): string | null {
 
 /** A step this backend cannot run: it needs guest code, which the kernel here cannot execute. */
 export class UnsupportedOnKvm extends ScenarioInputError {}
-
-function imageWords(img: Uint8Array): Uint32Array {
-  const dv = new DataView(img.buffer, img.byteOffset, img.byteLength);
-  return Uint32Array.from({ length: LAPIC_STATE_SIZE / 4 }, (_, i) => dv.getUint32(i * 4, true));
-}
-
-function wordsImage(words: Uint32Array): Uint8Array {
-  const img = new Uint8Array(LAPIC_STATE_SIZE);
-  const dv = new DataView(img.buffer);
-  words.forEach((w, i) => dv.setUint32(i * 4, w, true));
-  return img;
-}
 
 /** Learn what the kernel's KVM is: release, ICR layout, SMM, vCPU limits. */
 export function probeHost(sys: KvmSystem): HostTraits {
@@ -149,7 +138,7 @@ export class KvmBackend implements ScenarioBackend {
         const v = this.vcpu(step, i);
         const words = step.merge ? imageWords(v.getLapic()) : new Uint32Array(LAPIC_STATE_SIZE / 4);
         for (const [k, val] of Object.entries(step.regs)) words[parseInt(k, 16) >> 2] = Number(val);
-        const err = v.setLapic(wordsImage(words));
+        const err = v.setLapic(imageBytes(words));
         return err ? { ...base, ok: false, error: err } : base;
       }
       case 'enable_cap': {

@@ -7,7 +7,8 @@ import { LAPIC_STATE_SIZE, SLOT_OFFSETS, slotKey } from '../core/apicdef';
 
 export type ImageParse = { ok: true; words: Uint32Array } | { ok: false; message: string };
 
-function fromBytes(bytes: Uint8Array): Uint32Array {
+/** A 1024-byte image as 256 little-endian 32-bit words. */
+export function imageWords(bytes: Uint8Array): Uint32Array {
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   return Uint32Array.from({ length: LAPIC_STATE_SIZE / 4 }, (_, i) => dv.getUint32(i * 4, true));
 }
@@ -32,14 +33,14 @@ function dumpBytes(text: string): number[] | string {
 
 /** Parse a 1024-byte binary image or a hex dump of one. */
 export function parseLapicImage(data: Uint8Array): ImageParse {
-  if (data.byteLength === LAPIC_STATE_SIZE) return { ok: true, words: fromBytes(data) };
+  if (data.byteLength === LAPIC_STATE_SIZE) return { ok: true, words: imageWords(data) };
   if (data.byteLength > 64 * 1024) return { ok: false, message: `image: ${data.byteLength} bytes is not a LAPIC image (1024 bytes, or a hex dump of them)` };
   const text = new TextDecoder().decode(data);
   if (!/^[\s0-9a-fA-F:|.x*\-\u0020-\u007e]*$/.test(text)) return { ok: false, message: `image: ${data.byteLength} bytes is neither a 1024-byte binary image nor a text hex dump` };
   const bytes = dumpBytes(text);
   if (typeof bytes === 'string') return { ok: false, message: `image: ${bytes}` };
   if (bytes.length !== LAPIC_STATE_SIZE) return { ok: false, message: `image: the dump holds ${bytes.length} bytes; a KVM_GET_LAPIC image has 1024` };
-  return { ok: true, words: fromBytes(Uint8Array.from(bytes)) };
+  return { ok: true, words: imageWords(Uint8Array.from(bytes)) };
 }
 
 /** The image as 1024 little-endian bytes. */

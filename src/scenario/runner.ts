@@ -2,7 +2,7 @@
  * Replay a scenario through the emulation core: one pure function from a validated scenario to
  * its apic-result/1 document. The CLI, the store, the tests and the tours all call it.
  */
-import { LAPIC_STATE_SIZE, slotKey } from '../core/apicdef';
+import { LAPIC_STATE_SIZE } from '../core/apicdef';
 import type { Vcpu } from '../core/vcpu';
 import { getMpState, runVcpu, setMpState } from '../core/mpState';
 import { enterGuest, enterSmm, leaveGuest, rsm, setGif, vmxoff, vmxon, type NestedOpResult } from '../core/nested';
@@ -166,4 +166,3 @@ export function runScenario(scenario: Scenario, opts: RunOptions = {}): Scenario
   return { format: 'apic-result/1', steps, final: finalState(vm) };
 }
 
-export { slotKey };

@@ -74,6 +74,16 @@ describe('IPI virtualization notes', () => {
     expect(note(vm)).toMatch(/APIC-write VM exit/);
   });
 
+  it('an ICR write with the self shorthand has an exit path; a SELF_IPI register write has none', () => {
+    const vm = makeReadyVm([0, 1], { apicv: false });
+    toX2apic(vm, 0);
+    vm.takeTrace();
+    vm.wrmsr(vcpu(vm, 0), 0x830, 0x40041n, false);
+    expect(vm.takeDeliveries()[0].exit).toBe('wrmsr-fastpath');
+    vm.wrmsr(vcpu(vm, 0), 0x83f, 0x41n, false);
+    expect(vm.takeDeliveries()[0].exit).toBeUndefined();
+  });
+
   it('without APICv every ICR write exits to KVM', () => {
     const vm = makeReadyVm([0, 1], { apicv: false });
     mmioW(vm, 0, 0x300, 0x30);

@@ -414,7 +414,7 @@ export class Lapic {
           if (this.vm.profile.hasNew('selfIpiReservedGp')) return 1;
           val &= APIC_VECTOR_MASK; // 5.18 - 6.2: bits 31:8 ignored
         }
-        this.vm.sendIpi(this, (APIC_DEST_SELF | val) >>> 0, 0);
+        this.vm.sendIpi(this, (APIC_DEST_SELF | val) >>> 0, 0, true);
         return 0;
       default:
         return 1;

@@ -311,13 +311,12 @@ export class Vm {
   }
 
   /** kvm_apic_send_ipi(): decode the ICR and deliver. */
-  sendIpi(src: Lapic, icrLow: number, icrHigh: number): void {
+  sendIpi(src: Lapic, icrLow: number, icrHigh: number, fromSelfIpiRegister = false): void {
     const irq = icrToIrq(src, icrLow, icrHigh);
     this.trace(new LazyTraceEvent('kvm_apic_ipi', src.vcpu.id, () => `icr_low 0x${icrLow.toString(16)}, dest_id 0x${irq.destId.toString(16)}`));
     const out = deliverToApic(this, src, irq);
-    // A SELF_IPI write (x2APIC, Fixed, shorthand self) is virtualized with APICv or trapped alone.
-    const selfIpi = irq.shorthand === 1 && !(icrLow & 0x700) && src.x2apicMode && icrLow === (0x40000 | (icrLow & 0xff));
-    if (!selfIpi) {
+    // A write to the SELF_IPI register is not an ICR write: it has no ICR exit path to report.
+    if (!fromSelfIpiRegister) {
       const h = icrWriteHandling(this, src, icrLow, irq, out.path);
       out.exit = h.exit;
       this.trace(new LazyTraceEvent('ipi_virtualization', src.vcpu.id, h.note));

@@ -27,6 +27,32 @@ describe('npm run scenario (the headless runner, scenario-format.md "Running")',
     expect(r.stderr.trim()).toBe('cannot read does-not-exist.json: ENOENT');
   });
 
+  it('an unknown flag: one line on stderr naming it, nothing on stdout, exit 2', () => {
+    for (const args of [['--bogus', '-'], ['-x', '-'], ['--profiles', '--bogus']]) {
+      const r = run(args, '{}');
+      expect(r.status, args.join(' ')).toBe(2);
+      expect(r.stdout).toBe('');
+      expect(r.stderr.trim().split('\n'), args.join(' ')).toEqual([`unknown option ${args.find((a) => a !== '-' && a !== '--profiles')}; usage: npm run -s scenario -- [--trace | --kvm | --compare] FILE.json | - | --profiles`]);
+    }
+  });
+
+  it('a value given to a flag that takes none, or no file: one line on stderr, exit 2', () => {
+    const bad = run(['--trace=1', '-'], '{}');
+    expect(bad.status).toBe(2);
+    expect(bad.stderr.trim().split('\n')).toHaveLength(1);
+    expect(bad.stderr).toMatch(/^option --trace takes no value; usage: /);
+    const none = run([]);
+    expect(none.status).toBe(2);
+    expect(none.stderr.trim()).toMatch(/^usage: /);
+  });
+
+  it('--trace adds each step\'s trace events; "--" ends the flags', () => {
+    const doc = JSON.stringify({ format: 'apic-scenario/1', steps: [{ op: 'wrmsr', vcpu: 0, msr: '0x1b', value: '0xfee00d00' }] });
+    const r = run(['--trace', '--', '-'], doc);
+    expect(r.status).toBe(0);
+    expect(Array.isArray(JSON.parse(r.stdout).steps[0].trace)).toBe(true);
+  });
+
   it('--profiles lists each behaviour change with its release and commit', () => {
     const r = run(['--profiles']);
     const out = JSON.parse(r.stdout);

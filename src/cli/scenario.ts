@@ -6,30 +6,49 @@
  *   npm run -s scenario -- --kvm FILE     # replay on the real /dev/kvm instead of the model
  *   npm run -s scenario -- --compare FILE # replay on both; report every difference (exit 3), else exit 0
  *
- * Prints one apic-result/1 document and exits 0; invalid input: one line on stderr, exit 2.
- * When the scenario carries expectations, the result gains `check: {passed, failed, mismatches}`.
+ * Prints one apic-result/1 document and exits 0; invalid input or an unknown flag: one line on
+ * stderr, exit 2. Flags are parsed with node:util parseArgs (./args.ts); "-" is standard input.
+ * When the scenario carries expectations, the result gains `check: {expectations, failed, mismatches}`.
  */
 import { readFileSync } from 'node:fs';
 import { BEHAVIOUR_CHANGES } from '../core/profile';
 import { checkExpectations } from '../scenario/expect';
 import { runScenario } from '../scenario/runner';
 import { parseScenarioText, ScenarioInputError } from '../scenario/schema';
+import { parseFlags, UsageError } from './args';
 
 const USAGE = 'usage: npm run -s scenario -- [--trace | --kvm | --compare] FILE.json | - | --profiles';
-const OPTIONS = new Set(['--trace', '--kvm', '--compare', '--profiles']);
+/** The flags (node:util parseArgs); anything else is one line on stderr and exit 2. */
+const OPTIONS = {
+  trace: { type: 'boolean' },
+  kvm: { type: 'boolean' },
+  compare: { type: 'boolean' },
+  profiles: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
 /** --compare found differences between the model and the kernel (1 stays "a bug in the project"). */
 const EXIT_DIFFERENCES = 3;
 
 async function main(argv: string[]): Promise<number> {
-  const flags = new Set(argv.filter((a) => a.startsWith('--')));
-  const files = argv.filter((a) => !a.startsWith('--'));
-  if (flags.has('--profiles')) {
+  let flags;
+  try {
+    flags = parseFlags(argv, OPTIONS);
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    process.stderr.write(`${e.message}; ${USAGE}\n`);
+    return 2;
+  }
+  const { values: opt, positionals: files } = flags;
+  if (opt.help) {
+    process.stdout.write(USAGE + '\n');
+    return 0;
+  }
+  if (opt.profiles) {
     process.stdout.write(JSON.stringify({ format: 'apic-profiles/1', changes: BEHAVIOUR_CHANGES }, null, 2) + '\n');
     return 0;
   }
-  const unknown = [...flags].filter((f) => !OPTIONS.has(f));
-  if (unknown.length || files.length !== 1) {
-    process.stderr.write((unknown.length ? `unknown option ${unknown[0]}; ` : '') + USAGE + '\n');
+  if (files.length !== 1) {
+    process.stderr.write(USAGE + '\n');
     return 2;
   }
   let text: string;
@@ -41,7 +60,7 @@ async function main(argv: string[]): Promise<number> {
   }
   try {
     const scenario = parseScenarioText(text);
-    if (flags.has('--kvm') || flags.has('--compare')) {
+    if (opt.kvm || opt.compare) {
       const { kvmAvailability } = await import('../kvm/kvmIoctl');
       const avail = kvmAvailability();
       if (!avail.ok) {
@@ -49,7 +68,7 @@ async function main(argv: string[]): Promise<number> {
         return 2;
       }
       const kvm = await import('../kvm/kvmRun');
-      if (flags.has('--compare')) {
+      if (opt.compare) {
         const { comparison, report } = await kvm.compareOnKvm(scenario);
         process.stdout.write(report);
         return comparison.differences.length === 0 ? 0 : EXIT_DIFFERENCES;
@@ -57,7 +76,7 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(JSON.stringify(await kvm.runOnKvm(scenario), null, 2) + '\n');
       return 0;
     }
-    const result = runScenario(scenario, { trace: flags.has('--trace') });
+    const result = runScenario(scenario, { trace: opt.trace ?? false });
     const mismatches = checkExpectations(scenario, result);
     const expects = scenario.steps.filter((s) => s.expect).length + (scenario.expectFinal ? 1 : 0);
     if (expects > 0) result.check = { expectations: expects, failed: mismatches.length, mismatches };

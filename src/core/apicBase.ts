@@ -9,34 +9,35 @@
  * set_virtual_apic_mode are not modelled; the APICv update request is a trace event.
  */
 import {
-  APIC_DEFAULT_PHYS_BASE, MSR_IA32_APICBASE_BASE, MSR_IA32_APICBASE_ENABLE, X2APIC_ENABLE,
+  APIC_DEFAULT_PHYS_BASE, MSR_IA32_APICBASE, MSR_IA32_APICBASE_BASE, MSR_IA32_APICBASE_ENABLE, X2APIC_ENABLE,
 } from './apicdef';
+import type { RefusalCode, RefusalDecision } from './decisions';
 import type { Vcpu } from './vcpu';
 import { apicMode } from './vcpu';
 
-/** Why kvm_apic_set_base() refused a value, in words; null when it accepts it. */
-export function apicBaseRefusal(vcpu: Vcpu, value: bigint, hostInitiated: boolean): string | null {
+/** Why kvm_apic_set_base() refuses a value (the caller adds #GP or EINVAL); null when it accepts it. */
+export function apicBaseRefusal(vcpu: Vcpu, value: bigint, hostInitiated: boolean): RefusalDecision | null {
   if (vcpu.apicBase === value) return null;
   const cfg = vcpu.vm.config;
+  const refuse = (code: RefusalCode, facts: Partial<RefusalDecision> = {}): RefusalDecision =>
+    ({ kind: 'refusal', code, kvm: 'kvm_apic_set_base', vcpus: [vcpu.id], msr: MSR_IA32_APICBASE, value: '0x' + value.toString(16), ...facts });
   const reservedGpa = ((1n << 64n) - 1n) ^ ((1n << BigInt(cfg.maxPhyAddr)) - 1n);
   const reserved = reservedGpa | 0x2ffn | (cfg.x2apicCpuid ? 0n : X2APIC_ENABLE);
   if (value & reserved) {
-    const bits = value & reserved;
-    return `reserved bits set (0x${bits.toString(16)}): bits 0-7 and 9, bits at and above MAXPHYADDR ${cfg.maxPhyAddr}` +
-      (cfg.x2apicCpuid ? '' : ', and bit 10 because the guest CPUID has no x2APIC');
+    return refuse('APICBASE_RESERVED_BITS', { bits: '0x' + (value & reserved).toString(16), maxPhyAddr: cfg.maxPhyAddr, x2apicCpuid: cfg.x2apicCpuid });
   }
   const oldMode = vcpu.mode;
   const newMode = apicMode(value);
-  if (newMode === 'invalid') return 'EXTD (bit 10) without EN (bit 11) is the invalid mode';
+  if (newMode === 'invalid') return refuse('APICBASE_INVALID_MODE', { from: oldMode, to: newMode });
   if (!hostInitiated) {
-    if (oldMode === 'x2apic' && newMode === 'xapic') return 'x2APIC -> xAPIC is illegal for the guest (disable the APIC first)';
-    if (oldMode === 'disabled' && newMode === 'x2apic') return 'disabled -> x2APIC is illegal for the guest (enable xAPIC first)';
+    if (oldMode === 'x2apic' && newMode === 'xapic') return refuse('APICBASE_X2APIC_TO_XAPIC', { from: oldMode, to: newMode });
+    if (oldMode === 'disabled' && newMode === 'x2apic') return refuse('APICBASE_DISABLED_TO_X2APIC', { from: oldMode, to: newMode });
   }
   return null;
 }
 
-/** kvm_apic_set_base(): returns the refusal reason, or null when the value was applied. */
-export function setApicBase(vcpu: Vcpu, value: bigint, hostInitiated: boolean): string | null {
+/** kvm_apic_set_base(): returns the refusal, or null when the value was applied. */
+export function setApicBase(vcpu: Vcpu, value: bigint, hostInitiated: boolean): RefusalDecision | null {
   if (vcpu.apicBase === value) return null;
   const refusal = apicBaseRefusal(vcpu, value, hostInitiated);
   if (refusal !== null) return refusal;
@@ -67,7 +68,7 @@ export function setApicBaseRaw(vcpu: Vcpu, value: bigint): void {
   }
   apic.baseAddress = Number(value & MSR_IA32_APICBASE_BASE);
   if (value & MSR_IA32_APICBASE_ENABLE && apic.baseAddress !== APIC_DEFAULT_PHYS_BASE) {
-    if (vm.profile.hasNew('apicBaseModifiedInhibit')) vm.setApicvInhibit('APIC_BASE_MODIFIED', true, `vCPU ${vcpu.id} enabled its APIC at base 0x${apic.baseAddress.toString(16)}`);
+    if (vm.profile.hasNew('apicBaseModifiedInhibit')) vm.setApicvInhibit('APIC_BASE_MODIFIED', true, { kind: 'inhibit', code: 'APIC_BASE_RELOCATED', kvm: 'kvm_lapic_set_base', reason: 'APIC_BASE_MODIFIED', vcpus: [vcpu.id], base: '0x' + apic.baseAddress.toString(16) });
     else vm.trace({ event: 'printk', vcpu: vcpu.id, detail: 'APIC base relocation is unsupported by KVM' });
   }
 }

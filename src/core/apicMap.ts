@@ -11,6 +11,8 @@
  * nothing here). The pre-6.3 algorithm is apicMapLegacy.ts.
  */
 import { APIC_DFR, APIC_DFR_FLAT, APIC_LDR } from './apicdef';
+import type { MapDecision } from './decisions';
+import type { VcpuId } from './types';
 import type { Vcpu } from './vcpu';
 
 export type LogicalMode = 'SW_DISABLED' | 'XAPIC_FLAT' | 'XAPIC_CLUSTER' | 'X2APIC' | 'MAP_DISABLED';
@@ -29,15 +31,17 @@ export interface ApicMap {
    * logical lookups fall back to the slow path instead of delivering nowhere.
    */
   legacy?: boolean;
+  /** The vCPU whose LDR set the logical mode (for naming the other side of mixed modes). */
+  logicalModeSetBy?: VcpuId;
 }
 
 export interface MapRebuild {
   /** The new map, or null when aliased physical IDs (without 32-bit IDs) disabled it. */
   map: ApicMap | null;
-  /** The first xAPIC-mode vCPU whose xAPIC ID is not (u8)vcpu_id, in words; null if none. */
-  xapicIdMismatch: string | null;
-  /** Why the map is absent or its logical part disabled, in words. */
-  reasons: string[];
+  /** The first xAPIC-mode vCPU whose xAPIC ID is not (u8)vcpu_id (APIC_ID_MODIFIED); null if none. */
+  xapicIdMismatch: MapDecision | null;
+  /** What the rebuild found: why the map is absent or its logical part disabled, and the hotplug hack's choices. */
+  why: MapDecision[];
 }
 
 /** A new, empty map sized for the vCPUs: max_apic_id is the largest enabled vcpu_id, at least 255. */
@@ -53,39 +57,69 @@ export function emptyApicMap(vcpus: readonly Vcpu[]): ApicMap {
   };
 }
 
+/** Collects the hotplug hack's choices: one decision per aliased ID, one for every vCPU reached by its 32-bit ID. */
+export class HotplugChoices {
+  private readonly firstWins = new Map<number, MapDecision>();
+  private readonly byX2apicId: VcpuId[] = [];
+  constructor(private readonly legacy: boolean) {}
+  lost(physId: number, holder: Vcpu, loser: Vcpu): void {
+    const d = this.firstWins.get(physId);
+    if (d) d.vcpus.push(loser.id);
+    else this.firstWins.set(physId, { kind: 'map', code: 'HOTPLUG_FIRST_WINS', kvm: 'kvm_recalculate_phys_map', vcpus: [holder.id, loser.id], physId, x2apicFormat: !this.legacy, ...(this.legacy ? { legacy: true } : {}) });
+  }
+  reachedByX2apicId(v: Vcpu): void {
+    this.byX2apicId.push(v.id);
+  }
+  decisions(): MapDecision[] {
+    const out = [...this.firstWins.values()];
+    if (this.byX2apicId.length) out.push({ kind: 'map', code: 'HOTPLUG_X2APIC_ID', kvm: 'kvm_recalculate_phys_map', vcpus: this.byX2apicId, ...(this.legacy ? { legacy: true } : { x2apicFormat: true }) });
+    return out;
+  }
+}
+
 /** kvm_recalculate_apic_map() without the locking: build the map from the vCPUs. */
 export function buildApicMap(vcpus: readonly Vcpu[], x2apicFormat: boolean): MapRebuild {
   const map = emptyApicMap(vcpus);
-  const reasons: string[] = [];
-  let xapicIdMismatch: string | null = null;
+  const why: MapDecision[] = [];
+  const hotplug = new HotplugChoices(false);
+  let xapicIdMismatch: MapDecision | null = null;
 
   for (const v of vcpus) {
     if (!v.apic.hwEnabled) continue;
     const apic = v.apic;
     const x2 = apic.x2apicId;
     const xid = apic.xapicId;
-    if (!apic.x2apicMode && xid !== (v.id & 0xff)) xapicIdMismatch ??= `vCPU ${v.id} has xAPIC ID ${xid}, not ${v.id & 0xff}`;
+    if (!apic.x2apicMode && xid !== (v.id & 0xff)) {
+      xapicIdMismatch ??= { kind: 'map', code: 'XAPIC_ID_MISMATCH', kvm: 'kvm_recalculate_phys_map', vcpus: [v.id], xapicId: xid };
+    }
 
     if (x2apicFormat) {
       // Hotplug hack: reachable by x2APIC ID even in xAPIC mode; aliased xAPIC IDs: first wins.
-      if (apic.x2apicMode || x2 > 0xff) map.phys.set(x2, v);
-      if (!apic.x2apicMode && !map.phys.has(xid)) map.phys.set(xid, v);
-    } else {
-      const physicalId = apic.x2apicMode ? x2 : xid;
-      const holder = map.phys.get(physicalId);
-      if (holder) {
-        reasons.push(`vCPUs ${holder.id} and ${v.id} share physical APIC ID ${physicalId} and 32-bit IDs are off`);
-        return { map: null, xapicIdMismatch, reasons };
+      if (apic.x2apicMode || x2 > 0xff) {
+        map.phys.set(x2, v);
+        if (!apic.x2apicMode) hotplug.reachedByX2apicId(v);
       }
-      map.phys.set(physicalId, v);
+      if (!apic.x2apicMode) {
+        const holder = map.phys.get(xid);
+        if (!holder) map.phys.set(xid, v);
+        else if (holder !== v) hotplug.lost(xid, holder, v);
+      }
+    } else {
+      const physId = apic.x2apicMode ? x2 : xid;
+      const holder = map.phys.get(physId);
+      if (holder) {
+        why.push({ kind: 'map', code: 'PHYS_ID_ALIASED', kvm: 'kvm_recalculate_phys_map', vcpus: [holder.id, v.id], physId, x2apicFormat });
+        return { map: null, xapicIdMismatch, why };
+      }
+      map.phys.set(physId, v);
     }
-    recalculateLogicalMap(map, v, reasons);
+    recalculateLogicalMap(map, v, why);
   }
-  return { map, xapicIdMismatch, reasons };
+  return { map, xapicIdMismatch, why: [...why, ...hotplug.decisions()] };
 }
 
 /** kvm_recalculate_logical_map(). */
-function recalculateLogicalMap(map: ApicMap, v: Vcpu, reasons: string[]): void {
+function recalculateLogicalMap(map: ApicMap, v: Vcpu, why: MapDecision[]): void {
   if (map.logicalMode === 'MAP_DISABLED') return;
   const apic = v.apic;
   if (!apic.swEnabled) return;
@@ -99,11 +133,15 @@ function recalculateLogicalMap(map: ApicMap, v: Vcpu, reasons: string[]): void {
     ldr = ldr >>> 24;
     mode = apic.getReg(APIC_DFR) === APIC_DFR_FLAT ? 'XAPIC_FLAT' : 'XAPIC_CLUSTER';
   }
+  const disable = (d: Omit<MapDecision, 'kind' | 'kvm'>) => {
+    why.push({ kind: 'map', kvm: 'kvm_recalculate_logical_map', ...d });
+    map.logicalMode = 'MAP_DISABLED';
+  };
   if (map.logicalMode === 'SW_DISABLED') {
     map.logicalMode = mode;
+    map.logicalModeSetBy = v.id;
   } else if (map.logicalMode !== mode) {
-    reasons.push(`vCPU ${v.id} uses logical mode ${mode} but others use ${map.logicalMode}: logical map disabled`);
-    map.logicalMode = 'MAP_DISABLED';
+    disable({ code: 'LOGICAL_MODES_MIXED', vcpus: [map.logicalModeSetBy!, v.id], logicalMode: mode, otherMode: map.logicalMode });
     return;
   }
   if (apic.x2apicMode) return;
@@ -112,11 +150,9 @@ function recalculateLogicalMap(map: ApicMap, v: Vcpu, reasons: string[]): void {
   if (!dest || dest.mask === 0) return;
   const slot = 31 - Math.clz32(dest.mask & -dest.mask);
   if ((dest.mask & (dest.mask - 1)) !== 0) {
-    reasons.push(`vCPU ${v.id} has logical ID 0x${ldr.toString(16)} with more than one bit set: logical map disabled`);
-    map.logicalMode = 'MAP_DISABLED';
+    disable({ code: 'LOGICAL_ID_MULTI_BIT', vcpus: [v.id], logicalId: ldr, logicalMode: mode });
   } else if (dest.slots[slot]) {
-    reasons.push(`vCPUs ${dest.slots[slot]!.id} and ${v.id} share logical ID 0x${ldr.toString(16)}: logical map disabled`);
-    map.logicalMode = 'MAP_DISABLED';
+    disable({ code: 'LOGICAL_ID_ALIASED', vcpus: [dest.slots[slot]!.id, v.id], logicalId: ldr, logicalMode: mode });
   } else {
     dest.slots[slot] = v;
   }

@@ -13,7 +13,9 @@
  * between 5.10 and 6.2 (for example the 5.7+ dirty tracking races) are not modelled.
  */
 import { APIC_DFR, APIC_DFR_FLAT, APIC_LDR } from './apicdef';
-import { emptyApicMap, type ApicMap, type MapRebuild } from './apicMap';
+import { emptyApicMap, HotplugChoices, type ApicMap, type LogicalMode, type MapRebuild } from './apicMap';
+import type { MapDecision } from './decisions';
+import type { VcpuId } from './types';
 import type { Vcpu } from './vcpu';
 
 const MODE_CLUSTER = 4, MODE_FLAT = 8, MODE_X2APIC = 16;
@@ -21,31 +23,56 @@ const MODE_CLUSTER = 4, MODE_FLAT = 8, MODE_X2APIC = 16;
 export function buildApicMapV62(vcpus: readonly Vcpu[]): MapRebuild {
   const map: ApicMap = { ...emptyApicMap(vcpus), legacy: true };
   const maxId = map.maxApicId;
+  const hotplug = new HotplugChoices(true);
+  const overwritten: MapDecision[] = [];
+  /** The first vCPU that brought each logical mode bit (to name both sides of a mix). */
+  const modeOwners = new Map<number, VcpuId>();
   let mode = 0;
+  const overwrite = (slots: (Vcpu | undefined)[], i: number, v: Vcpu, logicalId: number) => {
+    const old = slots[i];
+    if (old && old !== v) overwritten.push({ kind: 'map', code: 'LOGICAL_SLOT_OVERWRITTEN', kvm: 'kvm_recalculate_apic_map', vcpus: [old.id, v.id], logicalId, legacy: true });
+    slots[i] = v;
+  };
   for (const v of vcpus) {
     const apic = v.apic;
     if (!apic.hwEnabled) continue;
     const xid = apic.xapicId;
     const x2 = apic.x2apicId;
-    if ((apic.x2apicMode || x2 > 0xff) && x2 <= maxId) map.phys.set(x2, v);
-    if (!apic.x2apicMode && !map.phys.has(xid)) map.phys.set(xid, v);
+    if ((apic.x2apicMode || x2 > 0xff) && x2 <= maxId) {
+      map.phys.set(x2, v);
+      if (!apic.x2apicMode) hotplug.reachedByX2apicId(v);
+    }
+    if (!apic.x2apicMode) {
+      const holder = map.phys.get(xid);
+      if (!holder) map.phys.set(xid, v);
+      else if (holder !== v) hotplug.lost(xid, holder, v);
+    }
     if (!apic.swEnabled) continue;
     let ldr = apic.getReg(APIC_LDR);
-    if (apic.x2apicMode) mode |= MODE_X2APIC;
+    let bit = 0;
+    if (apic.x2apicMode) bit = MODE_X2APIC;
     else if (ldr) {
       ldr = ldr >>> 24;
-      mode |= apic.getReg(APIC_DFR) === APIC_DFR_FLAT ? MODE_FLAT : MODE_CLUSTER;
+      bit = apic.getReg(APIC_DFR) === APIC_DFR_FLAT ? MODE_FLAT : MODE_CLUSTER;
     }
+    if (bit && !modeOwners.has(bit)) modeOwners.set(bit, v.id);
+    mode |= bit;
     // kvm_apic_map_get_logical_dest() on the mode so far; x2APIC slots are phys_map's own.
     if (mode === MODE_FLAT && !apic.x2apicMode) {
       const mask = ldr & 0xff;
-      if (mask) map.flat[31 - Math.clz32(mask & -mask)] = v;
+      if (mask) overwrite(map.flat, 31 - Math.clz32(mask & -mask), v, ldr);
     } else if (mode === MODE_CLUSTER && !apic.x2apicMode) {
       const mask = ldr & 0xf;
-      if (mask) map.cluster[(ldr >>> 4) & 0xf][31 - Math.clz32(mask & -mask)] = v;
+      if (mask) overwrite(map.cluster[(ldr >>> 4) & 0xf], 31 - Math.clz32(mask & -mask), v, ldr);
     }
   }
   map.logicalMode = mode === 0 ? 'SW_DISABLED' : mode === MODE_FLAT ? 'XAPIC_FLAT' : mode === MODE_CLUSTER ? 'XAPIC_CLUSTER' : mode === MODE_X2APIC ? 'X2APIC' : 'MAP_DISABLED';
-  const reasons = mode !== 0 && map.logicalMode === 'MAP_DISABLED' ? ['software-enabled APICs use different logical modes: logical lookups take the slow path'] : [];
-  return { map, xapicIdMismatch: null, reasons };
+  const why: MapDecision[] = [];
+  if (map.logicalMode === 'MAP_DISABLED') {
+    const owners = [...modeOwners.entries()].sort((a, b) => a[1] - b[1] || a[0] - b[0]);
+    why.push({ kind: 'map', code: 'LOGICAL_MODES_MIXED', kvm: 'kvm_recalculate_apic_map', vcpus: owners.map(([, id]) => id), logicalMode: MODE_NAMES[owners[1][0]], otherMode: MODE_NAMES[owners[0][0]], legacy: true });
+  }
+  return { map, xapicIdMismatch: null, why: [...why, ...overwritten, ...hotplug.decisions()] };
 }
+
+const MODE_NAMES: Record<number, LogicalMode> = { [MODE_CLUSTER]: 'XAPIC_CLUSTER', [MODE_FLAT]: 'XAPIC_FLAT', [MODE_X2APIC]: 'X2APIC' };

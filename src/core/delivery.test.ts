@@ -127,7 +127,7 @@ describe('the slow path (kvm_apic_match_dest on every vCPU)', () => {
     const vm = makeVm([0, 1]);
     expect(vm.signalMsi(0xfee05000, 0, 0x400)).toEqual({ count: 0 });
     mmioW(vm, 1, 0x20, 0); // alias: no map
-    expect(vm.signalMsi(0xfee05000, 0, 0x400)).toEqual({ error: 'EPERM' });
+    expect(vm.signalMsi(0xfee05000, 0, 0x400)).toMatchObject({ error: 'EPERM', refusal: { code: 'MSI_NO_TARGET' } });
   });
 
   it('with 32-bit IDs an MSI takes destination bits 31:8 from address_hi, whose bits 7:0 must be 0', () => {
@@ -135,7 +135,7 @@ describe('the slow path (kvm_apic_match_dest on every vCPU)', () => {
     vm.enableX2apicApi(1n);
     vm.setLapic(vcpu(vm, 0), vm.getLapic(vcpu(vm, 0)));
     expect(vm.signalMsi(0xfee2c000, 0x100, 0x400)).toEqual({ count: 1 }); // dest 0x12c = 300
-    expect(vm.signalMsi(0xfee2c000, 0x101, 0x400)).toEqual({ error: 'EINVAL' });
+    expect(vm.signalMsi(0xfee2c000, 0x101, 0x400)).toMatchObject({ error: 'EINVAL', refusal: { code: 'MSI_ROUTE_INVALID', kvm: 'kvm_msi_route_invalid' } });
   });
 });
 

@@ -17,15 +17,18 @@ import { APIC_IRR, APIC_TMR, APIC_BROADCAST, X2APIC_BROADCAST } from './apicdef'
 import { logicalDest } from './apicMap';
 import type { IcrExit } from './ipiVirtualization';
 import type { Lapic } from './lapic';
+import { ACCEPT_CODES, ROUTE_CODES, type AcceptCode, type AcceptDecision, type RouteCode, type RouteDecision, type ShorthandName } from './decisions';
 import { LazyTraceEvent } from './types';
 import type { Vcpu } from './vcpu';
 import type { Vm } from './vm';
 
-export const DELIVERY_MODE_NAMES = ['Fixed', 'LowestPrio', 'SMI', 'RemoteRead', 'NMI', 'INIT', 'StartUp', 'ExtINT'] as const;
-export type DeliveryModeName = (typeof DELIVERY_MODE_NAMES)[number];
+import {
+  decodeIcr, decodeMsi, DELIVERY_MODE_NAMES, DM_FIXED, DM_INIT, DM_LOWEST, DM_NMI, DM_REMRD, DM_SMI, DM_STARTUP,
+  SHORT_ALLBUT, SHORT_ALLINC, SHORT_NONE, SHORT_SELF, type DeliveryModeName,
+} from './codec';
+import { formatAcceptIrq } from './traceFormat';
 
-const DM_FIXED = 0, DM_LOWEST = 1, DM_SMI = 2, DM_REMRD = 3, DM_NMI = 4, DM_INIT = 5, DM_STARTUP = 6;
-const SHORT_NONE = 0, SHORT_SELF = 1, SHORT_ALLINC = 2, SHORT_ALLBUT = 3;
+export { DELIVERY_MODE_NAMES, type DeliveryModeName } from './codec';
 
 /** struct kvm_lapic_irq, with the delivery mode and shorthand as small numbers. */
 export interface LapicIrq {
@@ -56,39 +59,26 @@ export interface DeliveryOutcome {
   delivered: Delivery[];
   /** How many vCPUs KVM examined to find the targets. */
   examined: number;
-  reason: string;
+  /** Why this path and these vCPUs. */
+  route: RouteDecision;
+  /** What each selected LAPIC did with it, in delivery order. */
+  accepts: AcceptDecision[];
   /** For ICR writes: how the write reached KVM (ipiVirtualization.ts). */
   exit?: IcrExit;
 }
 
+const SHORTHAND_NAMES: readonly ShorthandName[] = ['none', 'self', 'all', 'all-but-self'];
+
 /** kvm_icr_to_lapic_irq(). */
 export function icrToIrq(apic: Lapic, icrLow: number, icrHigh: number): LapicIrq {
-  return {
-    vector: icrLow & 0xff,
-    deliveryMode: (icrLow >>> 8) & 7,
-    logical: (icrLow & 0x800) !== 0,
-    level: (icrLow & 0x4000) !== 0,
-    trigLevel: (icrLow & 0x8000) !== 0,
-    shorthand: (icrLow >>> 18) & 3,
-    destId: apic.x2apicMode ? icrHigh >>> 0 : icrHigh >>> 24,
-    msiRedirHint: false,
-  };
+  return decodeIcr(icrLow, icrHigh, apic.x2apicMode);
 }
 
 /** kvm_set_msi_irq(): address_hi supplies dest bits 31:8 only with 32-bit x2APIC IDs. */
 export function msiToIrq(vm: Vm, addressLo: number, addressHi: number, data: number): LapicIrq {
-  let destId = (addressLo >>> 12) & 0xff;
-  if (vm.x2apicFormat) destId = (destId | (addressHi & 0xffffff00)) >>> 0;
-  return {
-    vector: data & 0xff,
-    deliveryMode: (data >>> 8) & 7,
-    logical: (addressLo & 0x4) !== 0,
-    level: true,
-    trigLevel: (data & 0x8000) !== 0,
-    shorthand: SHORT_NONE,
-    destId,
-    msiRedirHint: (addressLo & 0x8) !== 0,
-  };
+  const irq = decodeMsi({ addressLo, addressHi, data }, vm.x2apicFormat);
+  irq.level = true; // irq->level = 1: an MSI always asserts
+  return irq;
 }
 
 /** kvm_msi_route_invalid(): with 32-bit IDs, address_hi bits 7:0 must be zero. */
@@ -142,63 +132,77 @@ export function matchDest(vm: Vm, target: Lapic, src: Lapic | null, irq: LapicIr
   }
 }
 
-/** __apic_accept_irq(): 1 when the LAPIC took the interrupt. */
-export function acceptIrq(v: Vcpu, irq: LapicIrq, mode = irq.deliveryMode): 0 | 1 {
+/** __apic_accept_irq(): what the LAPIC did with the interrupt, as a decision. */
+export function acceptIrq(v: Vcpu, irq: LapicIrq, mode = irq.deliveryMode): AcceptDecision {
   const apic = v.apic;
   const vm = v.vm;
-  let result: 0 | 1 = 0;
+  let code: AcceptCode;
   switch (mode) {
     case DM_LOWEST:
     case DM_FIXED:
       if (mode === DM_LOWEST) v.arbPrio++;
-      if (irq.trigLevel && !irq.level) break;
-      if (!(apic.hwEnabled && apic.swEnabled)) break;
-      result = 1;
+      if (irq.trigLevel && !irq.level) {
+        code = 'LEVEL_DEASSERT';
+        break;
+      }
+      if (!(apic.hwEnabled && apic.swEnabled)) {
+        code = 'APIC_DISABLED';
+        break;
+      }
+      code = 'ACCEPTED';
       apic.setVector(APIC_TMR, irq.vector, irq.trigLevel);
       apic.setVector(APIC_IRR, irq.vector, true);
       break;
     case DM_REMRD:
-      result = 1;
+      code = 'ACCEPTED';
       v.pvUnhalted = true;
       break;
     case DM_SMI:
-      if (vm.config.smm) {
-        v.smiPending = 1;
-        result = 1;
+      if (!vm.config.smm) {
+        code = 'NO_SMM';
+        break;
       }
+      code = 'ACCEPTED';
+      v.smiPending = 1;
       break;
     case DM_NMI:
-      result = 1;
+      code = v.nmiPending >= 2 ? 'NMI_ALREADY_PENDING' : 'ACCEPTED';
       v.nmiPending = Math.min(v.nmiPending + 1, 2);
       break;
     case DM_INIT:
-      if (!irq.trigLevel || irq.level) {
-        result = 1;
-        apic.pendingInit = true;
-        apic.pendingSipi = false; // pending_events = INIT: a pending SIPI is discarded
+      if (irq.trigLevel && !irq.level) {
+        code = 'INIT_DEASSERT';
+        break;
       }
+      code = 'ACCEPTED';
+      apic.pendingInit = true;
+      apic.pendingSipi = false; // pending_events = INIT: a pending SIPI is discarded
       break;
     case DM_STARTUP:
-      result = 1;
+      code = 'ACCEPTED';
       apic.sipiVector = irq.vector;
       apic.pendingSipi = true;
       break;
     default:
-      break; // ExtINT comes through LVT0 / the PIC, not here
+      code = 'EXTINT_IGNORED'; // ExtINT comes through LVT0 / the PIC, not here
   }
-  vm.trace(new LazyTraceEvent('kvm_apic_accept_irq', v.id, () => `${DELIVERY_MODE_NAMES[mode]} vector ${irq.vector} ${irq.trigLevel ? 'level' : 'edge'}: ${result ? 'accepted' : rejectReason(v, irq, mode)}`));
-  return result;
-}
-
-function rejectReason(v: Vcpu, irq: LapicIrq, mode: number): string {
-  if (mode === DM_FIXED || mode === DM_LOWEST) {
-    if (irq.trigLevel && !irq.level) return 'ignored (level de-assert)';
-    return 'dropped: APIC software-disabled';
+  const result = ACCEPT_CODES[code] ? 1 : 0;
+  const decision: AcceptDecision = {
+    kind: 'accept',
+    code,
+    kvm: '__apic_accept_irq',
+    vcpus: [v.id],
+    accepted: result === 1,
+    mode: DELIVERY_MODE_NAMES[mode],
+    vector: irq.vector,
+    trigLevel: irq.trigLevel,
+  };
+  if (code === 'APIC_DISABLED') {
+    decision.hwEnabled = apic.hwEnabled;
+    decision.swEnabled = apic.swEnabled;
   }
-  if (mode === DM_SMI) return 'dropped: no SMM support';
-  if (mode === DM_INIT) return 'ignored (level de-assert INIT)';
-  void v;
-  return 'ignored (ExtINT is delivered through LVT0)';
+  vm.trace(new LazyTraceEvent('kvm_apic_accept_irq', v.id, () => formatAcceptIrq(v.id, irq.vector, mode, irq.trigLevel)));
+  return decision;
 }
 
 /** kvm_apic_is_broadcast_dest(). */
@@ -211,100 +215,126 @@ function isBroadcastDest(vm: Vm, src: Lapic | null, irq: LapicIrq): boolean {
   return irq.destId === (x2apicIpi ? X2APIC_BROADCAST : APIC_BROADCAST);
 }
 
-export type FastTargets = { targets: (Vcpu | undefined)[]; reason: string } | { refuse: string };
+/** What the fast path found: the slots to deliver to, or the code of why it declined. */
+type RouteFacts = Partial<Pick<RouteDecision, 'maxApicId' | 'physSlots' | 'emptySlots' | 'logicalMode' | 'cluster' | 'mask' | 'logicalSlots' | 'pickedSlot' | 'candidates' | 'mapWhy'>>;
+export type FastLookup = { targets: (Vcpu | undefined)[]; code: RouteCode; facts: RouteFacts } | { slow: RouteCode; facts: RouteFacts };
 
-/** kvm_apic_map_get_dest_lapic(): the slots the fast path delivers to, or why it refuses. */
-export function mapGetDestLapic(vm: Vm, src: Lapic | null, irq: LapicIrq): FastTargets {
-  if (irq.shorthand === SHORT_SELF && src) return { targets: [src.vcpu], reason: 'shorthand self' };
-  if (irq.shorthand) return { refuse: 'shorthand to all: every vCPU is matched one by one' };
+/** kvm_apic_map_get_dest_lapic(): the slots the fast path delivers to, or why it declines. */
+export function mapGetDestLapic(vm: Vm, src: Lapic | null, irq: LapicIrq): FastLookup {
+  if (irq.shorthand === SHORT_SELF && src) return { targets: [src.vcpu], code: 'SELF', facts: {} };
+  if (irq.shorthand) return { slow: 'SHORTHAND_ALL', facts: {} };
   const map = vm.apicMap;
-  if (!map) return { refuse: `no optimized map: ${vm.mapReasons[0] ?? 'aliased physical IDs'}` };
-  if (isBroadcastDest(vm, src, irq)) return { refuse: `destination 0x${irq.destId.toString(16)} is a broadcast` };
+  if (!map) return { slow: 'NO_MAP', facts: { mapWhy: vm.mapWhy } };
+  if (isBroadcastDest(vm, src, irq)) return { slow: 'BROADCAST', facts: {} };
+  const maxApicId = map.maxApicId;
 
   if (!irq.logical) {
-    if (irq.destId > map.maxApicId) return { targets: [], reason: `physical ID ${irq.destId} is above max_apic_id ${map.maxApicId}` };
+    if (irq.destId > maxApicId) return { targets: [], code: 'PHYS_ABOVE_MAX', facts: { maxApicId } };
     const t = map.phys.get(irq.destId);
-    return { targets: [t], reason: t ? `phys_map[${irq.destId}]` : `phys_map[${irq.destId}] is empty` };
+    return { targets: [t], code: 'PHYS_SLOT', facts: { maxApicId, physSlots: [irq.destId], emptySlots: t ? [] : [irq.destId] } };
   }
 
   let slots: (Vcpu | undefined)[];
   let mask: number;
+  const facts: RouteFacts = { logicalMode: map.logicalMode };
   if (map.logicalMode === 'X2APIC') {
     const offset = (irq.destId >>> 16) * 16;
-    if (offset > map.maxApicId) {
-      slots = [];
-      mask = 0;
-    } else {
-      const size = Math.min(map.maxApicId - offset + 1, 16);
-      slots = Array.from({ length: size }, (_, i) => map.phys.get(offset + i));
-      mask = irq.destId & (0xffff >>> (16 - size));
-    }
+    facts.cluster = irq.destId >>> 16;
+    if (offset > maxApicId) return { targets: [], code: 'LOGICAL_CLUSTER_ABOVE_MAX', facts: { ...facts, maxApicId } };
+    const size = Math.min(maxApicId - offset + 1, 16);
+    slots = Array.from({ length: size }, (_, i) => map.phys.get(offset + i));
+    mask = irq.destId & (0xffff >>> (16 - size));
+    const bits = bitsOf(mask);
+    facts.physSlots = bits.map((b) => offset + b);
+    facts.emptySlots = bits.filter((b) => !slots[b]).map((b) => offset + b);
   } else {
     const d = logicalDest(map, irq.destId);
-    if (!d) return { refuse: 'logical map disabled (MAP_DISABLED)' };
+    if (!d) return { slow: 'MAP_DISABLED', facts: { ...facts, mapWhy: vm.mapWhy } };
     slots = d.slots;
     mask = d.mask;
+    if (map.logicalMode === 'XAPIC_CLUSTER') facts.cluster = (irq.destId >>> 4) & 0xf;
+    facts.logicalSlots = bitsOf(mask);
   }
+  facts.mask = mask;
   if (map.logicalMode === 'SW_DISABLED') {
-    if (map.legacy) return { refuse: 'no logical mode in the map (<= 6.2: logical lookups fall back to the slow path)' };
-    return { targets: [], reason: 'no software-enabled APIC has a logical ID' };
+    if (map.legacy) return { slow: 'LEGACY_NO_LOGICAL_MODE', facts };
+    return { targets: [], code: 'NO_LOGICAL_IDS', facts };
   }
 
   if (isLowestPrio(irq)) {
     if (vm.config.vectorHashing) {
-      if (!mask) return { targets: [], reason: 'empty logical mask' };
-      const n = irq.vector % popcount(mask);
-      const idx = nthSetBit(mask, n);
-      if (!slots[idx]) return { targets: [], reason: 'vector hashing picked an empty slot ("Disabled LAPIC found during irq injection")' };
-      return { targets: [slots[idx]], reason: `lowest priority by vector hashing: slot ${idx} (vector % ${popcount(mask)} = ${n})` };
+      if (!mask) return { targets: [], code: 'LOWEST_EMPTY_MASK', facts };
+      const candidates = popcount(mask);
+      const idx = nthSetBit(mask, irq.vector % candidates);
+      const picked = { ...facts, pickedSlot: idx, candidates };
+      if (!slots[idx]) return { targets: [], code: 'LOWEST_VECTOR_HASH_EMPTY', facts: picked };
+      return { targets: [slots[idx]], code: 'LOWEST_VECTOR_HASH', facts: picked };
     }
     let lowest = -1;
     for (let i = 0; i < 16; i++) {
       if (!(mask & (1 << i)) || !slots[i]) continue;
       if (lowest < 0 || slots[i]!.arbPrio < slots[lowest]!.arbPrio) lowest = i;
     }
-    return { targets: lowest >= 0 ? [slots[lowest]] : [], reason: 'lowest priority by arbitration priority' };
+    if (lowest < 0) return { targets: [], code: 'LOWEST_EMPTY_MASK', facts };
+    return { targets: [slots[lowest]], code: 'LOWEST_ARBITRATION', facts: { ...facts, pickedSlot: lowest, candidates: popcount(mask) } };
   }
   const targets: (Vcpu | undefined)[] = [];
   for (let i = 0; i < 16; i++) if (mask & (1 << i)) targets.push(slots[i]);
-  return { targets, reason: `logical ${map.logicalMode} mask 0x${mask.toString(16)}` };
+  return { targets, code: 'LOGICAL_MASK', facts };
 }
 
 /** kvm_irq_delivery_to_apic(): fast path through the map, else every vCPU one by one. */
 export function deliverToApic(vm: Vm, src: Lapic | null, irqIn: LapicIrq): DeliveryOutcome {
   const delivered: Delivery[] = [];
+  const accepts: AcceptDecision[] = [];
   const accept = (v: Vcpu, irq: LapicIrq): number => {
-    const r = acceptIrq(v, irq);
-    if (r) delivered.push({ vcpu: v.id, mode: DELIVERY_MODE_NAMES[irq.deliveryMode], vector: irq.vector });
-    return r;
+    const a = acceptIrq(v, irq);
+    accepts.push(a);
+    if (a.accepted) delivered.push({ vcpu: v.id, mode: DELIVERY_MODE_NAMES[irq.deliveryMode], vector: irq.vector });
+    return a.accepted ? 1 : 0;
   };
+  const route = (code: RouteCode, selected: Vcpu[], examined: number, facts: RouteFacts, irq = irqIn): RouteDecision => ({
+    kind: 'route',
+    code,
+    kvm: ROUTE_CODES[code] === 'fast' ? 'kvm_apic_map_get_dest_lapic' : 'kvm_irq_delivery_to_apic',
+    path: ROUTE_CODES[code],
+    source: src ? src.vcpu.id : null,
+    vcpus: selected.map((v) => v.id),
+    destId: irqIn.destId,
+    logical: irqIn.logical,
+    shorthand: SHORTHAND_NAMES[irqIn.shorthand],
+    mode: DELIVERY_MODE_NAMES[irq.deliveryMode],
+    vector: irqIn.vector,
+    examined,
+    ...facts,
+  });
 
-  if (irqIn.shorthand === SHORT_SELF && src) {
-    // __kvm_irq_delivery_to_apic_fast handles self before looking at the map.
-    return { count: accept(src.vcpu, irqIn), path: 'fast', delivered, examined: 1, reason: 'shorthand self' };
-  }
   const fast = mapGetDestLapic(vm, src, irqIn);
   if ('targets' in fast) {
+    const selected = fast.targets.filter((t): t is Vcpu => t !== undefined);
     let count = 0;
-    for (const t of fast.targets) if (t) count += accept(t, irqIn);
-    return { count, path: 'fast', delivered, examined: fast.targets.length, reason: fast.reason };
+    for (const t of selected) count += accept(t, irqIn);
+    const examined = fast.code === 'SELF' ? 1 : fast.targets.length;
+    return { count, path: 'fast', delivered, examined, route: route(fast.code, selected, examined, fast.facts), accepts };
   }
 
   const irq = { ...irqIn };
-  let reason = fast.refuse;
+  let lowestBecameFixed = false;
   if (!irq.logical && irq.destId === 0xff && isLowestPrio(irq)) {
     // Only the mode changes: an MSI's redirection hint still makes it lowest-priority below.
     irq.deliveryMode = DM_FIXED;
-    reason += '; physical broadcast with lowest priority becomes Fixed';
+    lowestBecameFixed = true;
   }
   let count = -1;
   let examined = 0;
+  const matched: Vcpu[] = [];
   const candidates: Vcpu[] = [];
   let lowest: Vcpu | null = null;
   for (const v of vm.vcpus) {
     if (!v.apic.hwEnabled) continue;
     examined++;
     if (!matchDest(vm, v.apic, src, irq)) continue;
+    matched.push(v);
     if (!isLowestPrio(irq)) {
       if (count < 0) count = 0;
       count += accept(v, irq);
@@ -315,7 +345,55 @@ export function deliverToApic(vm: Vm, src: Lapic | null, irqIn: LapicIrq): Deliv
   }
   if (candidates.length) lowest = candidates[irq.vector % candidates.length];
   if (lowest) count = accept(lowest, irq);
-  return { count, path: 'slow', delivered, examined, reason };
+  const facts: RouteFacts & Pick<RouteDecision, 'lowestBecameFixed' | 'lowestBy'> = { ...fast.facts };
+  if (lowestBecameFixed) facts.lowestBecameFixed = true;
+  if (isLowestPrio(irq)) facts.lowestBy = vm.config.vectorHashing ? 'vector-hash' : 'arbitration';
+  return { count, path: 'slow', delivered, examined, route: route(fast.slow, isLowestPrio(irq) ? (lowest ? [lowest] : []) : matched, examined, facts, irq), accepts };
+}
+
+/**
+ * Who an interrupt would reach now, without sending it: the route kvm_irq_delivery_to_apic()
+ * would take and the vCPUs it would select (before each LAPIC's acceptance). Changes nothing.
+ */
+export function previewRoute(vm: Vm, src: Lapic | null, irq: LapicIrq): RouteDecision {
+  const fast = mapGetDestLapic(vm, src, irq);
+  const base = {
+    kind: 'route' as const,
+    source: src ? src.vcpu.id : null,
+    destId: irq.destId,
+    logical: irq.logical,
+    shorthand: SHORTHAND_NAMES[irq.shorthand],
+    vector: irq.vector,
+  };
+  if ('targets' in fast) {
+    const selected = fast.targets.filter((t): t is Vcpu => t !== undefined).map((v) => v.id);
+    return { ...base, code: fast.code, kvm: 'kvm_apic_map_get_dest_lapic', path: 'fast', vcpus: selected, mode: DELIVERY_MODE_NAMES[irq.deliveryMode], examined: fast.code === 'SELF' ? 1 : fast.targets.length, ...fast.facts };
+  }
+  const lowestBecameFixed = !irq.logical && irq.destId === 0xff && isLowestPrio(irq);
+  const matchIrq = lowestBecameFixed ? { ...irq, deliveryMode: DM_FIXED } : irq;
+  let examined = 0;
+  const matched: Vcpu[] = [];
+  for (const v of vm.vcpus) {
+    if (!v.apic.hwEnabled) continue;
+    examined++;
+    if (matchDest(vm, v.apic, src, matchIrq)) matched.push(v);
+  }
+  const facts: Partial<RouteDecision> = { ...fast.facts };
+  if (lowestBecameFixed) facts.lowestBecameFixed = true;
+  let selected = matched;
+  if (isLowestPrio(matchIrq)) {
+    facts.lowestBy = vm.config.vectorHashing ? 'vector-hash' : 'arbitration';
+    const enabled = matched.filter((v) => v.apic.swEnabled);
+    const pick = vm.config.vectorHashing ? enabled[irq.vector % enabled.length] : enabled.reduce<Vcpu | undefined>((lo, v) => (!lo || v.arbPrio < lo.arbPrio ? v : lo), undefined);
+    selected = pick ? [pick] : [];
+  }
+  return { ...base, code: fast.slow, kvm: 'kvm_irq_delivery_to_apic', path: 'slow', vcpus: selected.map((v) => v.id), mode: DELIVERY_MODE_NAMES[matchIrq.deliveryMode], examined, ...facts };
+}
+
+function bitsOf(mask: number): number[] {
+  const out: number[] = [];
+  for (let i = 0; mask >>> i; i++) if (mask & (1 << i)) out.push(i);
+  return out;
 }
 
 function popcount(x: number): number {

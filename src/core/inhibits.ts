@@ -84,6 +84,16 @@ export class ApicvInhibits {
     return [...INHIBIT_REASONS, ...HISTORICAL_INHIBITS].filter((r) => this.set.has(r));
   }
 
+  /** The apicv_inhibit_reasons bitmask (historical reasons are not in today's enum: bit 31). */
+  mask(): number {
+    let m = 0;
+    for (const r of this.set) {
+      const bit = (INHIBIT_REASONS as readonly string[]).indexOf(r);
+      m |= 1 << (bit < 0 ? 31 : bit);
+    }
+    return m >>> 0;
+  }
+
   get any(): boolean {
     return this.set.size > 0;
   }

@@ -24,6 +24,9 @@ import {
   APIC_VECTOR_MASK, APIC_VERSION, KVM_APIC_MAX_NR_LVT_ENTRIES, LAPIC_MMIO_LENGTH, LAPIC_STATE_SIZE, LVT_TIMER,
   X2APIC_ICR_RESERVED_BITS, lvtIndex, lvtOffset,
 } from './apicdef';
+import type { KvmFunction, RefusalCode } from './decisions';
+import { x2apicIcr } from './codec';
+import { formatApicAccess } from './traceFormat';
 import { LazyTraceEvent } from './types';
 import type { Vcpu } from './vcpu';
 
@@ -70,7 +73,8 @@ export function slotWritable(offset: number, x2apic: boolean, nrLvtEntries: numb
 }
 
 /** Result of a 32-bit register write handler: 0 accepted, 1 rejected (#GP in x2APIC, ignored in xAPIC). */
-type WriteRet = 0 | 1;
+/** 0, or the rule that made kvm_lapic_reg_write() return 1. */
+type WriteRet = 0 | RefusalCode;
 
 export class Lapic {
   /** The register image, 0x000-0x3ff, as 32-bit words (index = offset >> 2). */
@@ -287,7 +291,7 @@ export class Lapic {
     if (alignment + len > 4) return null;
     if (offset > 0x3f0 || (this.readableRegMask() & regBit(offset)) === 0n) return null;
     const result = this.apicRead(offset & ~0xf);
-    this.vm.trace(new LazyTraceEvent('kvm_apic', this.vcpu.id, () => `apic_read ${hexReg(offset & ~0xf)} = 0x${(result >>> 0).toString(16)}`));
+    this.vm.trace(new LazyTraceEvent('kvm_apic', this.vcpu.id, () => formatApicAccess(false, offset, result >>> 0)));
     if (len === 4) return result >>> 0;
     return (result >>> (alignment * 8)) & (len === 1 ? 0xff : 0xffff);
   }
@@ -322,7 +326,7 @@ export class Lapic {
   /** kvm_lapic_reg_write(). */
   regWrite(reg: number, val: number): WriteRet {
     val >>>= 0;
-    this.vm.trace(new LazyTraceEvent('kvm_apic', this.vcpu.id, () => `apic_write ${hexReg(reg)} = 0x${val.toString(16)}`));
+    this.vm.trace(new LazyTraceEvent('kvm_apic', this.vcpu.id, () => formatApicAccess(true, reg, val)));
     const ret = this.regWriteInner(reg, val);
     this.vm.recalculateApicMap();
     return ret;
@@ -331,7 +335,7 @@ export class Lapic {
   private regWriteInner(reg: number, val: number): WriteRet {
     switch (reg) {
       case APIC_ID:
-        if (this.x2apicMode) return 1;
+        if (this.x2apicMode) return 'REG_READ_ONLY_IN_X2APIC';
         this.setXapicId(val >>> 24);
         this.vm.xapicIdUpdated(this);
         return 0;
@@ -343,11 +347,11 @@ export class Lapic {
         this.setEoi();
         return 0;
       case APIC_LDR:
-        if (this.x2apicMode) return 1;
+        if (this.x2apicMode) return 'REG_READ_ONLY_IN_X2APIC';
         this.setLdr(val & APIC_LDR_MASK);
         return 0;
       case APIC_DFR:
-        if (this.x2apicMode) return 1;
+        if (this.x2apicMode) return 'REG_NOT_WRITABLE';
         this.setDfr((val | 0x0fffffff) >>> 0);
         return 0;
       case APIC_SPIV: {
@@ -371,7 +375,7 @@ export class Lapic {
       }
       case APIC_ICR2:
         if (this.x2apicMode) {
-          if (this.vm.profile.hasNew('x2apicIcr64')) return 1;
+          if (this.vm.profile.hasNew('x2apicIcr64')) return 'X2APIC_ICR2_ABSENT';
           this.setReg(APIC_ICR2, val); // <= 5.17: WRMSR 0x830 wrote ICR2 := bits 63:32 unmasked
           return 0;
         }
@@ -385,7 +389,7 @@ export class Lapic {
       case APIC_LVTCMCI: {
         if (reg === APIC_LVT0) this.manageNmiWatchdog(val);
         const index = lvtIndex(reg);
-        if (index >= this.nrLvtEntries) return 1;
+        if (index >= this.nrLvtEntries) return 'LVT_CMCI_ABSENT';
         if (!this.swEnabled) val |= APIC_LVT_MASKED;
         this.setReg(reg, val & APIC_LVT_WRITE_MASK[index]);
         return 0;
@@ -403,21 +407,21 @@ export class Lapic {
         this.setReg(APIC_TDCR, val & 0xb);
         return 0;
       case APIC_ESR:
-        return this.x2apicMode && val !== 0 ? 1 : 0;
+        return this.x2apicMode && val !== 0 ? 'ESR_NONZERO_WRITE' : 0;
       case APIC_SELF_IPI:
-        if (!this.x2apicMode) return 1;
+        if (!this.x2apicMode) return 'REG_NOT_WRITABLE';
         if (!this.vm.profile.hasNew('selfIpiKeepsIcr')) {
           // <= 5.17: the SELF_IPI write went through the ICR write path and overwrote the ICR.
           return this.regWriteInner(APIC_ICR, (APIC_DEST_SELF | (val & APIC_VECTOR_MASK)) >>> 0);
         }
         if (val & ~APIC_VECTOR_MASK) {
-          if (this.vm.profile.hasNew('selfIpiReservedGp')) return 1;
+          if (this.vm.profile.hasNew('selfIpiReservedGp')) return 'SELF_IPI_RESERVED_BITS';
           val &= APIC_VECTOR_MASK; // 5.18 - 6.2: bits 31:8 ignored
         }
         this.vm.sendIpi(this, (APIC_DEST_SELF | val) >>> 0, 0, true);
         return 0;
       default:
-        return 1;
+        return 'REG_NOT_WRITABLE';
     }
   }
 
@@ -449,13 +453,13 @@ export class Lapic {
       this.regWrite(APIC_ICR2, high);
       return this.regWrite(APIC_ICR, low);
     }
-    if (this.vm.profile.hasNew('x2apicIcrReservedGp') && (low & X2APIC_ICR_RESERVED_BITS) !== 0) return 1;
+    if (this.vm.profile.hasNew('x2apicIcrReservedGp') && (low & X2APIC_ICR_RESERVED_BITS) !== 0) return 'X2APIC_ICR_RESERVED_BITS';
     low = (low & ~APIC_ICR_BUSY) >>> 0;
     this.vm.sendIpi(this, low, high);
     this.setReg(APIC_ICR, low);
     if (this.vm.icrIsSplit) this.setReg(APIC_ICR2, high);
     else this.regs[(APIC_ICR >> 2) + 1] = high;
-    this.vm.trace(new LazyTraceEvent('kvm_apic', this.vcpu.id, () => `apic_write APIC_ICR = 0x${high ? high.toString(16) + low.toString(16).padStart(8, '0') : low.toString(16)}`));
+    this.vm.trace(new LazyTraceEvent('kvm_apic', this.vcpu.id, () => formatApicAccess(true, APIC_ICR, x2apicIcr(low, high))));
     return 0;
   }
 
@@ -469,16 +473,18 @@ export class Lapic {
     return low === null ? null : BigInt(low);
   }
 
-  /** kvm_x2apic_msr_write(): false for #GP. */
-  x2apicMsrWrite(msr: number, data: bigint): boolean {
-    if (!this.x2apicMode) return false;
+  /** kvm_x2apic_msr_write(): null, or the refusal (#GP) and the function whose rule fired. */
+  x2apicMsrWrite(msr: number, data: bigint): { code: RefusalCode; kvm: KvmFunction } | null {
+    if (!this.x2apicMode) return { code: 'X2APIC_MSR_IN_XAPIC_MODE', kvm: 'kvm_x2apic_msr_write' };
     const reg = (msr - 0x800) << 4;
-    if (reg === APIC_ICR) return this.x2apicIcrWrite(data) === 0;
-    if (!this.vm.profile.hasNew('x2apicIcr64') && reg === APIC_ICR2) return false;
-    if (data >> 32n !== 0n) {
-      if (this.vm.profile.hasNew('x2apicHighBitsGp')) return false;
+    if (reg === APIC_ICR) {
+      const ret = this.x2apicIcrWrite(data);
+      return ret ? { code: ret, kvm: this.vm.profile.hasNew('x2apicIcr64') ? 'kvm_x2apic_icr_write' : 'kvm_lapic_reg_write' } : null;
     }
-    return this.regWrite(reg, Number(data & 0xffffffffn)) === 0;
+    if (!this.vm.profile.hasNew('x2apicIcr64') && reg === APIC_ICR2) return { code: 'X2APIC_ICR2_ABSENT', kvm: 'kvm_x2apic_msr_write' };
+    if (data >> 32n !== 0n && this.vm.profile.hasNew('x2apicHighBitsGp')) return { code: 'X2APIC_HIGH_BITS_RESERVED', kvm: 'kvm_lapic_msr_write' };
+    const ret = this.regWrite(reg, Number(data & 0xffffffffn));
+    return ret ? { code: ret, kvm: 'kvm_lapic_reg_write' } : null;
   }
 
   /** kvm_apic_has_interrupt(): the vector the CPU would take, or -1. */
@@ -534,8 +540,4 @@ export class Lapic {
 /** kvm_apic_calc_x2apic_ldr(). */
 export function calcX2apicLdr(id: number): number {
   return (((id >>> 4) << 16) | (1 << (id & 0xf))) >>> 0;
-}
-
-function hexReg(reg: number): string {
-  return '0x' + reg.toString(16).padStart(3, '0');
 }

@@ -42,7 +42,7 @@ describe('KVM_GET_LAPIC / KVM_SET_LAPIC (kvm_apic_state_fixup)', () => {
     const img = vm.getLapic(v);
     expect(img[0x20 >> 2]).toBe(256);
     img[0x20 >> 2] = 5;
-    expect(vm.setLapic(v, img)).toBe('EINVAL');
+    expect(vm.setLapic(v, img)).toMatchObject({ error: 'EINVAL', code: 'LAPIC_X2APIC_ID_MISMATCH', kvm: 'kvm_apic_state_fixup' });
   });
 
   it('Intel: the 64-bit ICR high half appears in the ICR2 slot and is merged back', () => {

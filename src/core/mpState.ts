@@ -9,7 +9,9 @@
  * state other than the LAPIC, CS and RIP is not reset by INIT.
  */
 import { checkNestedEvents, initSipiBlocker } from './nested';
-import type { MpState } from './types';
+import type { EventDecision, RefusalCode, RefusalDecision } from './decisions';
+import { explain } from '../explain/explain';
+import { LazyTraceEvent, type MpState } from './types';
 import type { Vcpu } from './vcpu';
 
 /** kvm_vcpu_reset(vcpu, init_event = true), the parts this model holds. */
@@ -31,10 +33,15 @@ export function acceptEvents(v: Vcpu): void {
   if (!apic.pendingInit && !apic.pendingSipi) return;
   // In L2 the nested check runs first; processing continues even after a nested VM-exit.
   if (v.guestMode) checkNestedEvents(v);
+  const event = (code: EventDecision['code'], facts: Partial<EventDecision> = {}) => {
+    const d: EventDecision = { kind: 'event', code, kvm: 'kvm_apic_accept_events', vcpus: [v.id], ...facts };
+    v.vm.recordEvent(d);
+    v.vm.trace(new LazyTraceEvent('kvm_apic_accept_events', v.id, () => explain(d), d));
+  };
   const blocker = initSipiBlocker(v);
   if (blocker) {
-    if (apic.pendingSipi) v.vm.trace({ event: 'kvm_apic_accept_events', vcpu: v.id, detail: `SIPI dropped: INIT/SIPI blocked (${blocker})` });
-    if (apic.pendingInit) v.vm.trace({ event: 'kvm_apic_accept_events', vcpu: v.id, detail: `INIT latched: ${blocker}` });
+    if (apic.pendingSipi) event('SIPI_DROPPED_BLOCKED', { blocker });
+    if (apic.pendingInit) event('INIT_LATCHED', { blocker });
     apic.pendingSipi = false;
     return;
   }
@@ -42,7 +49,7 @@ export function acceptEvents(v: Vcpu): void {
     apic.pendingInit = false;
     initReset(v);
     v.mpState = v.isBsp ? 'RUNNABLE' : 'INIT_RECEIVED';
-    v.vm.trace({ event: 'kvm_apic_accept_events', vcpu: v.id, detail: `INIT: LAPIC reset, mp_state ${v.mpState}` });
+    event('INIT_RESET', { mpState: v.mpState });
   }
   if (apic.pendingSipi) {
     apic.pendingSipi = false;
@@ -51,9 +58,9 @@ export function acceptEvents(v: Vcpu): void {
       v.csBase = apic.sipiVector << 12;
       v.rip = 0;
       v.mpState = 'RUNNABLE';
-      v.vm.trace({ event: 'kvm_apic_accept_events', vcpu: v.id, detail: `SIPI vector 0x${apic.sipiVector.toString(16)}: CS ${hex4(v.csSelector)}, RIP 0, RUNNABLE` });
+      event('SIPI_STARTED', { sipiVector: apic.sipiVector, mpState: v.mpState });
     } else {
-      v.vm.trace({ event: 'kvm_apic_accept_events', vcpu: v.id, detail: `SIPI ignored: not in wait-for-SIPI (${v.mpState})` });
+      event('SIPI_IGNORED_NOT_WAITING', { mpState: v.mpState });
     }
   }
 }
@@ -67,21 +74,25 @@ export function getMpState(v: Vcpu): MpState {
 
 /**
  * KVM_RUN entry, as far as INIT/SIPI go: refuse a vCPU parked in wait-for-SIPI while INIT/SIPI
- * are blocked (6.17+), then kvm_apic_accept_events(). Returns the refusal reason or null.
+ * are blocked (6.17+), then kvm_apic_accept_events(). Returns the refusal or null.
  */
-export function runVcpu(v: Vcpu): string | null {
-  if (v.vm.profile.hasNew('mpStateCheckedAtRun') && v.mpState === 'INIT_RECEIVED' && initSipiBlocker(v)) {
-    return `wait-for-SIPI while INIT/SIPI are blocked (${initSipiBlocker(v)})`;
+export function runVcpu(v: Vcpu): RefusalDecision | null {
+  const blocker = initSipiBlocker(v);
+  if (v.vm.profile.hasNew('mpStateCheckedAtRun') && v.mpState === 'INIT_RECEIVED' && blocker) {
+    return { kind: 'refusal', code: 'RUN_WAIT_FOR_SIPI_BLOCKED', kvm: 'kvm_arch_vcpu_ioctl_run', vcpus: [v.id], error: 'EINVAL', mpState: v.mpState, blocker, since: '6.17' };
   }
   v.lastVmexit = null;
   acceptEvents(v);
   return null;
 }
 
-/** KVM_SET_MP_STATE (in-kernel LAPIC); false for -EINVAL. */
-export function setMpState(v: Vcpu, state: MpState): boolean {
-  if (!v.vm.profile.hasNew('mpStateCheckedAtRun') && (state === 'INIT_RECEIVED' || state === 'SIPI_RECEIVED') && (initSipiBlocker(v) || v.smiPending)) {
-    return false; // <= 6.16: refused up front
+/** KVM_SET_MP_STATE (in-kernel LAPIC); the refusal (EINVAL) or null. */
+export function setMpState(v: Vcpu, state: MpState): RefusalDecision | null {
+  const refuse = (code: RefusalCode, facts: Partial<RefusalDecision> = {}): RefusalDecision =>
+    ({ kind: 'refusal', code, kvm: 'kvm_arch_vcpu_ioctl_set_mpstate', vcpus: [v.id], error: 'EINVAL', mpState: state, ...facts });
+  const blocker = initSipiBlocker(v) ?? (v.smiPending ? 'SMI_PENDING' : null);
+  if (!v.vm.profile.hasNew('mpStateCheckedAtRun') && (state === 'INIT_RECEIVED' || state === 'SIPI_RECEIVED') && blocker) {
+    return refuse('MP_STATE_INIT_BLOCKED', { blocker }); // <= 6.16: refused up front
   }
   switch (state) {
     case 'RUNNABLE':
@@ -92,7 +103,7 @@ export function setMpState(v: Vcpu, state: MpState): boolean {
     case 'SIPI_RECEIVED':
       break;
     default:
-      return false;
+      return refuse('MP_STATE_INVALID');
   }
   if (state === 'SIPI_RECEIVED') {
     v.mpState = 'INIT_RECEIVED';
@@ -100,9 +111,5 @@ export function setMpState(v: Vcpu, state: MpState): boolean {
   } else {
     v.mpState = state;
   }
-  return true;
-}
-
-function hex4(n: number): string {
-  return '0x' + n.toString(16).padStart(4, '0');
+  return null;
 }

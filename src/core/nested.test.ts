@@ -139,15 +139,15 @@ describe('KVM_SET_MP_STATE vs KVM_RUN for wait-for-SIPI with INIT blocked', () =
     const vm = vmWith();
     const v = vcpu(vm, 1);
     vmxon(v);
-    expect(setMpState(v, 'INIT_RECEIVED')).toBe(true);
-    expect(runVcpu(v)).toMatch(/VMX root/);
+    expect(setMpState(v, 'INIT_RECEIVED')).toBeNull();
+    expect(runVcpu(v)).toMatchObject({ code: 'RUN_WAIT_FOR_SIPI_BLOCKED', blocker: 'VMX_ROOT', kvm: 'kvm_arch_vcpu_ioctl_run' });
   });
 
   it('6.16: SET_MP_STATE refuses up front', () => {
     const vm = vmWith('intel', '6.16');
     const v = vcpu(vm, 1);
     vmxon(v);
-    expect(setMpState(v, 'INIT_RECEIVED')).toBe(false);
-    expect(setMpState(v, 'RUNNABLE')).toBe(true);
+    expect(setMpState(v, 'INIT_RECEIVED')).toMatchObject({ code: 'MP_STATE_INIT_BLOCKED', blocker: 'VMX_ROOT' });
+    expect(setMpState(v, 'RUNNABLE')).toBeNull();
   });
 });

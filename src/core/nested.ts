@@ -11,7 +11,10 @@
  * SMIs are not injected into the guest (enter_smm is an explicit op) and SMM cannot be entered
  * from L2; EFER.SVME is not modelled (VMRUN is always allowed on AMD).
  */
+import type { InitBlocker, KvmFunction, RefusalCode, RefusalDecision } from './decisions';
 import type { Vcpu } from './vcpu';
+
+const entry = (v: Vcpu): KvmFunction => (v.vm.config.vendor === 'amd' ? 'nested_svm_vmrun' : 'nested_vmx_run');
 
 /** A nested VM-exit to L1, as the `run` result reports it. */
 export interface NestedExit {
@@ -25,11 +28,11 @@ export const EXIT_REASON_INIT_SIGNAL = 3;
 export const EXIT_REASON_SIPI_SIGNAL = 4;
 export const SVM_EXIT_INIT = 0x63;
 
-/** Why the vCPU cannot take INIT/SIPI now (kvm_apic_init_sipi_allowed), or null. */
-export function initSipiBlocker(v: Vcpu): string | null {
-  if (v.smm) return 'in SMM';
-  if (v.vm.config.vendor === 'intel' && v.vmxon && !v.guestMode) return 'in VMX root operation';
-  if (v.vm.config.vendor === 'amd' && !v.gif) return 'GIF is clear';
+/** What blocks INIT/SIPI for the vCPU now (kvm_apic_init_sipi_allowed), or null. */
+export function initSipiBlocker(v: Vcpu): InitBlocker | null {
+  if (v.smm) return 'SMM';
+  if (v.vm.config.vendor === 'intel' && v.vmxon && !v.guestMode) return 'VMX_ROOT';
+  if (v.vm.config.vendor === 'amd' && !v.gif) return 'GIF_CLEAR';
   return null;
 }
 
@@ -41,6 +44,11 @@ function nestedVmexit(v: Vcpu, exit: NestedExit): void {
   v.lastVmexit = exit;
   v.vm.updateNestedInhibit();
   v.vm.trace({ event: 'kvm_nested_vmexit', vcpu: v.id, detail: `${exit.reason} signal: exit ${exit.code.toString(16)}, qualification ${exit.qualification}` });
+  v.vm.recordEvent({
+    kind: 'event', code: exit.reason === 'INIT' ? 'NESTED_INIT_VMEXIT' : 'NESTED_SIPI_VMEXIT',
+    kvm: v.vm.config.vendor === 'amd' ? 'svm_check_nested_events' : 'vmx_check_nested_events', vcpus: [v.id],
+    ...(exit.reason === 'SIPI' ? { sipiVector: exit.qualification } : {}),
+  });
 }
 
 /** kvm_check_nested_events() for INIT and SIPI while the vCPU is in L2. */
@@ -67,35 +75,37 @@ export function checkNestedEvents(v: Vcpu): void {
   }
 }
 
-export type NestedOpResult = { ok: true } | { ok: false; reason: string };
-const refuse = (reason: string): NestedOpResult => ({ ok: false, reason });
+export type NestedOpResult = { ok: true } | { ok: false; refusal: RefusalDecision };
 const OK: NestedOpResult = { ok: true };
+function refuse(v: Vcpu, code: RefusalCode, kvm: KvmFunction, facts: Partial<RefusalDecision> = {}): NestedOpResult {
+  return { ok: false, refusal: { kind: 'refusal', code, kvm, vcpus: [v.id], error: 'EINVAL', ...facts } };
+}
 
 export function vmxon(v: Vcpu): NestedOpResult {
-  if (v.vm.config.vendor !== 'intel') return refuse('VMXON needs an Intel (VMX) vCPU');
-  if (v.vmxon) return refuse('already in VMX operation');
-  if (v.smm) return refuse('VMXON in SMM is not modelled');
+  if (v.vm.config.vendor !== 'intel') return refuse(v, 'NOT_VMX_VENDOR', 'handle_vmon');
+  if (v.vmxon) return refuse(v, 'ALREADY_VMXON', 'handle_vmon');
+  if (v.smm) return refuse(v, 'NOT_MODELLED_IN_SMM', 'handle_vmon');
   v.vmxon = true;
   return OK;
 }
 
 export function vmxoff(v: Vcpu): NestedOpResult {
-  if (!v.vmxon) return refuse('not in VMX operation');
-  if (v.guestMode) return refuse('VMXOFF is executed by L1, not while L2 runs');
+  if (!v.vmxon) return refuse(v, 'NOT_VMXON', 'handle_vmxoff');
+  if (v.guestMode) return refuse(v, 'IN_L2', 'handle_vmxoff');
   v.vmxon = false;
   return OK;
 }
 
 /** VMLAUNCH (Intel, from VMX root) or VMRUN (AMD, sets GIF). */
 export function enterGuest(v: Vcpu, activity: 'active' | 'wait-for-sipi', interceptInit: boolean): NestedOpResult {
-  if (v.guestMode) return refuse('already running L2');
-  if (v.smm) return refuse('VM-entry from SMM is not modelled');
+  if (v.guestMode) return refuse(v, 'IN_L2', entry(v));
+  if (v.smm) return refuse(v, 'NOT_MODELLED_IN_SMM', entry(v));
   if (v.vm.config.vendor === 'intel') {
-    if (!v.vmxon) return refuse('VMLAUNCH needs VMX operation (vmxon)');
-    if (activity === 'wait-for-sipi' && !v.vm.profile.hasNew('nestedWaitForSipi')) return refuse('this KVM does not offer the wait-for-SIPI activity state to L1 (5.11+)');
+    if (!v.vmxon) return refuse(v, 'NOT_VMXON', 'nested_vmx_run');
+    if (activity === 'wait-for-sipi' && !v.vm.profile.hasNew('nestedWaitForSipi')) return refuse(v, 'NO_WAIT_FOR_SIPI_STATE', 'nested_vmx_run', { since: '5.11' });
     v.mpState = activity === 'wait-for-sipi' ? 'INIT_RECEIVED' : 'RUNNABLE';
   } else {
-    if (activity !== 'active') return refuse('SVM has no wait-for-SIPI activity state');
+    if (activity !== 'active') return refuse(v, 'NO_WAIT_FOR_SIPI_STATE', 'nested_svm_vmrun');
     v.gif = true;
     v.interceptInit = interceptInit;
   }
@@ -107,7 +117,7 @@ export function enterGuest(v: Vcpu, activity: 'active' | 'wait-for-sipi', interc
 
 /** A VM-exit from L2 to L1 for a reason unrelated to INIT/SIPI. */
 export function leaveGuest(v: Vcpu): NestedOpResult {
-  if (!v.guestMode) return refuse('not running L2');
+  if (!v.guestMode) return refuse(v, 'NOT_IN_L2', 'nested_vmx_vmexit');
   v.guestMode = false;
   v.mpState = 'RUNNABLE';
   if (v.vm.config.vendor === 'amd') v.gif = false;
@@ -116,23 +126,23 @@ export function leaveGuest(v: Vcpu): NestedOpResult {
 }
 
 export function enterSmm(v: Vcpu): NestedOpResult {
-  if (!v.vm.config.smm) return refuse('this KVM has no SMM support');
-  if (v.smm) return refuse('already in SMM');
-  if (v.guestMode) return refuse('entering SMM from L2 is not modelled');
+  if (!v.vm.config.smm) return refuse(v, 'NO_SMM_SUPPORT', 'kvm_smm_transition');
+  if (v.smm) return refuse(v, 'ALREADY_IN_SMM', 'kvm_smm_transition');
+  if (v.guestMode) return refuse(v, 'NOT_MODELLED_FROM_L2', 'kvm_smm_transition');
   v.smm = true;
   v.smiPending = 0;
   return OK;
 }
 
 export function rsm(v: Vcpu): NestedOpResult {
-  if (!v.smm) return refuse('RSM outside SMM is #UD');
+  if (!v.smm) return refuse(v, 'NOT_IN_SMM', 'emulator_leave_smm');
   v.smm = false;
   return OK;
 }
 
 /** CLGI / STGI (AMD). */
 export function setGif(v: Vcpu, gif: boolean): NestedOpResult {
-  if (v.vm.config.vendor !== 'amd') return refuse('GIF exists on AMD (SVM) only');
+  if (v.vm.config.vendor !== 'amd') return refuse(v, 'NOT_SVM_VENDOR', 'svm_set_gif');
   v.gif = gif;
   return OK;
 }

@@ -1,4 +1,5 @@
 /** Small shared types of the emulation core. */
+import type { Decision } from './decisions';
 
 /** KVM's vcpu_id: also the vCPU's x2APIC ID. */
 export type VcpuId = number;
@@ -37,6 +38,8 @@ export interface TraceEvent {
   event: string;
   vcpu?: VcpuId;
   detail: string;
+  /** Why, for events that record a decision (an inhibit change). */
+  decision?: Decision;
 }
 
 /**
@@ -48,11 +51,14 @@ export class LazyTraceEvent implements TraceEvent {
     readonly event: string,
     readonly vcpu: VcpuId | undefined,
     private readonly format: () => string,
+    readonly decision?: Decision,
   ) {}
   get detail(): string {
     return this.format();
   }
   toJSON(): TraceEvent {
-    return this.vcpu === undefined ? { event: this.event, detail: this.detail } : { event: this.event, vcpu: this.vcpu, detail: this.detail };
+    const e: TraceEvent = this.vcpu === undefined ? { event: this.event, detail: this.detail } : { event: this.event, vcpu: this.vcpu, detail: this.detail };
+    if (this.decision) e.decision = this.decision;
+    return e;
   }
 }

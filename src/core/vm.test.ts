@@ -12,8 +12,8 @@ describe('KVM_CREATE_VCPU', () => {
 
   it('refuses a duplicate id (EEXIST) and ids at or above KVM_MAX_VCPU_IDS (EINVAL)', () => {
     const vm = makeVm([0]);
-    expect(vm.createVcpu(0)).toBe('EEXIST');
-    expect(vm.createVcpu(16384)).toBe('EINVAL');
+    expect(vm.createVcpu(0)).toMatchObject({ error: 'EEXIST', code: 'VCPU_EXISTS', kvm: 'kvm_vm_ioctl_create_vcpu' });
+    expect(vm.createVcpu(16384)).toMatchObject({ error: 'EINVAL', code: 'VCPU_ID_TOO_BIG', limit: 16384 });
     expect(vm.createVcpu(16383)).toBeNull();
   });
 });
@@ -23,10 +23,10 @@ describe('KVM_ENABLE_CAP(KVM_CAP_X2APIC_API)', () => {
     const vm = new Vm();
     expect(vm.enableX2apicApi(3n)).toBeNull();
     expect(vm.x2apicFormat && vm.broadcastQuirkDisabled).toBe(true);
-    expect(vm.enableX2apicApi(4n)).toBe('EINVAL'); // split-irqchip only
+    expect(vm.enableX2apicApi(4n)).toMatchObject({ error: 'EINVAL', code: 'X2APIC_API_BAD_FLAGS' }); // split-irqchip only
     expect(vm.enableX2apicApi(8n)).toBeNull(); // DISABLE_SUPPRESS_EOI_BROADCAST
-    expect(new Vm({ kvm: '6.18' }).enableX2apicApi(8n)).toBe('EINVAL');
-    expect(vm.enableX2apicApi(0x100n)).toBe('EINVAL');
+    expect(new Vm({ kvm: '6.18' }).enableX2apicApi(8n)).toMatchObject({ error: 'EINVAL', validFlags: '0x3' });
+    expect(vm.enableX2apicApi(0x100n)).toMatchObject({ error: 'EINVAL' });
   });
 
   it('flags only turn on: enabling again with 0 keeps them', () => {

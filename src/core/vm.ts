@@ -23,7 +23,10 @@ import { icrWriteHandling } from './ipiVirtualization';
 import type { Lapic } from './lapic';
 import { getLapicFails, getLapicState, setLapicState } from './lapicState';
 import { KvmProfile } from './profile';
-import { einval, GP, LazyTraceEvent, OK, type Errno, type Outcome, type TraceEvent, type VcpuId } from './types';
+import { formatApicIpi, formatMsiSetIrq, msiTraceAddress } from './traceFormat';
+import type { EventDecision, InhibitCause, InhibitDecision, MapDecision, RefusalCode, RefusalDecision } from './decisions';
+import { INHIBIT_REASONS } from './inhibits';
+import { LazyTraceEvent, OK, type Errno, type Outcome, type TraceEvent, type VcpuId } from './types';
 import { Vcpu } from './vcpu';
 
 export interface VmConfig {
@@ -76,7 +79,7 @@ export const KVM_X2APIC_DISABLE_SUPPRESS_EOI_BROADCAST = 1 << 3;
 /** KVM_MAX_VCPUS of a MAXSMP kernel; KVM_MAX_VCPU_IDS is four times it. */
 export const KVM_MAX_VCPUS = 4096;
 
-export type MsrResult = Outcome & { value?: bigint; reason?: string };
+export type MsrResult = Outcome & { value?: bigint; refusal?: RefusalDecision };
 
 export class Vm {
   readonly config: VmConfig;
@@ -91,20 +94,23 @@ export class Vm {
   broadcastQuirkDisabled = false;
   /** kvm->arch.apic_map_dirty: CLEAN or DIRTY (the rebuild is synchronous here). */
   mapDirty = false;
+  /** Counts map rebuilds (to tell whether one happened during an operation). */
+  mapGeneration = 0;
   apicMap: ApicMap | null = null;
-  /** Why the last rebuild produced no map, or disabled its logical part. */
-  mapReasons: string[] = [];
+  /** What the last rebuild found: why the map is absent or its logical part disabled, the hotplug hack's choices. */
+  mapWhy: MapDecision[] = [];
   /**
    * The APIC-access page memslot at 0xfee00000 (kvm_alloc_apic_access_page): allocated when
    * APICv/AVIC is enabled, deleted for good by kvm_inhibit_apic_access_page().
    */
   apicAccessPage: 'none' | 'mapped' | 'deleted';
-  /** What last set each inhibit reason, in words. */
-  readonly inhibitCauses = new Map<AnyInhibitReason, string>();
+  /** What last set each inhibit reason. */
+  readonly inhibitCauses = new Map<AnyInhibitReason, InhibitCause>();
   /** The in-kernel I/O APIC (KVM_CREATE_IRQCHIP): always, in this model. */
   readonly ioapicInKernel = true;
   private traceSink: TraceEvent[] = [];
   private deliveries: DeliveryOutcome[] = [];
+  private events: EventDecision[] = [];
 
   constructor(config: Partial<VmConfig> = {}) {
     this.config = { ...DEFAULT_VM_CONFIG, ...config, quirks: { ...DEFAULT_VM_CONFIG.quirks, ...config.quirks } };
@@ -112,12 +118,12 @@ export class Vm {
     this.inhibits = new ApicvInhibits(this.config.vendor);
     if (!this.config.apicv) {
       this.inhibits.setOrClear('DISABLED', true);
-      this.inhibitCauses.set('DISABLED', `the ${this.config.vendor === 'intel' ? 'kvm_intel enable_apicv' : 'kvm_amd avic'} module parameter is off`);
+      this.inhibitCauses.set('DISABLED', inhibitDecision('DISABLED', 'MODULE_PARAM_OFF', 'kvm_apicv_init', []));
     }
     this.apicAccessPage = this.config.apicv ? 'mapped' : 'none';
     // Before 6.0, AVIC was off for any guest whose CPUID had x2APIC (APICV_INHIBIT_REASON_X2APIC).
     if (this.config.vendor === 'amd' && this.config.x2apicCpuid && !this.profile.hasNew('hybridAvic')) {
-      this.setApicvInhibit('X2APIC', true, 'the guest CPUID has x2APIC (AVIC had no x2APIC support before 6.0)');
+      this.setApicvInhibit('X2APIC', true, inhibitDecision('X2APIC', 'GUEST_CPUID_X2APIC', 'svm_vcpu_after_set_cpuid', []));
     }
     // ABSENT is cleared by KVM_CREATE_IRQCHIP, which every VM here has.
   }
@@ -145,6 +151,17 @@ export class Vm {
     return t;
   }
 
+  /** Note what processing a pending INIT or SIPI did. */
+  recordEvent(d: EventDecision): void {
+    this.events.push(d);
+  }
+  /** Hand over the INIT/SIPI decisions made since the last call. */
+  takeEvents(): EventDecision[] {
+    const e = this.events;
+    this.events = [];
+    return e;
+  }
+
   /** Hand over the deliveries made since the last call (one per IPI or MSI sent). */
   takeDeliveries(): DeliveryOutcome[] {
     const d = this.deliveries;
@@ -156,11 +173,17 @@ export class Vm {
     this.mapDirty = true;
   }
 
-  setApicvInhibit(reason: AnyInhibitReason, set: boolean, cause?: string): void {
+  setApicvInhibit(reason: AnyInhibitReason, set: boolean, cause?: InhibitCause): void {
     const wasActive = this.apicvActive;
     if (set && cause) this.inhibitCauses.set(reason, cause);
     if (this.inhibits.setOrClear(reason, set)) {
-      this.trace({ event: 'kvm_apicv_inhibit_changed', detail: `${reason} ${set ? 'set' : 'cleared'}${set && cause ? `: ${cause}` : ''}` });
+      // trace.h kvm_apicv_inhibit_changed: "%s reason=%u, inhibits=0x%lx".
+      const bit = (INHIBIT_REASONS as readonly string[]).indexOf(reason);
+      this.trace({
+        event: 'kvm_apicv_inhibit_changed',
+        detail: `${set ? 'set' : 'cleared'} reason=${bit < 0 ? reason : bit}, inhibits=0x${this.inhibits.mask().toString(16)}`,
+        ...(set && cause ? { decision: cause } : {}),
+      });
       // kvm_vcpu_update_apicv() -> kvm_apic_update_apicv() on every vCPU when APICv flips.
       if (wasActive !== this.apicvActive) for (const v of this.vcpus) v.apic.updateApicv();
     }
@@ -172,31 +195,37 @@ export class Vm {
     const modern = this.profile.hasNew('architecturalAliasing');
     const r = modern ? buildApicMap(this.vcpus, this.x2apicFormat) : buildApicMapV62(this.vcpus);
     this.apicMap = r.map;
-    this.mapReasons = r.reasons;
+    this.mapWhy = r.why;
     this.mapDirty = false;
+    this.mapGeneration++;
     if (modern) {
-      this.setApicvInhibit('PHYSICAL_ID_ALIASED', r.map === null, r.reasons[0]);
-      this.setApicvInhibit('LOGICAL_ID_ALIASED', r.map === null || r.map.logicalMode === 'MAP_DISABLED', r.reasons[0]);
+      const physAlias = r.map === null ? r.why[0] : undefined;
+      const logicalOff = physAlias ?? (r.map?.logicalMode === 'MAP_DISABLED' ? r.why.find((d) => d.kvm === 'kvm_recalculate_logical_map') : undefined);
+      this.setApicvInhibit('PHYSICAL_ID_ALIASED', physAlias !== undefined, physAlias);
+      this.setApicvInhibit('LOGICAL_ID_ALIASED', logicalOff !== undefined, logicalOff);
       this.setApicvInhibit('APIC_ID_MODIFIED', r.xapicIdMismatch !== null, r.xapicIdMismatch ?? undefined);
     }
     this.trace({ event: 'kvm_recalculate_apic_map', detail: r.map ? `max_apic_id ${r.map.maxApicId}, logical ${r.map.logicalMode}` : 'no map' });
   }
 
   /** Why KVM_CREATE_VCPU would refuse `id`, or null. */
-  createVcpuRefusal(id: VcpuId): { errno: Errno; reason: string } | null {
-    if (!Number.isInteger(id) || id < 0 || id >= this.config.maxVcpuIds) return { errno: 'EINVAL', reason: `vcpu_id must be below KVM_MAX_VCPU_IDS (${this.config.maxVcpuIds})` };
-    if (this.vcpus.length >= this.config.maxVcpus) return { errno: 'EINVAL', reason: `the VM already has KVM_MAX_VCPUS (${this.config.maxVcpus}) vCPUs` };
-    if (this.byId.has(id)) return { errno: 'EEXIST', reason: `vCPU ${id} exists` };
+  createVcpuRefusal(id: VcpuId): RefusalDecision | null {
+    const refuse = (code: RefusalCode, error: Errno, kvm: RefusalDecision['kvm'], limit: number): RefusalDecision =>
+      ({ kind: 'refusal', code, kvm, vcpus: [id], error, limit });
+    if (!Number.isInteger(id) || id < 0 || id >= this.config.maxVcpuIds) return refuse('VCPU_ID_TOO_BIG', 'EINVAL', 'kvm_vm_ioctl_create_vcpu', this.config.maxVcpuIds);
+    if (this.vcpus.length >= this.config.maxVcpus) return refuse('TOO_MANY_VCPUS', 'EINVAL', 'kvm_vm_ioctl_create_vcpu', this.config.maxVcpus);
+    if (this.byId.has(id)) return refuse('VCPU_EXISTS', 'EEXIST', 'kvm_vm_ioctl_create_vcpu', this.vcpus.length);
     if (this.config.vendor === 'amd' && this.config.apicv && id > this.avicMaxId() && !this.profile.hasNew('avicIdTooBigInhibit')) {
-      return { errno: 'EINVAL', reason: `with AVIC, KVM ${this.config.kvm} refuses vcpu_id above ${this.avicMaxId()} (its physical ID table)` };
+      return { ...refuse('AVIC_VCPU_ID_TOO_BIG', 'EINVAL', 'avic_init_backing_page', this.avicMaxId()), since: this.config.kvm };
     }
     return null;
   }
 
   /** KVM_CREATE_VCPU. */
-  createVcpu(id: VcpuId): Errno | null {
+  createVcpu(id: VcpuId): RefusalDecision | null {
     const refusal = this.createVcpuRefusal(id);
-    if (refusal) return refusal.errno;
+    if (refusal) return refusal;
+    const generation = this.mapGeneration;
     // RESET inside the constructor rebuilds the map before the vCPU is online (visible to
     // kvm_for_each_vcpu), so a new vCPU stays out of the optimized map until the next rebuild.
     // Observed on Linux 6.18: after creating vCPUs 0, 1, 256, an NMI MSI to APIC ID 0 reaches
@@ -204,11 +233,14 @@ export class Vm {
     const v = new Vcpu(this, id);
     this.vcpus.push(v);
     this.byId.set(id, v);
+    if (this.mapGeneration !== generation && this.apicMap && v.apic.hwEnabled) {
+      this.mapWhy = [...this.mapWhy, { kind: 'map', code: 'VCPU_NOT_ONLINE', kvm: 'kvm_vcpu_reset', vcpus: [id] }];
+    }
     // AVIC's physical ID table holds IDs up to 254 (x2AVIC: 511); a larger vcpu_id inhibits AVIC
     // (before 6.17 KVM_CREATE_VCPU failed instead, see the check above).
     const avicMax = this.avicMaxId();
     if (this.config.vendor === 'amd' && this.config.apicv && id > avicMax) {
-      this.setApicvInhibit('PHYSICAL_ID_TOO_BIG', true, `vCPU ${id} is above ${this.config.x2avic ? 'x2AVIC' : 'AVIC'}'s largest physical ID ${avicMax}`);
+      this.setApicvInhibit('PHYSICAL_ID_TOO_BIG', true, { ...inhibitDecision('PHYSICAL_ID_TOO_BIG', 'VCPU_ID_ABOVE_AVIC_TABLE', 'avic_init_backing_page', [id]), limit: avicMax });
     }
     return null;
   }
@@ -225,15 +257,17 @@ export class Vm {
   xapicIdUpdated(apic: Lapic): void {
     if (!this.profile.hasNew('apicIdModifiedInhibit') || this.profile.hasNew('apicIdModifiedDynamic')) return;
     if (apic.x2apicMode || apic.xapicId === apic.vcpu.id) return;
-    this.setApicvInhibit('APIC_ID_MODIFIED', true, `vCPU ${apic.vcpu.id} wrote xAPIC ID ${apic.xapicId}`);
+    this.setApicvInhibit('APIC_ID_MODIFIED', true, { ...inhibitDecision('APIC_ID_MODIFIED', 'XAPIC_ID_WRITTEN', 'kvm_lapic_xapic_id_updated', [apic.vcpu.id]), xapicId: apic.xapicId });
   }
 
   /** KVM_ENABLE_CAP(KVM_CAP_X2APIC_API). */
-  enableX2apicApi(flags: bigint): Errno | null {
+  enableX2apicApi(flags: bigint): RefusalDecision | null {
     let valid = KVM_X2APIC_API_USE_32BIT_IDS | KVM_X2APIC_API_DISABLE_BROADCAST_QUIRK;
     // ENABLE_SUPPRESS_EOI_BROADCAST needs a split irqchip; this VM's I/O APIC is in the kernel.
     if (this.profile.hasNew('suppressEoiBroadcastFlags')) valid |= KVM_X2APIC_DISABLE_SUPPRESS_EOI_BROADCAST;
-    if (flags & ~BigInt(valid)) return 'EINVAL';
+    if (flags & ~BigInt(valid)) {
+      return { kind: 'refusal', code: 'X2APIC_API_BAD_FLAGS', kvm: 'kvm_vm_ioctl_enable_cap', vcpus: [], error: 'EINVAL', flags: '0x' + flags.toString(16), validFlags: '0x' + valid.toString(16) };
+    }
     // Flags only ever turn on; the map is not rebuilt (the next rebuild sees the new format).
     if (flags & BigInt(KVM_X2APIC_API_USE_32BIT_IDS)) this.x2apicFormat = true;
     if (flags & BigInt(KVM_X2APIC_API_DISABLE_BROADCAST_QUIRK)) this.broadcastQuirkDisabled = true;
@@ -256,7 +290,7 @@ export class Vm {
   /** The NESTED inhibit (AVIC): a vCPU running L2 cannot be targeted by AVIC doorbells. */
   updateNestedInhibit(): void {
     const inL2 = this.vcpus.find((v) => v.guestMode);
-    this.setApicvInhibit('NESTED', inL2 !== undefined, inL2 ? `vCPU ${inL2.id} runs a nested guest (L2)` : undefined);
+    this.setApicvInhibit('NESTED', inL2 !== undefined, inL2 ? inhibitDecision('NESTED', 'VCPU_IN_L2', 'avic_vcpu_get_apicv_inhibit_reasons', [inL2.id]) : undefined);
   }
 
   /** Is this MSR one the model knows (APICBASE or the x2APIC range)? */
@@ -266,23 +300,19 @@ export class Vm {
 
   /** WRMSR (guest) or KVM_SET_MSRS (host). A refused host write is EINVAL, a guest one #GP. */
   wrmsr(vcpu: Vcpu, msr: number, value: bigint, host: boolean): MsrResult {
-    const refused = (reason: string): MsrResult => ({ ...(host ? einval : GP), reason });
     this.trace(new LazyTraceEvent('kvm_msr', vcpu.id, () => `msr_write ${hexMsr(msr)} = 0x${value.toString(16)}${host ? ' (host)' : ''}`));
-    if (msr === MSR_IA32_APICBASE) {
-      const reason = setApicBase(vcpu, value, host);
-      return reason === null ? OK : refused(reason);
-    }
-    if (!vcpu.apic.x2apicMode) return refused('x2APIC MSRs #GP unless the APIC is in x2APIC mode (kvm_x2apic_msr_write)');
-    return vcpu.apic.x2apicMsrWrite(msr, value) ? OK : refused(x2apicWriteRefusal(vcpu.apic, msr, value));
+    if (msr === MSR_IA32_APICBASE) return refused(setApicBase(vcpu, value, host), host);
+    const r = vcpu.apic.x2apicMsrWrite(msr, value);
+    return refused(r && { kind: 'refusal', code: r.code, kvm: r.kvm, vcpus: [vcpu.id], msr, reg: (msr - 0x800) << 4, value: '0x' + value.toString(16) }, host);
   }
 
   /** RDMSR (guest) or KVM_GET_MSRS (host). */
   rdmsr(vcpu: Vcpu, msr: number, host: boolean): MsrResult {
-    const refused = (reason: string): MsrResult => ({ ...(host ? einval : GP), reason });
     if (msr === MSR_IA32_APICBASE) return { ...OK, value: vcpu.apicBase };
-    if (!vcpu.apic.x2apicMode) return refused('x2APIC MSRs #GP unless the APIC is in x2APIC mode (kvm_x2apic_msr_read)');
+    const refuse = (code: RefusalCode, kvm: RefusalDecision['kvm']) => refused({ kind: 'refusal', code, kvm, vcpus: [vcpu.id], msr, reg: (msr - 0x800) << 4 }, host);
+    if (!vcpu.apic.x2apicMode) return refuse('X2APIC_MSR_IN_XAPIC_MODE', 'kvm_x2apic_msr_read');
     const value = vcpu.apic.x2apicMsrRead(msr);
-    if (value === null) return refused(`MSR ${hexMsr(msr)} is not readable in x2APIC mode (kvm_lapic_readable_reg_mask)`);
+    if (value === null) return refuse('REG_NOT_READABLE', 'kvm_lapic_reg_read');
     return { ...OK, value };
   }
 
@@ -302,18 +332,18 @@ export class Vm {
   }
 
   /** KVM_GET_LAPIC: the image, or EINVAL when KVM's fixup refuses it. */
-  getLapicChecked(vcpu: Vcpu): Uint32Array | 'EINVAL' {
-    return getLapicFails(vcpu) ? 'EINVAL' : getLapicState(vcpu);
+  getLapicChecked(vcpu: Vcpu): Uint32Array | RefusalDecision {
+    return getLapicFails(vcpu) ? lapicIdMismatch(vcpu) : getLapicState(vcpu);
   }
 
-  setLapic(vcpu: Vcpu, image: Uint32Array): Errno | null {
-    return setLapicState(vcpu, image) ? null : 'EINVAL';
+  setLapic(vcpu: Vcpu, image: Uint32Array): RefusalDecision | null {
+    return setLapicState(vcpu, image) ? null : lapicIdMismatch(vcpu);
   }
 
   /** kvm_apic_send_ipi(): decode the ICR and deliver. */
   sendIpi(src: Lapic, icrLow: number, icrHigh: number, fromSelfIpiRegister = false): void {
     const irq = icrToIrq(src, icrLow, icrHigh);
-    this.trace(new LazyTraceEvent('kvm_apic_ipi', src.vcpu.id, () => `icr_low 0x${icrLow.toString(16)}, dest_id 0x${irq.destId.toString(16)}`));
+    this.trace(new LazyTraceEvent('kvm_apic_ipi', src.vcpu.id, () => formatApicIpi(icrLow, irq.destId)));
     const out = deliverToApic(this, src, irq);
     // A write to the SELF_IPI register is not an ICR write: it has no ICR exit path to report.
     if (!fromSelfIpiRegister) {
@@ -325,13 +355,16 @@ export class Vm {
   }
 
   /** KVM_SIGNAL_MSI: the count of accepting LAPICs, or EPERM when nobody matched (-1), EINVAL for a bad route. */
-  signalMsi(addressLo: number, addressHi: number, data: number): { count: number } | { error: Errno } {
-    if (msiRouteInvalid(this, addressHi)) return { error: 'EINVAL' };
+  signalMsi(addressLo: number, addressHi: number, data: number): { count: number } | { error: Errno; refusal: RefusalDecision } {
+    if (msiRouteInvalid(this, addressHi)) {
+      return { error: 'EINVAL', refusal: { kind: 'refusal', code: 'MSI_ROUTE_INVALID', kvm: 'kvm_msi_route_invalid', vcpus: [], error: 'EINVAL', value: '0x' + addressHi.toString(16) } };
+    }
     const irq = msiToIrq(this, addressLo, addressHi, data);
-    this.trace({ event: 'kvm_msi_set_irq', detail: `address 0x${addressLo.toString(16)}, data 0x${data.toString(16)}, dest_id 0x${irq.destId.toString(16)}` });
+    this.trace(new LazyTraceEvent('kvm_msi_set_irq', undefined, () => formatMsiSetIrq(msiTraceAddress(addressLo, addressHi, this.x2apicFormat), data)));
     const out = deliverToApic(this, null, irq);
     this.deliveries.push(out);
-    return out.count < 0 ? { error: 'EPERM' } : { count: out.count };
+    if (out.count >= 0) return { count: out.count };
+    return { error: 'EPERM', refusal: { kind: 'refusal', code: 'MSI_NO_TARGET', kvm: 'kvm_send_userspace_msi', vcpus: [], error: 'EPERM' } };
   }
 }
 
@@ -339,13 +372,19 @@ function hexMsr(msr: number): string {
   return '0x' + msr.toString(16);
 }
 
-/** Words for why kvm_x2apic_msr_write() refused a write. */
-function x2apicWriteRefusal(apic: Lapic, msr: number, value: bigint): string {
-  const reg = (msr - 0x800) << 4;
-  if (reg === 0x300) return 'x2APIC ICR reserved bits 31:20, 17:16 or 13 set (X2APIC_ICR_RESERVED_BITS)';
-  if (value >> 32n) return 'bits 63:32 are reserved in every x2APIC register but the ICR';
-  if (reg === 0x3f0) return 'SELF_IPI takes a vector in bits 7:0; bits 31:8 are reserved';
-  if (reg === 0x280) return 'ESR accepts only 0 in x2APIC mode';
-  if (reg === 0x2f0 && apic.nrLvtEntries < 7) return 'LVT CMCI does not exist without MCG_CMCI_P';
-  return `MSR ${hexMsr(msr)} is read-only or reserved in x2APIC mode (kvm_lapic_reg_write)`;
+/** A refused MSR access: #GP for the guest, EINVAL for KVM_SET/GET_MSRS; OK when nothing refused it. */
+function refused(refusal: RefusalDecision | null, host: boolean): MsrResult {
+  if (!refusal) return OK;
+  const fault: Outcome = host ? { ok: false, error: 'EINVAL' } : { ok: false, fault: '#GP' };
+  return { ...fault, refusal: { ...refusal, ...(host ? { error: 'EINVAL' as const } : { fault: '#GP' as const }) } };
+}
+
+/** An inhibit set for a reason no map rebuild explains. */
+function inhibitDecision(reason: AnyInhibitReason, code: InhibitDecision['code'], kvm: InhibitDecision['kvm'], vcpus: VcpuId[]): InhibitDecision {
+  return { kind: 'inhibit', code, kvm, reason, vcpus };
+}
+
+/** kvm_apic_state_fixup(): with 32-bit IDs, an x2APIC vCPU's image must carry its own x2APIC ID. */
+function lapicIdMismatch(vcpu: Vcpu): RefusalDecision {
+  return { kind: 'refusal', code: 'LAPIC_X2APIC_ID_MISMATCH', kvm: 'kvm_apic_state_fixup', vcpus: [vcpu.id], error: 'EINVAL' };
 }

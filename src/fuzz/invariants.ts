@@ -31,13 +31,13 @@ function replay(s: Scenario): { vm: Vm; json: string } {
 function getSetIdentity(vm: Vm, out: string[]): number {
   let n = 0;
   for (const v of vm.vcpus) {
-    if (typeof vm.getLapicChecked(v) === 'string') continue; // KVM_GET_LAPIC itself refuses (pre-6.11 only)
+    if (!(vm.getLapicChecked(v) instanceof Uint32Array)) continue; // KVM_GET_LAPIC itself refuses (pre-6.11 only)
     vm.setLapic(v, vm.getLapic(v));
     const a = vm.getLapic(v);
     const err = vm.setLapic(v, a);
     const b = vm.getLapic(v);
     n++;
-    if (err) out.push(`vCPU ${v.id}: KVM_SET_LAPIC of its own KVM_GET_LAPIC image failed (${err})`);
+    if (err) out.push(`vCPU ${v.id}: KVM_SET_LAPIC of its own KVM_GET_LAPIC image failed (${err.code})`);
     else if (a.some((w, i) => w !== b[i])) out.push(`vCPU ${v.id}: KVM_GET_LAPIC -> KVM_SET_LAPIC -> KVM_GET_LAPIC is not an identity`);
   }
   return n;

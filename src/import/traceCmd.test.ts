@@ -3,6 +3,7 @@ import { parseScenario } from '../scenario/schema';
 import { runScenario } from '../scenario/runner';
 import { checkExpectations } from '../scenario/expect';
 import { importTrace, MAX_LINE_LENGTH, TraceImportError } from './traceCmd';
+import { field } from '../scenario/result';
 
 /** Import, validate with the project's parser, replay, and return everything. */
 function replay(text: string, options = {}) {
@@ -146,7 +147,7 @@ describe('importTrace: a Linux guest booting an AP in x2APIC mode (trace-cmd rep
 
   it('replays in the lab with every expectation met', () => {
     expect(mismatches).toEqual([]);
-    expect(result.steps[3].delivered).toEqual([{ vcpu: 1, mode: 'INIT', vector: 0 }]);
+    expect(field(result.steps[3], 'delivered')).toEqual([{ vcpu: 1, mode: 'INIT', vector: 0 }]);
     expect(result.final.vcpus[1]).toMatchObject({ mode: 'x2apic', sipiVector: 153 });
   });
 

@@ -2,12 +2,14 @@
  * Import a `trace-cmd report` (or ftrace `trace` file) of KVM's APIC tracepoints as an
  * apic-scenario/1 document, plus a report of what was used, what was skipped and why.
  *
- * Pure: text in, { scenario, report } out; no I/O. Print formats (arch/x86/kvm/trace.h):
+ * Pure: text in, { scenario, report } out; no I/O. Print formats (arch/x86/kvm/trace.h; the lab
+ * prints its own with src/core/traceFormat.ts, and the names and bits come from src/core/codec.ts):
  *   kvm_msr              "msr_%s %x = 0x%llx%s"            (read|write, ecx, data, " (#GP)")
- *   kvm_apic             "apic_%s %s = 0x%x"               (read|write, kvm_trace_symbol_apic name or 0x.., value;
- *                                                            u64 "0x%llx" on newer kernels)
+ *   kvm_apic             "apic_%s %s = 0x%llx"             (read|write, kvm_trace_symbol_apic name or 0x.., value;
+ *                                                            u32 "0x%x" before 5.18)
  *   kvm_apic_ipi         "dst %x vec %u (%s|%s|%s|%s|%s)"   (mode|physical,logical|assert,de-assert|edge,level|shorthand)
- *   kvm_apic_accept_irq  "apicid %x vec %u (%s|%s)%s"       (vcpu_id, vector, mode|edge,level, " (coalesced)")
+ *   kvm_apic_accept_irq  "apicid %x vec %u (%s|%s)"         (vcpu_id, vector, mode|edge,level; older kernels
+ *                                                            appended " (coalesced)")
  *   kvm_msi_set_irq      "dst %llx vec %u (%s|%s|%s%s)"     (dst = addr[19:12] | addr_hi[31:8]; older kernels:
  *                                                            "dst %u vec %x", see options.msiFormat)
  *   kvm_eoi, kvm_pv_eoi  "apicid %x vector %d"              (the vcpu_id of the vCPU doing the EOI)
@@ -23,6 +25,9 @@
  *     *after* the write. The kvm_apic lines are then part of the MSR access, not MMIO.
  *   - reads: kvm_lapic_reg_read traces kvm_apic(read) before kvm_msr(read).
  */
+
+import { decodeIcrLow, DELIVERY_MODE_NAMES, DM_FIXED, DM_INIT, DM_LOWEST, encodeMsi, KVM_DELIVERY_MODE_NAMES } from '../core/codec';
+import { KVM_TRACE_SYMBOL_APIC } from '../core/traceFormat';
 
 /** Longest line accepted; real tracepoint lines are a few hundred characters. */
 export const MAX_LINE_LENGTH = 4096;
@@ -136,26 +141,12 @@ export interface TraceImportResult {
 // Tables from trace.h
 
 /** kvm_trace_symbol_apic: the names __print_symbolic prints, and their offsets (apicdef.h). */
-export const APIC_TRACE_NAMES: Readonly<Record<string, number>> = {
-  APIC_ID: 0x20, APIC_LVR: 0x30, APIC_TASKPRI: 0x80, APIC_ARBPRI: 0x90, APIC_PROCPRI: 0xa0,
-  APIC_EOI: 0xb0, APIC_RRR: 0xc0, APIC_LDR: 0xd0, APIC_DFR: 0xe0, APIC_SPIV: 0xf0, APIC_ISR: 0x100,
-  APIC_TMR: 0x180, APIC_IRR: 0x200, APIC_ESR: 0x280, APIC_ICR: 0x300, APIC_ICR2: 0x310, APIC_LVTT: 0x320,
-  APIC_LVTTHMR: 0x330, APIC_LVTPC: 0x340, APIC_LVT0: 0x350, APIC_LVT1: 0x360, APIC_LVTERR: 0x370,
-  APIC_TMICT: 0x380, APIC_TMCCT: 0x390, APIC_TDCR: 0x3e0, APIC_SELF_IPI: 0x3f0, APIC_EFEAT: 0x400,
-  APIC_ECTRL: 0x410,
-};
+export const APIC_TRACE_NAMES: Readonly<Record<string, number>> = Object.fromEntries([...KVM_TRACE_SYMBOL_APIC].map(([offset, name]) => [name, offset]));
 
-/** kvm_deliver_mode names → the lab's delivery mode names (result `delivered[].mode`). */
-const DELIVERY_MODES: Readonly<Record<string, { dm: number; name: string }>> = {
-  Fixed: { dm: 0, name: 'Fixed' },
-  LowPrio: { dm: 1, name: 'LowestPrio' },
-  SMI: { dm: 2, name: 'SMI' },
-  Res3: { dm: 3, name: 'RemoteRead' },
-  NMI: { dm: 4, name: 'NMI' },
-  INIT: { dm: 5, name: 'INIT' },
-  SIPI: { dm: 6, name: 'StartUp' },
-  ExtINT: { dm: 7, name: 'ExtINT' },
-};
+/** kvm_deliver_mode names → the delivery mode and the lab's name for it (result `delivered[].mode`). */
+const DELIVERY_MODES: Readonly<Record<string, { dm: number; name: string }>> = Object.fromEntries(
+  KVM_DELIVERY_MODE_NAMES.map((kvmName, dm) => [kvmName, { dm, name: DELIVERY_MODE_NAMES[dm] }]),
+);
 
 const APIC_ICR = 0x300;
 const APIC_ICR2 = 0x310;
@@ -701,9 +692,7 @@ export function importTrace(text: string, options: TraceImportOptions = {}): Tra
     const logical = m[4] === 'logical';
     const level = m[5] === 'level';
     const rh = !!m[6];
-    const addressLo = (0xfee00000 | ((d & 0xff) << 12) | (rh ? 1 << 3 : 0) | (logical ? 1 << 2 : 0)) >>> 0;
-    const addressHi = (d & 0xffffff00) >>> 0;
-    const data = (Number(vec) | (mode.dm << 8) | (level ? 1 << 15 | 1 << 14 : 0)) >>> 0;
+    const { addressLo, addressHi, data } = encodeMsi({ vector: Number(vec), deliveryMode: mode.dm, logical, level, trigLevel: level, destId: d, msiRedirHint: rh });
     if (addressHi) R.warn(`line ${rec.line}: the MSI's destination ${hex(d)} uses address_hi bits, which KVM only traces with KVM_CAP_X2APIC_API (32-bit IDs) enabled; the scenario does not enable it, so the replay routes the MSI by its low 8 bits`, rec.line);
     return addSlot({
       order: rec.line, line: rec.line, event: 'kvm_msi_set_irq', sends: true, icrLow: data,
@@ -775,7 +764,8 @@ export function importTrace(text: string, options: TraceImportOptions = {}): Tra
   kept.forEach((slot, i) => {
     // Checks: accepted interrupts, minus the ones KVM traces but ignores (level de-assert).
     if (slot.sends && slot.accepts.length) {
-      const deassert = slot.icrLow !== undefined && (slot.icrLow & (1 << 15)) !== 0 && (slot.icrLow & (1 << 14)) === 0;
+      const sent = slot.icrLow === undefined ? undefined : decodeIcrLow(slot.icrLow);
+      const deassert = sent !== undefined && sent.trigLevel && !sent.level;
       const delivered: ReportCheck['delivered'] = [];
       const lines: number[] = [];
       for (const a of slot.accepts) {
@@ -783,15 +773,14 @@ export function importTrace(text: string, options: TraceImportOptions = {}): Tra
           R.skip(a.rec, `vCPU ${a.vcpu} cannot be in the VM (id above ${MAX_VCPU_ID - 1} or beyond ${MAX_VCPUS} vCPUs)`);
           continue;
         }
-        if (slot.icrLow !== undefined) {
-          const vec = slot.icrLow & 0xff;
-          const dm = (slot.icrLow >> 8) & 7;
-          if (a.vector !== vec || !(a.dm === dm || (dm === 1 && a.dm === 0))) {
+        if (sent) {
+          const { vector: vec, deliveryMode: dm } = sent;
+          if (a.vector !== vec || !(a.dm === dm || (dm === DM_LOWEST && a.dm === DM_FIXED))) {
             R.skip(a.rec, `vector ${a.vector} (${a.mode}) is not what the step on line ${slot.line} sends (vector ${vec}, mode ${dm}): not caused by it`);
             continue;
           }
         }
-        if (deassert && (a.dm === 0 || a.dm === 1 || a.dm === 5)) {
+        if (deassert && (a.dm === DM_FIXED || a.dm === DM_LOWEST || a.dm === DM_INIT)) {
           R.skip(a.rec, 'a level-triggered de-assert: KVM traces it on arrival but __apic_accept_irq ignores it, so it is not in `delivered`');
           continue;
         }

@@ -12,6 +12,7 @@ import type { StepResult } from '../scenario/result';
 import type { Scenario, Step } from '../scenario/schema';
 import { KvmBackend, probeHost } from './kvmBackend';
 import { hostOverrides } from './kvmRun';
+import { field } from '../scenario/result';
 import { kvmAvailability, openKvm } from './kvmIoctl';
 
 const avail = kvmAvailability();
@@ -32,15 +33,15 @@ class CoveredModel extends ModelBackend {
       : step.op === 'wrmsr' && step.msr === 0x830n ? { data: Number(step.value & 0xffffffffn), logical: (step.value & 0x800n) !== 0n, shorthand: Number((step.value >> 18n) & 3n) }
       : null;
     const r = super.applyStep(step, i);
-    if (sends && r.path) {
+    if (sends && field(r, 'path')) {
       const s = this.seen;
       s.add(`mode ${MODES[(sends.data >> 8) & 7]}`);
       s.add(sends.logical ? 'logical' : 'physical');
       s.add(`shorthand ${sends.shorthand}`);
-      s.add(`path ${r.path}`);
+      s.add(`path ${field(r, 'path')}`);
       s.add(map ? `logical map ${map.logicalMode}` : 'no map (aliased physical IDs)');
       if (map && this.vm.x2apicFormat && this.vm.vcpus.some((v) => !v.apic.x2apicMode && v.apic.hwEnabled && v.id > 0xff)) s.add('32-bit IDs with xAPIC vCPUs above 255');
-      if ((r.delivered as unknown[] | undefined)?.length) s.add('delivered');
+      if (field(r, 'delivered')?.length) s.add('delivered');
     }
     return r;
   }

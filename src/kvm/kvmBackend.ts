@@ -8,12 +8,12 @@
  * KVM_SIGNAL_MSI, KVM_GET/SET_MP_STATE. Everything that needs guest code to run (MMIO, a guest
  * APICBASE write, ack, run, nested and SMM ops) is refused with the step named.
  */
-import { MP_STATES, type MpState } from '../core/types';
+import { MP_STATES, type Errno, type MpState } from '../core/types';
 import { LAPIC_STATE_SIZE } from '../core/apicdef';
 import type { HostTraits, ScenarioBackend, VcpuObservation } from '../scenario/backend';
 import { imageBytes, imageWords } from '../scenario/lapicImage';
 import { hex } from '../scenario/numbers';
-import type { StepResult } from '../scenario/result';
+import { stepResult, type StepResult } from '../scenario/result';
 import { regsObject } from '../scenario/result';
 import { vcpuIds } from '../scenario/runner';
 import { ScenarioInputError, type Step, type VmInput } from '../scenario/schema';
@@ -117,9 +117,9 @@ export class KvmBackend implements ScenarioBackend {
   }
 
   applyStep(step: Step, i: number): StepResult {
-    const base: StepResult = { i, op: step.op, ok: true };
     const refusal = kvmRefusal(step);
     if (refusal) throw new UnsupportedOnKvm(`step ${i} (${step.op}): not supported on real KVM: ${refusal}`);
+    const fail = (error: string) => ({ i, ok: false, error: error as Errno });
     switch (step.op) {
       case 'wrmsr':
       case 'rdmsr': {
@@ -127,39 +127,39 @@ export class KvmBackend implements ScenarioBackend {
         const host = step.host ?? false;
         if (msr !== 0x1b && (msr < 0x800 || msr > 0x8ff)) throw new ScenarioInputError(`step ${i} (${step.op}): msr ${hex(msr)} is not modelled (only 0x1b and 0x800-0x8ff)`);
         const v = this.vcpu(step, i);
-        const refused: StepResult = host ? { ...base, ok: false, error: 'EINVAL' } : { ...base, ok: false, fault: '#GP' };
-        if (step.op === 'wrmsr') return v.setMsr(msr, step.value) ? base : refused;
+        const refused = host ? { i, ok: false, error: 'EINVAL' as const } : { i, ok: false, fault: '#GP' as const };
+        if (step.op === 'wrmsr') return v.setMsr(msr, step.value) ? stepResult(i, step.op) : { ...refused, op: step.op };
         const value = v.getMsr(msr);
-        return value === null ? refused : { ...base, value: hex(value) };
+        return value === null ? { ...refused, op: step.op } : stepResult(i, step.op, { value: hex(value) });
       }
       case 'get_lapic':
-        return { ...base, regs: regsObject(imageWords(this.vcpu(step, i).getLapic())) };
+        return stepResult(i, step.op, { regs: regsObject(imageWords(this.vcpu(step, i).getLapic())) });
       case 'set_lapic': {
         const v = this.vcpu(step, i);
         const words = step.merge ? imageWords(v.getLapic()) : new Uint32Array(LAPIC_STATE_SIZE / 4);
         for (const [k, val] of Object.entries(step.regs)) words[parseInt(k, 16) >> 2] = Number(val);
         const err = v.setLapic(imageBytes(words));
-        return err ? { ...base, ok: false, error: err } : base;
+        return err ? { ...fail(err), op: step.op } : stepResult(i, step.op);
       }
       case 'enable_cap': {
         const err = this.vm.enableCap(KVM_CAP_X2APIC_API, step.flags);
-        return err ? { ...base, ok: false, error: err } : base;
+        return err ? { ...fail(err), op: step.op } : stepResult(i, step.op);
       }
       case 'create_vcpu': {
         const err = this.createVcpu(step.vcpu);
-        return err ? { ...base, ok: false, error: err } : base;
+        return err ? { ...fail(err), op: step.op } : stepResult(i, step.op);
       }
       case 'msi': {
         const r = this.vm.signalMsi(Number(step.addressLo), Number(step.addressHi ?? 0n), Number(step.data));
-        return typeof r === 'string' ? { ...base, ok: false, error: r } : { ...base, count: r };
+        return typeof r === 'string' ? { ...fail(r), op: step.op } : stepResult(i, step.op, { count: r });
       }
       case 'get_mp_state':
-        return { ...base, mpState: MP_STATES[this.vcpu(step, i).getMpState()] ?? 'unknown' };
+        return stepResult(i, step.op, { mpState: MP_STATES[this.vcpu(step, i).getMpState()] ?? 'unknown' });
       case 'set_mp_state': {
         const v = this.vcpu(step, i);
         const err = v.setMpState(MP_STATES.indexOf(step.state as MpState));
         // Report the state as stored, without KVM_GET_MP_STATE (which would process events).
-        return err ? { ...base, ok: false, error: err } : { ...base, mpState: step.state === 'SIPI_RECEIVED' ? 'INIT_RECEIVED' : step.state };
+        return err ? { ...fail(err), op: step.op } : stepResult(i, step.op, { mpState: step.state === 'SIPI_RECEIVED' ? 'INIT_RECEIVED' : step.state });
       }
       default:
         throw new Error(`kvmRefusal() let ${step.op} through`);

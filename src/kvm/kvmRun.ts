@@ -3,6 +3,7 @@
  * model and the kernel, and report. Node only.
  */
 import { APIC_DFR, APIC_ID, APIC_IRR, APIC_ISR, APIC_LDR, APIC_PROCPRI, APIC_SPIV, APIC_TASKPRI, APIC_TMR } from '../core/apicdef';
+import { decodeIcrLow, DELIVERY_MODE_NAMES } from '../core/codec';
 import { apicMode } from '../core/vcpu';
 import type { VmConfig } from '../core/vm';
 import type { HostTraits, VcpuObservation } from '../scenario/backend';
@@ -10,6 +11,7 @@ import { compareBackends, formatComparison, type Comparison } from '../scenario/
 import { ModelBackend } from '../scenario/modelBackend';
 import { hex } from '../scenario/numbers';
 import type { ScenarioResult } from '../scenario/result';
+import type { Delivery, DeliveryModeName } from '../core/delivery';
 import type { Scenario, Step } from '../scenario/schema';
 import { KvmBackend, probeHost } from './kvmBackend';
 import { openKvm, type KvmSystem } from './kvmIoctl';
@@ -45,13 +47,16 @@ function observedFinal(o: VcpuObservation, mpState: string) {
   };
 }
 
-const MODE_NAMES = ['Fixed', 'LowestPrio', 'SMI', 'RemoteRead', 'NMI', 'INIT', 'StartUp', 'ExtINT'];
-
 /** The delivery mode and vector a step sends, if it sends an interrupt. */
-function sentInterrupt(step: Step): { mode: string; vector: number } | null {
-  if (step.op === 'msi') return { mode: MODE_NAMES[Number((step.data >> 8n) & 7n)], vector: Number(step.data & 0xffn) };
-  if (step.op === 'wrmsr' && step.msr === 0x830n) return { mode: MODE_NAMES[Number((step.value >> 8n) & 7n)], vector: Number(step.value & 0xffn) };
-  if (step.op === 'wrmsr' && step.msr === 0x83fn) return { mode: 'Fixed', vector: Number(step.value & 0xffn) };
+function sentInterrupt(step: Step): { mode: DeliveryModeName; vector: number } | null {
+  // MSI data has the delivery mode and vector at the bits of an ICR low half.
+  const sent = (low: bigint) => {
+    const f = decodeIcrLow(Number(BigInt.asUintN(32, low)));
+    return { mode: DELIVERY_MODE_NAMES[f.deliveryMode], vector: f.vector };
+  };
+  if (step.op === 'msi') return sent(step.data);
+  if (step.op === 'wrmsr' && step.msr === 0x830n) return sent(step.value);
+  if (step.op === 'wrmsr' && step.msr === 0x83fn) return sent(step.value & 0xffn); // SELF_IPI: Fixed, the vector in bits 7:0
   return null;
 }
 
@@ -60,8 +65,8 @@ function sentInterrupt(step: Step): { mode: string; vector: number } | null {
  * SMIs, a newly latched INIT. A StartUp, a re-delivered vector already in IRR and a RemoteRead kick
  * change nothing observable and are missed.
  */
-function inferDeliveries(sent: { mode: string; vector: number }, before: VcpuObservation[], after: VcpuObservation[]) {
-  const out: { vcpu: number; mode: string; vector: number }[] = [];
+function inferDeliveries(sent: { mode: DeliveryModeName; vector: number }, before: VcpuObservation[], after: VcpuObservation[]) {
+  const out: Delivery[] = [];
   after.forEach((a, n) => {
     const b = before[n];
     if (!b || b.vcpu !== a.vcpu) return;
@@ -100,7 +105,7 @@ export function runOnKvm(scenario: Scenario): Promise<ScenarioResult> {
         const sent = sentInterrupt(s);
         const before = sent ? backend.observe() : [];
         const r = backend.applyStep(s, i);
-        if (sent) {
+        if (sent && (r.op === 'wrmsr' || r.op === 'msi')) {
           r.delivered = inferDeliveries(sent, before, backend.observe());
           r.deliveredInferred = true;
         }

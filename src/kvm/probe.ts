@@ -2,7 +2,8 @@
  * Probe of the real KVM, for use as an oracle: `npx tsx src/kvm/probe.ts [--json]`.
  * Prints API version, kernel release, a few KVM_CHECK_EXTENSION values, and the fresh
  * KVM_GET_LAPIC images of vCPU 0 (BSP) and vCPU 1 (VM with KVM_CREATE_IRQCHIP, no CPUID set)
- * as 64 slots: offset -> 32-bit value. Exit code 2 when KVM is unavailable.
+ * as 64 slots: offset -> 32-bit value. Exit code 2 when KVM is unavailable, or for an unknown
+ * flag (node:util parseArgs, src/cli/args.ts).
  */
 
 import {
@@ -16,11 +17,19 @@ import {
   openKvm,
   KvmUnavailable,
 } from './kvmIoctl';
+import { parseFlags, UsageError } from '../cli/args';
 
 const hex = (n: number | bigint, width = 8): string => '0x' + n.toString(16).padStart(width, '0');
 
 async function main(): Promise<void> {
-  const json = process.argv.includes('--json');
+  let json: boolean;
+  try {
+    json = parseFlags(process.argv.slice(2), { json: { type: 'boolean' } }, { positionals: false }).values.json ?? false;
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    console.error(`${e.message}; usage: npx tsx src/kvm/probe.ts [--json]`);
+    process.exit(2);
+  }
   let sys;
   try {
     sys = await openKvm();

@@ -10,7 +10,7 @@
 import { APIC_TMCCT, SLOT_NAMES, slotKey } from '../core/apicdef';
 import type { ScenarioBackend, VcpuObservation } from './backend';
 import { hex } from './numbers';
-import type { StepResult } from './result';
+import { field, resultFields, type StepResult } from './result';
 import type { Scenario, Step } from './schema';
 
 export interface Difference {
@@ -41,12 +41,14 @@ function wordName(index: number): string {
 const readsTmcct = (step: Step) => step.op === 'rdmsr' && step.msr === 0x839n;
 
 function compareResults(where: string, step: Step, a: StepResult, b: StepResult, out: Difference[]): void {
+  const fa = resultFields(a);
+  const fb = resultFields(b);
   for (const f of COMPARED_FIELDS) {
     if (f === 'value' && readsTmcct(step)) continue;
-    if (show(a[f]) !== show(b[f])) out.push({ where, field: f, model: show(a[f]), kernel: show(b[f]) });
+    if (show(fa[f]) !== show(fb[f])) out.push({ where, field: f, model: show(fa[f]), kernel: show(fb[f]) });
   }
-  const ra = a.regs as Record<string, string> | undefined;
-  const rb = b.regs as Record<string, string> | undefined;
+  const ra = field(a, 'regs');
+  const rb = field(b, 'regs');
   if (ra && rb) {
     for (const k of Object.keys(ra)) {
       if (parseInt(k, 16) === APIC_TMCCT) continue;

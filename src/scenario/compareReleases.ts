@@ -4,7 +4,7 @@
  * compare mode and its tests.
  */
 import { runScenario } from './runner';
-import type { ScenarioResult, StepResult } from './result';
+import { resultFields, type ScenarioResult, type StepResult } from './result';
 import type { Scenario } from './schema';
 
 export interface StepDiff {
@@ -63,7 +63,9 @@ export function compareReleases(scenario: Scenario, a: string, b: string): Relea
   }
   const steps = ra.steps.map((x, n): StepDiff => {
     const y = rb.steps[n];
-    const fields = [...new Set([...Object.keys(x), ...Object.keys(y)])].filter((f) => !IGNORED.has(f) && JSON.stringify(x[f]) !== JSON.stringify(y[f]));
+    const fx = resultFields(x);
+    const fy = resultFields(y);
+    const fields = [...new Set([...Object.keys(fx), ...Object.keys(fy)])].filter((f) => !IGNORED.has(f) && JSON.stringify(fx[f]) !== JSON.stringify(fy[f]));
     return { i: x.i, op: x.op, a: x, b: y, fields };
   });
   return { a, b, steps, final: diffLeaves(ra.final, rb.final) };

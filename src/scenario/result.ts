@@ -3,15 +3,99 @@
  * scenario-format.md ("Result") fixes them.
  */
 import { APIC_DFR, APIC_IRR, APIC_ISR, APIC_LDR, APIC_PROCPRI, APIC_TASKPRI, APIC_TMR, SLOT_OFFSETS, slotKey } from '../core/apicdef';
+import type { AcceptDecision, EventDecision, InhibitCause, MapDecision, RefusalDecision, RouteDecision } from '../core/decisions';
+import type { Delivery } from '../core/delivery';
+import type { IcrExit } from '../core/ipiVirtualization';
+import type { Errno, TraceEvent } from '../core/types';
 import type { Vm } from '../core/vm';
+import { explain, explainInhibitCause } from '../explain/explain';
+import type { OpName } from './schema';
 import { hex } from './numbers';
 
-export interface StepResult {
+/** Fields every step result has. */
+export interface StepCommon {
   i: number;
-  op: string;
   ok: boolean;
-  [field: string]: unknown;
+  /** A guest fault, or the ioctl's errno (ok is then false). */
+  fault?: '#GP';
+  error?: Errno;
+  /** Why it faulted or was refused, in words (rendered from `refusal`). */
+  reason?: string;
+  /** Why it faulted or was refused: the rule that fired. */
+  refusal?: RefusalDecision;
+  /** With --trace: the step's KVM trace events. */
+  trace?: TraceEvent[];
 }
+
+/** Fields of a step that sent an IPI or an MSI. */
+export interface DeliveryFields {
+  path?: 'fast' | 'slow';
+  delivered?: Delivery[];
+  /** The selected LAPICs that did not take it, and why. */
+  dropped?: AcceptDecision[];
+  /** The route in words (rendered from `route`). */
+  why?: string;
+  examined?: number;
+  /** How the ICR write reached KVM. */
+  exit?: IcrExit;
+  /** Why this path and these vCPUs. */
+  route?: RouteDecision;
+  /** On the real kernel: `delivered` was inferred from state changes. */
+  deliveredInferred?: boolean;
+}
+
+/** Fields of a step that processed pending INIT/SIPI. */
+export interface EventFields {
+  events?: EventDecision[];
+}
+
+/** The op-specific fields of each op's result. */
+export interface OpResultFields {
+  wrmsr: DeliveryFields;
+  rdmsr: { value?: string };
+  mmio_write: DeliveryFields & { unclaimed?: true };
+  mmio_read: { value?: string; unclaimed?: true };
+  get_lapic: { regs?: Record<string, string> };
+  set_lapic: object;
+  enable_cap: object;
+  create_vcpu: object;
+  ack: { vector?: number | null };
+  run: EventFields & { mpState?: string; vmexit?: { reason: string; code: number; qualification: number } };
+  get_mp_state: EventFields & { mpState?: string };
+  set_mp_state: { mpState?: string };
+  msi: DeliveryFields & { count?: number };
+  vmxon: object;
+  vmxoff: object;
+  enter_guest: object;
+  leave_guest: object;
+  enter_smm: object;
+  rsm: object;
+  clgi: object;
+  stgi: object;
+}
+
+/** One result shape per op, told apart by `op`. */
+export type StepResult = { [K in OpName]: StepCommon & { op: K } & OpResultFields[K] }[OpName];
+/** The result of one op. */
+export type StepResultOf<K extends OpName> = StepCommon & { op: K } & OpResultFields[K];
+
+/** A step's result: ok, or refused with the decision that refused it (and its words in `reason`). */
+export function stepResult<K extends OpName>(i: number, op: K, fields: OpResultFields[K] = {} as OpResultFields[K], refusal?: RefusalDecision | null): StepResultOf<K> {
+  if (!refusal) return { i, op, ok: true, ...fields } as StepResultOf<K>;
+  const fault = refusal.fault ? { fault: refusal.fault } : { error: refusal.error };
+  return { i, op, ok: false, ...fault, reason: explain(refusal), refusal, ...fields } as StepResultOf<K>;
+}
+
+/** A result as a plain record, for code that compares results field by field. */
+export function resultFields(r: StepResult): Readonly<Record<string, unknown>> {
+  return r as unknown as Record<string, unknown>;
+}
+
+/** A field of any op's result, or undefined: for code that shows results of every op alike. */
+export function field<K extends keyof AnyStepFields>(r: StepResult, k: K): AnyStepFields[K] | undefined {
+  return (r as AnyStepFields)[k];
+}
+type AnyStepFields = StepCommon & DeliveryFields & EventFields & { value?: string; unclaimed?: true; regs?: Record<string, string>; vector?: number | null; mpState?: string; count?: number; vmexit?: { reason: string; code: number; qualification: number } };
 
 export interface FinalVcpu {
   vcpu: number;
@@ -50,16 +134,20 @@ export interface FinalMap {
   /** Extensions: the xAPIC logical tables (flat: 8 slots; cluster: non-empty clusters of 4). */
   flat?: (number | null)[];
   cluster?: Record<string, (number | null)[]>;
-  /** Why the map is absent or its logical part disabled. */
+  /** Why the map is absent or its logical part disabled, and the hotplug hack's choices, in words. */
   reasons?: string[];
+  /** The same as decisions (the last rebuild's findings). */
+  why?: MapDecision[];
 }
 
 export interface FinalState {
   vcpus: FinalVcpu[];
   map: FinalMap;
   inhibits: string[];
-  /** Extension: what set each inhibit that is set. */
+  /** Extension: what set each inhibit that is set, in words. */
   inhibitCauses: Record<string, string>;
+  /** Extension: what set each inhibit that is set, as the decision that set it. */
+  inhibitWhy: Record<string, InhibitCause>;
   /** Extension: the VM's KVM_CAP_X2APIC_API flags. */
   caps: { x2apicFormat: boolean; broadcastQuirkDisabled: boolean };
   apicvActive: boolean;
@@ -120,15 +208,20 @@ export function finalState(vm: Vm): FinalState {
   if (m?.logicalMode === 'XAPIC_CLUSTER') {
     map.cluster = Object.fromEntries(m.cluster.map((c, i) => [String(i), slotIds(c)] as const).filter(([, c]) => c.some((x) => x !== null)));
   }
-  if (vm.mapReasons.length) map.reasons = [...vm.mapReasons];
+  if (vm.mapWhy.length) {
+    map.reasons = vm.mapWhy.map((d) => explain(d, 'short', { x2apicFormat: vm.x2apicFormat }));
+    map.why = [...vm.mapWhy];
+  }
   const inhibits = vm.inhibits.list();
+  const causes = inhibits.filter((r) => vm.inhibitCauses.has(r)).map((r) => [r, vm.inhibitCauses.get(r)!] as const);
   return {
     vcpus,
     map,
     inhibits,
     apicvActive: vm.apicvActive,
     apicAccessPage: vm.apicAccessPage,
-    inhibitCauses: Object.fromEntries(inhibits.filter((r) => vm.inhibitCauses.has(r)).map((r) => [r, vm.inhibitCauses.get(r)!])),
+    inhibitCauses: Object.fromEntries(causes.map(([r, c]) => [r, explainInhibitCause(r, c, 'short', { x2apicFormat: vm.x2apicFormat })])),
+    inhibitWhy: Object.fromEntries(causes),
     caps: { x2apicFormat: vm.x2apicFormat, broadcastQuirkDisabled: vm.broadcastQuirkDisabled },
   };
 }

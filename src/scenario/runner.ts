@@ -9,7 +9,8 @@ import { enterGuest, enterSmm, leaveGuest, rsm, setGif, vmxoff, vmxon, type Nest
 import { Vm, type VmConfig } from '../core/vm';
 import type { TraceEvent } from '../core/types';
 import { hex } from './numbers';
-import { finalState, regsObject, type ScenarioResult, type StepResult } from './result';
+import { explain } from '../explain/explain';
+import { finalState, regsObject, stepResult, type ScenarioResult, type StepResult } from './result';
 import { ScenarioInputError, type Scenario, type Step, type VmInput } from './schema';
 
 export interface RunOptions {
@@ -32,31 +33,34 @@ export function createVm(input: VmInput, overrides: Partial<VmConfig> = {}): Vm 
   if (input.quirks) config.quirks = { lint0Reenabled: input.quirks.lint0Reenabled ?? true, lapicMmioHole: input.quirks.lapicMmioHole ?? true };
   const vm = new Vm({ ...config, ...overrides });
   for (const id of vcpuIds(input.vcpus)) {
-    const refusal = vm.createVcpuRefusal(id);
-    if (refusal) throw new ScenarioInputError(`scenario: vm.vcpus: KVM_CREATE_VCPU(${id}) fails with ${refusal.errno}: ${refusal.reason}`);
-    vm.createVcpu(id);
+    const refusal = vm.createVcpu(id);
+    if (refusal) throw new ScenarioInputError(`scenario: vm.vcpus: KVM_CREATE_VCPU(${id}) fails with ${refusal.error}: ${explain(refusal)}`);
   }
   vm.takeTrace();
   return vm;
 }
 
-/** Run one step against the VM; returns its result, with `path` and `delivered` when it sent interrupts. */
+/** Run one step against the VM; returns its result, with the route and deliveries when it sent interrupts. */
 export function applyStep(vm: Vm, step: Step, i: number): StepResult {
   const r = applyStepOp(vm, step, i);
   const sent = vm.takeDeliveries();
-  if (sent.length) {
+  if (sent.length && (r.op === 'wrmsr' || r.op === 'mmio_write' || r.op === 'msi')) {
     r.path = sent.some((d) => d.path === 'slow') ? 'slow' : 'fast';
     r.delivered = sent.flatMap((d) => d.delivered);
-    r.why = sent.map((d) => d.reason).join('; ');
+    const dropped = sent.flatMap((d) => d.accepts.filter((a) => !a.accepted));
+    if (dropped.length) r.dropped = dropped;
+    r.route = sent[0].route;
+    r.why = sent.map((d) => explain(d.route)).join('; ');
     r.examined = sent.reduce((n, d) => n + d.examined, 0);
     const exit = sent.find((d) => d.exit)?.exit;
     if (exit) r.exit = exit;
   }
+  const events = vm.takeEvents();
+  if (events.length && (r.op === 'run' || r.op === 'get_mp_state')) r.events = events;
   return r;
 }
 
 function applyStepOp(vm: Vm, step: Step, i: number): StepResult {
-  const base: StepResult = { i, op: step.op, ok: true };
   const vcpuOf = (id: number): Vcpu => {
     const v = vm.vcpu(id);
     if (!v) throw new ScenarioInputError(`step ${i} (${step.op}): vcpu ${id} does not exist`);
@@ -70,88 +74,77 @@ function applyStepOp(vm: Vm, step: Step, i: number): StepResult {
         throw new ScenarioInputError(`step ${i} (${step.op}): msr ${hex(msr)} is not modelled (only 0x1b and 0x800-0x8ff)`);
       }
       const v = vcpuOf(step.vcpu);
-      const r = step.op === 'wrmsr' ? vm.wrmsr(v, msr, step.value, step.host ?? false) : vm.rdmsr(v, msr, step.host ?? false);
-      const out: StepResult = { ...base, ...r };
-      if (r.value !== undefined) out.value = hex(r.value);
-      return out;
+      if (step.op === 'wrmsr') return stepResult(i, step.op, {}, vm.wrmsr(v, msr, step.value, step.host ?? false).refusal);
+      const r = vm.rdmsr(v, msr, step.host ?? false);
+      return stepResult(i, step.op, r.value !== undefined ? { value: hex(r.value) } : {}, r.refusal);
     }
-    case 'mmio_read':
+    case 'mmio_read': {
+      const v = vcpuOf(step.vcpu);
+      const r = vm.mmioRead(v, step.gpa ?? BigInt(v.apic.baseAddress) + step.offset!);
+      return stepResult(i, step.op, 'value' in r ? { value: hex(r.value) } : { unclaimed: true });
+    }
     case 'mmio_write': {
       const v = vcpuOf(step.vcpu);
-      const gpa = step.gpa ?? BigInt(v.apic.baseAddress) + step.offset!;
-      if (step.op === 'mmio_read') {
-        const r = vm.mmioRead(v, gpa);
-        return 'value' in r ? { ...base, value: hex(r.value) } : { ...base, unclaimed: true };
-      }
-      return { ...base, ...vm.mmioWrite(v, gpa, Number(step.value)) };
+      return stepResult(i, step.op, vm.mmioWrite(v, step.gpa ?? BigInt(v.apic.baseAddress) + step.offset!, Number(step.value)));
     }
-    case 'get_lapic':
-    {
+    case 'get_lapic': {
       const image = vm.getLapicChecked(vcpuOf(step.vcpu));
-      return typeof image === 'string' ? { ...base, ok: false, error: image } : { ...base, regs: regsObject(image) };
+      return image instanceof Uint32Array ? stepResult(i, step.op, { regs: regsObject(image) }) : stepResult(i, step.op, {}, image);
     }
     case 'set_lapic': {
       const v = vcpuOf(step.vcpu);
       const image = step.merge ? vm.getLapicChecked(v) : new Uint32Array(LAPIC_STATE_SIZE / 4);
-      if (typeof image === 'string') return { ...base, ok: false, error: image, reason: 'merging needs KVM_GET_LAPIC, which failed' };
+      if (!(image instanceof Uint32Array)) return stepResult(i, step.op, {}, image);
       for (const [k, val] of Object.entries(step.regs)) image[parseInt(k, 16) >> 2] = Number(val);
-      const err = vm.setLapic(v, image);
-      return err ? { ...base, ok: false, error: err } : base;
+      return stepResult(i, step.op, {}, vm.setLapic(v, image));
     }
-    case 'enable_cap': {
-      const err = vm.enableX2apicApi(step.flags);
-      return err ? { ...base, ok: false, error: err } : base;
-    }
-    case 'create_vcpu': {
-      const refusal = vm.createVcpuRefusal(step.vcpu);
-      if (refusal) return { ...base, ok: false, error: refusal.errno, reason: refusal.reason };
-      vm.createVcpu(step.vcpu);
-      return base;
-    }
+    case 'enable_cap':
+      return stepResult(i, step.op, {}, vm.enableX2apicApi(step.flags));
+    case 'create_vcpu':
+      return stepResult(i, step.op, {}, vm.createVcpu(step.vcpu));
     case 'ack': {
       const v = vcpuOf(step.vcpu);
       const vector = v.apic.hasInterrupt();
       if (vector !== -1) v.apic.ackInterrupt(vector);
-      return { ...base, vector: vector === -1 ? null : vector };
+      return stepResult(i, step.op, { vector: vector === -1 ? null : vector });
     }
     case 'msi': {
       const r = vm.signalMsi(Number(step.addressLo), Number(step.addressHi ?? 0n), Number(step.data));
-      return 'error' in r ? { ...base, ok: false, error: r.error } : { ...base, count: r.count };
+      return 'error' in r ? stepResult(i, step.op, {}, r.refusal) : stepResult(i, step.op, { count: r.count });
     }
     case 'get_mp_state':
-      return { ...base, mpState: getMpState(vcpuOf(step.vcpu)) };
+      return stepResult(i, step.op, { mpState: getMpState(vcpuOf(step.vcpu)) });
     case 'set_mp_state': {
       const v = vcpuOf(step.vcpu);
-      return setMpState(v, step.state) ? { ...base, mpState: v.mpState } : { ...base, ok: false, error: 'EINVAL' };
+      const refusal = setMpState(v, step.state);
+      return refusal ? stepResult(i, step.op, {}, refusal) : stepResult(i, step.op, { mpState: v.mpState });
     }
     case 'run': {
       const v = vcpuOf(step.vcpu);
-      const refused = runVcpu(v);
-      if (refused) return { ...base, ok: false, error: 'EINVAL', reason: refused };
-      const out: StepResult = { ...base, mpState: v.mpState };
-      if (v.lastVmexit) out.vmexit = { ...v.lastVmexit };
-      return out;
+      const refusal = runVcpu(v);
+      if (refusal) return stepResult(i, step.op, {}, refusal);
+      return stepResult(i, step.op, v.lastVmexit ? { mpState: v.mpState, vmexit: { ...v.lastVmexit } } : { mpState: v.mpState });
     }
     case 'vmxon':
-      return nested(base, vmxon(vcpuOf(step.vcpu)));
+      return nested(i, step.op, vmxon(vcpuOf(step.vcpu)));
     case 'vmxoff':
-      return nested(base, vmxoff(vcpuOf(step.vcpu)));
+      return nested(i, step.op, vmxoff(vcpuOf(step.vcpu)));
     case 'enter_guest':
-      return nested(base, enterGuest(vcpuOf(step.vcpu), step.activity ?? 'active', step.interceptInit ?? true));
+      return nested(i, step.op, enterGuest(vcpuOf(step.vcpu), step.activity ?? 'active', step.interceptInit ?? true));
     case 'leave_guest':
-      return nested(base, leaveGuest(vcpuOf(step.vcpu)));
+      return nested(i, step.op, leaveGuest(vcpuOf(step.vcpu)));
     case 'enter_smm':
-      return nested(base, enterSmm(vcpuOf(step.vcpu)));
+      return nested(i, step.op, enterSmm(vcpuOf(step.vcpu)));
     case 'rsm':
-      return nested(base, rsm(vcpuOf(step.vcpu)));
+      return nested(i, step.op, rsm(vcpuOf(step.vcpu)));
     case 'clgi':
     case 'stgi':
-      return nested(base, setGif(vcpuOf(step.vcpu), step.op === 'stgi'));
+      return nested(i, step.op, setGif(vcpuOf(step.vcpu), step.op === 'stgi'));
   }
 }
 
-function nested(base: StepResult, r: NestedOpResult): StepResult {
-  return r.ok ? base : { ...base, ok: false, error: 'EINVAL', reason: r.reason };
+function nested(i: number, op: 'vmxon' | 'vmxoff' | 'enter_guest' | 'leave_guest' | 'enter_smm' | 'rsm' | 'clgi' | 'stgi', r: NestedOpResult): StepResult {
+  return stepResult(i, op, {}, r.ok ? null : r.refusal);
 }
 
 /** Replay a whole scenario. Throws ScenarioInputError for invalid input found while running. */

@@ -120,7 +120,7 @@ const release = z.string().refine((r) => r === 'current' || (releaseNumber(r) ??
 
 const VCPUS = `must be a count from 1 to ${KVM_MAX_VCPUS} or an array of 1 to ${KVM_MAX_VCPUS} vCPU ids`;
 
-const vmSchema = z.object({
+export const vmSchema = z.object({
   vcpus: z.union([
     z.number({ error: VCPUS }).int({ error: VCPUS }).min(1, { error: VCPUS }).max(KVM_MAX_VCPUS, { error: VCPUS }),
     z.array(vcpuId, { error: VCPUS }).min(1, { error: VCPUS }).max(KVM_MAX_VCPUS, { error: VCPUS }),
@@ -140,7 +140,7 @@ const vmSchema = z.object({
   quirks: z.object({ lint0Reenabled: bool.optional(), lapicMmioHole: bool.optional() }).optional(),
 });
 
-const scenarioHead = z.object({
+export const scenarioHead = z.object({
   format: z.literal('apic-scenario/1', { error: 'must be "apic-scenario/1"' }),
   title: z.string().optional(),
   description: z.string().optional(),

@@ -1,7 +1,8 @@
 /**
  * The guided tours: one apic-scenario/1 document per KVM design discussion the lab is built
- * around (../../../shared/seeds), in the order the app lists them. Each carries a `tour` block
- * (see README.md) and per-step narration; the UI parses them with parseScenario().
+ * around (mailing-list posts, each cited by `tour.citation`), in the order the app lists them.
+ * Each carries a `tour` block (see README.md) and per-step narration; the UI parses them with
+ * parseScenario().
  */
 import x2apicIcr from './x2apic-icr.json';
 import aliasedIds from './aliased-ids.json';
@@ -19,10 +20,24 @@ export interface TourVariant {
   expectFinal?: Record<string, unknown>;
 }
 
+/** A mailing-list post, as a reader can find it in the list's archive. */
+export interface TourCitation {
+  /** The mailing list, e.g. "LKML (linux-kernel)". */
+  list: string;
+  /** The post's subject line, as sent. */
+  subject: string;
+  author: string;
+  /** The date the post was sent, YYYY-MM-DD. */
+  date: string;
+}
+
 export interface TourInfo {
   id: string;
-  /** The seed post (file name in shared/seeds) the tour reproduces. */
+  /** The post the tour reproduces: its id, the file name it was received as ("000_<hash>.txt"). */
   discussion: string;
+  /** Where to read that post. */
+  citation: TourCitation;
+  /** The thread's subject (without "Re:") and month, a short label (the demo recordings show it). */
   thread: string;
   /** The KVM release before the change the discussion led to ("replay under <before>"). */
   before: string;

@@ -6,10 +6,9 @@ import {
   APIC_DFR, APIC_ICR, APIC_ICR2, APIC_ID, APIC_LDR, APIC_LVR, APIC_LVT0, APIC_LVT1, APIC_LVTCMCI, APIC_LVTERR,
   APIC_LVTPC, APIC_LVTT, APIC_LVTTHMR, APIC_SPIV, APIC_TDCR,
 } from '../core/apicdef';
+import { decodeIcrLow, DELIVERY_MODE_NAMES, deliveryModeOf, icrDestId, SHORTHAND_NAMES } from '../core/codec';
 
-const DELIVERY_MODES = ['Fixed', 'LowestPrio', 'SMI', 'RemoteRead', 'NMI', 'INIT', 'StartUp', 'ExtINT'];
 const TIMER_MODES = ['one-shot', 'periodic', 'TSC-deadline', 'reserved'];
-const SHORTHANDS = ['none', 'self', 'all incl. self', 'all excl. self'];
 const LVTS = new Set([APIC_LVTT, APIC_LVTTHMR, APIC_LVTPC, APIC_LVT0, APIC_LVT1, APIC_LVTERR, APIC_LVTCMCI]);
 
 const hex = (v: number) => '0x' + (v >>> 0).toString(16);
@@ -28,13 +27,14 @@ export function decodeSlot(offset: number, value: number, x2apic: boolean): stri
     return `divide by ${1 << shift}`;
   }
   if (offset === APIC_ICR) {
-    return `vector ${hex(value & 0xff)}, ${DELIVERY_MODES[(value >> 8) & 7]}, ${value & 0x800 ? 'logical' : 'physical'}, shorthand ${SHORTHANDS[(value >> 18) & 3]}`;
+    const f = decodeIcrLow(value);
+    return `vector ${hex(f.vector)}, ${DELIVERY_MODE_NAMES[f.deliveryMode]}, ${f.logical ? 'logical' : 'physical'}, shorthand ${SHORTHAND_NAMES[f.shorthand]}`;
   }
-  if (offset === APIC_ICR2) return x2apic ? `ICR bits 63:32 = ${hex(value)}` : `destination ${hex(value >>> 24)}`;
+  if (offset === APIC_ICR2) return x2apic ? `ICR bits 63:32 = ${hex(value)}` : `destination ${hex(icrDestId(value, false))}`;
   if (LVTS.has(offset)) {
     const parts = [`vector ${hex(value & 0xff)}`];
     if (offset === APIC_LVTT) parts.push(TIMER_MODES[(value >> 17) & 3]);
-    else if (offset !== APIC_LVTERR) parts.push(DELIVERY_MODES[(value >> 8) & 7]);
+    else if (offset !== APIC_LVTERR) parts.push(DELIVERY_MODE_NAMES[deliveryModeOf(value)]);
     parts.push(value & 0x10000 ? 'masked' : 'unmasked');
     return parts.join(', ');
   }

@@ -1,23 +1,21 @@
 /**
  * The ICR composer's pure helpers: ICR fields <-> raw values in both APIC modes, the MSI that the
- * same fields make, hex parsing, and the scenario steps that send them.
- *
- * Layout (apicdef.h, lapic.c kvm_icr_to_lapic_irq): ICR bits 7:0 vector, 10:8 delivery mode,
- * 11 destination mode (APIC_DEST_LOGICAL), 12 delivery status (APIC_ICR_BUSY), 14 level
- * (APIC_INT_ASSERT), 15 trigger (APIC_INT_LEVELTRIG), 19:18 shorthand. xAPIC: the destination is
- * APIC_ICR2 bits 31:24 (KVM stores ICR2 & 0xff000000). x2APIC: one 64-bit MSR 0x830 with the 32-bit
- * destination in bits 63:32; bits 31:20, 17:16 and 13 are X2APIC_ICR_RESERVED_BITS (#GP since 6.12).
- * MSI (irq.c kvm_set_msi_irq): address_lo bits 19:12 destination, bit 2 logical; address_hi bits
- * 31:8 destination bits 31:8 (only with 32-bit x2APIC IDs); data 7:0 vector, 10:8 mode, 14 level,
- * 15 trigger.
+ * same fields make, hex parsing, and the scenario steps that send them. The bit layouts themselves
+ * (ICR, ICR2, the 64-bit x2APIC ICR, MSI address/data) are core/codec.ts's; this module only maps
+ * the composer's fields (`mode`, `dest`, `extra`) onto them.
  */
+import {
+  APIC_ICR_BUSY, decodeIcrLow, decodeMsi as decodeMsiIrq, DELIVERY_MODE_NAMES, encodeIcrLow, encodeMsi as encodeMsiIrq,
+  icrDestId, icrHigh, SHORTHAND_NAMES, X2APIC_ICR_RESERVED_BITS, x2apicIcr, x2apicIcrHalves, type Msi,
+} from '../../core/codec';
 
-export const DELIVERY_MODES = ['Fixed', 'LowestPrio', 'SMI', 'RemoteRead', 'NMI', 'INIT', 'StartUp', 'ExtINT'] as const;
-export const SHORTHANDS = ['none', 'self', 'all incl. self', 'all excl. self'] as const;
+export type { Msi };
+export const DELIVERY_MODES = DELIVERY_MODE_NAMES;
+export const SHORTHANDS = SHORTHAND_NAMES;
 
-export const ICR_BUSY = 0x1000;
+export const ICR_BUSY = APIC_ICR_BUSY;
 /** X2APIC_ICR_RESERVED_BITS: bits 31:20, 17:16 and 13 of the low half. */
-export const X2APIC_ICR_RESERVED = 0xfff32000;
+export const X2APIC_ICR_RESERVED = X2APIC_ICR_RESERVED_BITS;
 /** Low-half bits that are not a composer field: busy (12) and the reserved bits. */
 export const ICR_EXTRA_BITS = (X2APIC_ICR_RESERVED | ICR_BUSY) >>> 0;
 
@@ -44,49 +42,33 @@ export const DEFAULT_FIELDS: IcrFields = { vector: 0x41, mode: 0, logical: false
 
 /** The ICR low 32 bits (APIC_ICR / MSR 0x830 bits 31:0). */
 export function encodeLow(f: IcrFields): number {
-  return (
-    ((f.vector & 0xff) |
-      ((f.mode & 7) << 8) |
-      (f.logical ? 0x800 : 0) |
-      (f.level ? 0x4000 : 0) |
-      (f.trigLevel ? 0x8000 : 0) |
-      ((f.shorthand & 3) << 18) |
-      (f.extra & ICR_EXTRA_BITS)) >>>
-    0
-  );
+  return (encodeIcrLow({ ...f, deliveryMode: f.mode }) | (f.extra & ICR_EXTRA_BITS)) >>> 0;
 }
 
 /** The fields of an ICR low half, with `dest`. */
 export function decodeLow(low: number, dest: number): IcrFields {
-  return {
-    vector: low & 0xff,
-    mode: (low >>> 8) & 7,
-    logical: (low & 0x800) !== 0,
-    level: (low & 0x4000) !== 0,
-    trigLevel: (low & 0x8000) !== 0,
-    shorthand: (low >>> 18) & 3,
-    dest: dest >>> 0,
-    extra: (low & ICR_EXTRA_BITS) >>> 0,
-  };
+  const { deliveryMode, ...fields } = decodeIcrLow(low);
+  return { ...fields, mode: deliveryMode, dest: dest >>> 0, extra: (low & ICR_EXTRA_BITS) >>> 0 };
 }
 
 /** x2APIC: the 64-bit ICR, destination in bits 63:32. */
 export function encodeX2apic(f: IcrFields): bigint {
-  return (BigInt(f.dest >>> 0) << 32n) | BigInt(encodeLow(f));
+  return x2apicIcr(encodeLow(f), icrHigh(f.dest, true));
 }
 
 export function decodeX2apic(v: bigint): IcrFields {
-  return decodeLow(Number(v & 0xffffffffn), Number((v >> 32n) & 0xffffffffn));
+  const { low, high } = x2apicIcrHalves(v);
+  return decodeLow(low, icrDestId(high, true));
 }
 
 /** xAPIC: APIC_ICR2 (destination in bits 31:24) and APIC_ICR. */
 export function encodeXapic(f: IcrFields): { icr2: number; icr: number } {
-  return { icr2: ((f.dest & 0xff) << 24) >>> 0, icr: encodeLow(f) };
+  return { icr2: icrHigh(f.dest, false), icr: encodeLow(f) };
 }
 
 /** KVM keeps only ICR2 bits 31:24, so the other bits of `icr2` are dropped. */
 export function decodeXapic(icr2: number, icr: number): IcrFields {
-  return decodeLow(icr, icr2 >>> 24);
+  return decodeLow(icr, icrDestId(icr2, false));
 }
 
 /** The reserved bits (X2APIC_ICR_RESERVED_BITS) set in a low half. */
@@ -103,33 +85,15 @@ export function reservedRanges(bits: number): string {
   return out.join(', ');
 }
 
-export interface Msi {
-  addressLo: number;
-  addressHi: number;
-  data: number;
-}
-
 /** The MSI a non-IPI source would send for the same fields (no shorthand, no redirection hint). */
 export function encodeMsi(f: IcrFields): Msi {
-  return {
-    addressLo: (0xfee00000 | ((f.dest & 0xff) << 12) | (f.logical ? 4 : 0)) >>> 0,
-    addressHi: (f.dest & 0xffffff00) >>> 0,
-    data: ((f.vector & 0xff) | ((f.mode & 7) << 8) | (f.level ? 0x4000 : 0) | (f.trigLevel ? 0x8000 : 0)) >>> 0,
-  };
+  return encodeMsiIrq({ ...f, deliveryMode: f.mode, destId: f.dest, msiRedirHint: false });
 }
 
 /** kvm_set_msi_irq's view of an MSI: the fields it carries (level as written in data bit 14). */
 export function decodeMsi(m: Msi, x2apicFormat: boolean): Omit<IcrFields, 'extra' | 'shorthand'> {
-  let dest = (m.addressLo >>> 12) & 0xff;
-  if (x2apicFormat) dest = (dest | (m.addressHi & 0xffffff00)) >>> 0;
-  return {
-    vector: m.data & 0xff,
-    mode: (m.data >>> 8) & 7,
-    logical: (m.addressLo & 4) !== 0,
-    level: (m.data & 0x4000) !== 0,
-    trigLevel: (m.data & 0x8000) !== 0,
-    dest,
-  };
+  const { vector, deliveryMode, logical, level, trigLevel, destId } = decodeMsiIrq(m, x2apicFormat);
+  return { vector, mode: deliveryMode, logical, level, trigLevel, dest: destId };
 }
 
 export type Parsed = { value: bigint } | { error: string };

@@ -1,0 +1,121 @@
+/**
+ * KVM's local APIC trace lines, character for character, and `trace-cmd report` text of a run's
+ * trace events (the "copy trace" of the event log, and what src/import reads back).
+ *
+ * Models the TP_printk formats of arch/x86/kvm/trace.h and the values their callers pass:
+ *   kvm_apic             "apic_%s %s = 0x%llx"             kvm_lapic_reg_read (offset as accessed, the
+ *                                                           32-bit value), kvm_lapic_reg_write,
+ *                                                           kvm_x2apic_icr_write (the 64-bit ICR);
+ *                                                           names from kvm_trace_symbol_apic, other
+ *                                                           offsets as __print_symbolic does: "0x%lx"
+ *   kvm_apic_ipi         "dst %x vec %u (%s|%s|%s|%s|%s)"  kvm_apic_send_ipi (icr_low, dest_id)
+ *   kvm_apic_accept_irq  "apicid %x vec %u (%s|%s)"        __apic_accept_irq, on entry, for every
+ *                                                           delivery mode (vcpu_id, delivery_mode,
+ *                                                           trig_mode, vector)
+ *   kvm_msi_set_irq      "dst %llx vec %u (%s|%s|%s%s)"    kvm_set_msi_irq (address_lo, | address_hi
+ *                                                           << 32 with 32-bit x2APIC IDs; data)
+ *   kvm_msr              "msr_%s %x = 0x%llx%s"            kvm_emulate_wrmsr / rdmsr, after the access
+ * with kvm_deliver_mode and kvm_apic_dst_shorthand from codec.ts.
+ *
+ * Inaccuracies: the formats are current kernels'. Before 5.18 kvm_apic printed a u32 ("0x%x");
+ * before 2020 kvm_apic_accept_irq kept trig_mode in a u8, so a level-triggered IPI (trig_mode
+ * 0x8000) printed "edge"; older kernels traced it only for accepted Fixed interrupts, with a
+ * " (coalesced)" suffix. traceToText invents the timestamps, thread ids and CPUs, and renders the
+ * lab's own events (map rebuilds, inhibits, notes) as lines too; kvm_msr lines come from the lab's
+ * kvm_msr events, which carry no "(#GP)" and exist only for writes.
+ */
+import { decodeIcrLow, decodeMsi, KVM_DELIVERY_MODE_NAMES, KVM_SHORTHAND_NAMES } from './codec';
+import type { TraceEvent } from './types';
+
+/** trace.h kvm_trace_symbol_apic: the register names kvm_apic prints, by offset. */
+export const KVM_TRACE_SYMBOL_APIC: ReadonlyMap<number, string> = new Map([
+  [0x20, 'APIC_ID'], [0x30, 'APIC_LVR'], [0x80, 'APIC_TASKPRI'], [0x90, 'APIC_ARBPRI'], [0xa0, 'APIC_PROCPRI'],
+  [0xb0, 'APIC_EOI'], [0xc0, 'APIC_RRR'], [0xd0, 'APIC_LDR'], [0xe0, 'APIC_DFR'], [0xf0, 'APIC_SPIV'],
+  [0x100, 'APIC_ISR'], [0x180, 'APIC_TMR'], [0x200, 'APIC_IRR'], [0x280, 'APIC_ESR'], [0x300, 'APIC_ICR'],
+  [0x310, 'APIC_ICR2'], [0x320, 'APIC_LVTT'], [0x330, 'APIC_LVTTHMR'], [0x340, 'APIC_LVTPC'], [0x350, 'APIC_LVT0'],
+  [0x360, 'APIC_LVT1'], [0x370, 'APIC_LVTERR'], [0x380, 'APIC_TMICT'], [0x390, 'APIC_TMCCT'], [0x3e0, 'APIC_TDCR'],
+  [0x3f0, 'APIC_SELF_IPI'], [0x400, 'APIC_EFEAT'], [0x410, 'APIC_ECTRL'],
+]);
+
+const hex = (v: number | bigint): string => BigInt.asUintN(64, BigInt(v)).toString(16);
+
+/** kvm_apic: `trace_kvm_apic_read(offset, result)` / `trace_kvm_apic_write(reg, val)`. */
+export function formatApicAccess(isWrite: boolean, reg: number, value: number | bigint): string {
+  return `apic_${isWrite ? 'write' : 'read'} ${KVM_TRACE_SYMBOL_APIC.get(reg) ?? '0x' + hex(reg)} = 0x${hex(value)}`;
+}
+
+/** kvm_apic_ipi: `trace_kvm_apic_ipi(icr_low, dest_id)`. */
+export function formatApicIpi(icrLow: number, destId: number): string {
+  const f = decodeIcrLow(icrLow);
+  return `dst ${hex(destId >>> 0)} vec ${f.vector} (${KVM_DELIVERY_MODE_NAMES[f.deliveryMode]}|${f.logical ? 'logical' : 'physical'}|${f.level ? 'assert' : 'de-assert'}|${f.trigLevel ? 'level' : 'edge'}|${KVM_SHORTHAND_NAMES[f.shorthand]})`;
+}
+
+/** kvm_apic_accept_irq: `trace_kvm_apic_accept_irq(vcpu->vcpu_id, delivery_mode, trig_mode, vector)`. */
+export function formatAcceptIrq(apicid: number, vector: number, deliveryMode: number, trigLevel: boolean): string {
+  return `apicid ${hex(apicid >>> 0)} vec ${vector & 0xff} (${KVM_DELIVERY_MODE_NAMES[deliveryMode & 7]}|${trigLevel ? 'level' : 'edge'})`;
+}
+
+/** The 64-bit address kvm_set_msi_irq traces: address_hi joins only with 32-bit x2APIC IDs. */
+export function msiTraceAddress(addressLo: number, addressHi: number, x2apicFormat: boolean): bigint {
+  return BigInt(addressLo >>> 0) | (x2apicFormat ? BigInt(addressHi >>> 0) << 32n : 0n);
+}
+
+/** kvm_msi_set_irq: `trace_kvm_msi_set_irq(address, data)`. */
+export function formatMsiSetIrq(address: bigint, data: number): string {
+  const m = decodeMsi({ addressLo: Number(address & 0xffffffffn), addressHi: Number((address >> 32n) & 0xffffffffn), data }, true);
+  return `dst ${hex(m.destId)} vec ${m.vector} (${KVM_DELIVERY_MODE_NAMES[m.deliveryMode]}|${m.logical ? 'logical' : 'physical'}|${m.trigLevel ? 'level' : 'edge'}${m.msiRedirHint ? '|rh' : ''})`;
+}
+
+/** kvm_msr: `trace_kvm_msr_write(ecx, data)` and friends. */
+export function formatMsr(isWrite: boolean, msr: number, value: bigint, gp = false): string {
+  return `msr_${isWrite ? 'write' : 'read'} ${hex(msr >>> 0)} = 0x${hex(value)}${gp ? ' (#GP)' : ''}`;
+}
+
+export interface TraceTextOptions {
+  /** The VMM's pid; vCPU n runs as thread "CPU n/KVM" with pid + 1 + n. Default 1233. */
+  pid?: number;
+  /** Seconds on the first line's clock. Default 100. */
+  start?: number;
+  /** Only events of these tracepoints (default: every event). */
+  events?: readonly string[];
+}
+
+/** The tracepoints whose lines the lab prints in KVM's own format (and src/import reads). */
+export const KVM_FORMAT_EVENTS = ['kvm_msr', 'kvm_apic', 'kvm_apic_ipi', 'kvm_apic_accept_irq', 'kvm_msi_set_irq'] as const;
+
+/** The lab's kvm_msr detail ("msr_write 0x1b = 0x.." with " (host)" for KVM_SET_MSRS). */
+const LAB_MSR = /^msr_(read|write) 0x([0-9a-f]+) = 0x([0-9a-f]+)( \(host\))?$/;
+
+/**
+ * `trace-cmd report` lines for the trace events of each step, in order. Each line is on the
+ * thread of the vCPU that acts (kvm_apic_accept_irq names its target, but runs on the sender's
+ * thread; KVM_SIGNAL_MSI runs on the VMM's); clocks and ids are made up but consistent. As KVM
+ * does, kvm_msr comes after the access it reports, and host (KVM_SET_MSRS) accesses leave none.
+ */
+export function traceToText(steps: readonly (readonly TraceEvent[])[], opts: TraceTextOptions = {}): string {
+  const pid = opts.pid ?? 1233;
+  let micros = Math.round((opts.start ?? 100) * 1e6);
+  const only = opts.events ? new Set(opts.events) : null;
+  const lines: string[] = [];
+  for (const events of steps) {
+    let thread: number | undefined; // the acting vCPU; undefined: the VMM
+    const msrLines: [number | undefined, TraceEvent, string][] = [];
+    const emit = (vcpu: number | undefined, e: TraceEvent, detail: string): void => {
+      if (only && !only.has(e.event)) return;
+      const task = vcpu === undefined ? `qemu-system-x86-${pid}` : `CPU ${vcpu}/KVM-${pid + 1 + vcpu}`;
+      const cpu = String((vcpu ?? 0) % 1000).padStart(3, '0');
+      micros++;
+      const clock = `${Math.floor(micros / 1e6)}.${String(micros % 1e6).padStart(6, '0')}`;
+      lines.push(`${task.padStart(16)} [${cpu}] ${clock}: ${`${e.event}:`.padEnd(21)} ${detail}`);
+    };
+    for (const e of events) {
+      if (e.event === 'kvm_msi_set_irq') thread = undefined;
+      else if (e.event !== 'kvm_apic_accept_irq' && e.vcpu !== undefined) thread = e.vcpu;
+      const msr = e.event === 'kvm_msr' ? LAB_MSR.exec(e.detail) : null;
+      if (!msr) emit(thread, e, e.detail);
+      else if (!msr[4]) msrLines.push([thread, e, formatMsr(msr[1] === 'write', parseInt(msr[2], 16), BigInt('0x' + msr[3]))]);
+    }
+    for (const [vcpu, e, detail] of msrLines) emit(vcpu, e, detail);
+  }
+  return lines.length ? lines.join('\n') + '\n' : '';
+}

@@ -108,8 +108,8 @@ export function buildApicMap(vcpus: readonly Vcpu[], x2apicFormat: boolean): Map
       const physId = apic.x2apicMode ? x2 : xid;
       const holder = map.phys.get(physId);
       if (holder) {
-        why.push({ kind: 'map', code: 'PHYS_ID_ALIASED', kvm: 'kvm_recalculate_phys_map', vcpus: [holder.id, v.id], physId, x2apicFormat });
-        return { map: null, xapicIdMismatch, why };
+        // The half-built map is thrown away, with whatever its logical part had found.
+        return { map: null, xapicIdMismatch, why: [{ kind: 'map', code: 'PHYS_ID_ALIASED', kvm: 'kvm_recalculate_phys_map', vcpus: [holder.id, v.id], physId, x2apicFormat }] };
       }
       map.phys.set(physId, v);
     }

@@ -6,8 +6,8 @@
  *
  * Models apicdef.h (APIC_VECTOR_MASK, APIC_MODE_MASK, APIC_DEST_LOGICAL, APIC_ICR_BUSY,
  * APIC_INT_ASSERT, APIC_INT_LEVELTRIG, APIC_SHORT_MASK, GET_XAPIC_DEST_FIELD), lapic.c
- * kvm_icr_to_lapic_irq / kvm_apic_send_ipi, irq.c kvm_set_msi_irq with x86_msi_msg_get_destid and
- * kvm_msi_route_invalid, and the names of trace.h's kvm_deliver_mode and kvm_apic_dst_shorthand.
+ * kvm_icr_to_lapic_irq / kvm_apic_send_ipi, irq.c kvm_set_msi_irq with x86_msi_msg_get_destid, and
+ * the names of trace.h's kvm_deliver_mode and kvm_apic_dst_shorthand.
  *
  * Inaccuracies: MSI address bits 31:20 are written as 0xfee but never checked (KVM does not check
  * them either); the 15-bit extended destination of address_lo bits 11:5 is neither encoded nor
@@ -128,12 +128,18 @@ export function icrHigh(destId: number, x2apic: boolean): number {
   return x2apic ? destId >>> 0 : ((destId & 0xff) << XAPIC_DEST_SHIFT) >>> 0;
 }
 
-/** kvm_icr_to_lapic_irq(). */
+/** kvm_icr_to_lapic_irq(). One object literal: this is on every IPI's path. */
 export function decodeIcr(low: number, high: number, x2apic: boolean): Irq {
-  const irq = decodeIcrLow(low) as Irq;
-  irq.destId = icrDestId(high, x2apic);
-  irq.msiRedirHint = false;
-  return irq;
+  return {
+    vector: low & APIC_VECTOR_MASK,
+    deliveryMode: deliveryModeOf(low),
+    logical: (low & DEST_LOGICAL) !== 0,
+    level: (low & INT_ASSERT) !== 0,
+    trigLevel: (low & INT_LEVELTRIG) !== 0,
+    shorthand: (low >>> SHORT_SHIFT) & 3,
+    destId: icrDestId(high, x2apic),
+    msiRedirHint: false,
+  };
 }
 
 export function encodeIcr(f: IcrLow & { destId: number }, x2apic: boolean): { low: number; high: number } {

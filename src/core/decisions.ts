@@ -14,7 +14,8 @@
  * - refusal: a guest fault or an ioctl error, naming the rule that fired.
  * - map:     something a map rebuild found (kvm_recalculate_phys_map,
  *            kvm_recalculate_logical_map), including the hotplug hack's choices.
- * - inhibit: why an APICv/AVIC inhibit reason was set that no map rebuild explains.
+ * - inhibit: why an APICv/AVIC inhibit reason was set that no map rebuild explains, or that a
+ *            reason was cleared.
  */
 import type { DeliveryModeName } from './delivery';
 import type { LogicalMode } from './apicMap';
@@ -351,6 +352,8 @@ export const INHIBIT_CODES = [
   'GUEST_CPUID_X2APIC',
   /** 5.19 - 6.2: an xAPIC ID other than vcpu_id was written (sticky). */
   'XAPIC_ID_WRITTEN',
+  /** Cleared: the condition that set the reason no longer holds. */
+  'CAUSE_GONE',
 ] as const;
 export type InhibitCode = (typeof INHIBIT_CODES)[number];
 
@@ -382,6 +385,6 @@ export const CODES: Record<Decision['kind'], readonly string[]> = {
 
 /** The vCPUs a decision names, for linking and for checking that its words name no others. */
 export function decisionVcpus(d: Decision): VcpuId[] {
-  if (d.kind === 'route') return d.source === null ? d.vcpus : [d.source, ...d.vcpus];
+  if (d.kind === 'route') return [...(d.source === null ? [] : [d.source]), ...d.vcpus, ...(d.mapWhy ?? []).flatMap((m) => m.vcpus)];
   return d.vcpus;
 }

@@ -8,6 +8,9 @@
  * HYPERV, BLOCKIRQ, IRQWIN, PIT_REINJ and SEV have no source in this model yet.
  */
 
+import type { KvmFunction } from './decisions';
+import { KvmProfile, type BehaviourId } from './profile';
+
 export const INHIBIT_REASONS = [
   'DISABLED',
   'HYPERV',
@@ -97,4 +100,63 @@ export class ApicvInhibits {
   get any(): boolean {
     return this.set.size > 0;
   }
+}
+
+/** The behaviour change that brought a reason (src/core/profile.ts); absent: every modelled release has it. */
+const INTRODUCED_BY: Partial<Record<AnyInhibitReason, BehaviourId>> = {
+  APIC_ID_MODIFIED: 'apicIdModifiedInhibit',
+  APIC_BASE_MODIFIED: 'apicBaseModifiedInhibit',
+  PHYSICAL_ID_ALIASED: 'architecturalAliasing',
+  LOGICAL_ID_ALIASED: 'architecturalAliasing',
+  PHYSICAL_ID_TOO_BIG: 'avicIdTooBigInhibit',
+};
+
+/** The KVM function that sets or clears each reason. */
+const SET_BY: Record<AnyInhibitReason, KvmFunction | 'synic_update_vector' | 'kvm_arch_vcpu_guestdbg_update_apicv_inhibit' | 'svm_enable_irq_window' | 'kvm_pit_set_reinject' | 'sev_guest_init'> = {
+  DISABLED: 'kvm_apicv_init',
+  HYPERV: 'synic_update_vector',
+  ABSENT: 'kvm_apicv_init',
+  BLOCKIRQ: 'kvm_arch_vcpu_guestdbg_update_apicv_inhibit',
+  PHYSICAL_ID_ALIASED: 'kvm_recalculate_apic_map',
+  APIC_ID_MODIFIED: 'kvm_recalculate_apic_map',
+  APIC_BASE_MODIFIED: 'kvm_lapic_set_base',
+  NESTED: 'avic_vcpu_get_apicv_inhibit_reasons',
+  IRQWIN: 'svm_enable_irq_window',
+  PIT_REINJ: 'kvm_pit_set_reinject',
+  SEV: 'sev_guest_init',
+  LOGICAL_ID_ALIASED: 'kvm_recalculate_apic_map',
+  PHYSICAL_ID_TOO_BIG: 'avic_init_backing_page',
+  X2APIC: 'svm_vcpu_after_set_cpuid',
+};
+
+export interface InhibitInfo {
+  reason: AnyInhibitReason;
+  /** Bit in today's enum kvm_apicv_inhibit; null for a reason gone from it. */
+  bit: number | null;
+  /** The vendor's REQUIRED_APICV_INHIBITS has it (setting it is otherwise a no-op). */
+  honoured: boolean;
+  /** The release has the reason at all. */
+  exists: boolean;
+  /** Once set, KVM never clears it. */
+  sticky: boolean;
+  /** Who sets and clears it at this release. */
+  kvm: string;
+}
+
+/** Every inhibit reason as a vendor and a KVM release ("current" or "X.Y") have it. */
+export function inhibitTable(vendor: Vendor, release = 'current'): InhibitInfo[] {
+  const profile = new KvmProfile(release);
+  const apicIdModifiedSticky = profile.hasNew('apicIdModifiedInhibit') && !profile.hasNew('apicIdModifiedDynamic');
+  return [...INHIBIT_REASONS, ...HISTORICAL_INHIBITS].map((reason) => {
+    const since = INTRODUCED_BY[reason];
+    const bit = (INHIBIT_REASONS as readonly string[]).indexOf(reason);
+    return {
+      reason,
+      bit: bit < 0 ? null : bit,
+      honoured: vendorHonours(vendor, reason),
+      exists: reason === 'X2APIC' ? !profile.hasNew('hybridAvic') : since === undefined || profile.hasNew(since),
+      sticky: STICKY_INHIBITS.has(reason) || (reason === 'APIC_ID_MODIFIED' && apicIdModifiedSticky),
+      kvm: reason === 'APIC_ID_MODIFIED' && apicIdModifiedSticky ? 'kvm_lapic_xapic_id_updated' : SET_BY[reason],
+    };
+  });
 }

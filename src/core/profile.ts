@@ -171,6 +171,20 @@ export type BehaviourId = (typeof BEHAVIOUR_CHANGES)[number]['id'];
 
 export const OLDEST_RELEASE = '5.10';
 
+/**
+ * Every release the model tells apart, newest first: "current", then each mainline X.Y from the
+ * newest behaviour change down to OLDEST_RELEASE (5.19 was followed by 6.0).
+ */
+export const MODELLED_RELEASES: readonly string[] = (() => {
+  const newest = Math.max(...BEHAVIOUR_CHANGES.map((c) => releaseNumber(c.since)!));
+  const out = ['current'];
+  for (let n = newest; n >= releaseNumber(OLDEST_RELEASE)!; n--) {
+    if (n % 1000 > 19) n = Math.floor(n / 1000) * 1000 + 19; // after 6.0 comes 5.19
+    out.push(`${Math.floor(n / 1000)}.${n % 1000}`);
+  }
+  return out;
+})();
+
 /** "X.Y" -> comparable number; null if not a release string. */
 export function releaseNumber(release: string): number | null {
   const m = /^(\d+)\.(\d+)$/.exec(release);

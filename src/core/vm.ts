@@ -173,16 +173,21 @@ export class Vm {
     this.mapDirty = true;
   }
 
-  setApicvInhibit(reason: AnyInhibitReason, set: boolean, cause?: InhibitCause): void {
+  /**
+   * kvm_set_or_clear_apicv_inhibit(): `cause` is why a reason is set; a reason is cleared by `by`
+   * finding its condition gone.
+   */
+  setApicvInhibit(reason: AnyInhibitReason, set: boolean, cause?: InhibitCause, by: InhibitDecision['kvm'] = 'kvm_recalculate_apic_map'): void {
     const wasActive = this.apicvActive;
     if (set && cause) this.inhibitCauses.set(reason, cause);
     if (this.inhibits.setOrClear(reason, set)) {
       // trace.h kvm_apicv_inhibit_changed: "%s reason=%u, inhibits=0x%lx".
       const bit = (INHIBIT_REASONS as readonly string[]).indexOf(reason);
+      const decision = set ? cause : inhibitDecision(reason, 'CAUSE_GONE', by, []);
       this.trace({
         event: 'kvm_apicv_inhibit_changed',
         detail: `${set ? 'set' : 'cleared'} reason=${bit < 0 ? reason : bit}, inhibits=0x${this.inhibits.mask().toString(16)}`,
-        ...(set && cause ? { decision: cause } : {}),
+        ...(decision ? { decision } : {}),
       });
       // kvm_vcpu_update_apicv() -> kvm_apic_update_apicv() on every vCPU when APICv flips.
       if (wasActive !== this.apicvActive) for (const v of this.vcpus) v.apic.updateApicv();
@@ -290,7 +295,7 @@ export class Vm {
   /** The NESTED inhibit (AVIC): a vCPU running L2 cannot be targeted by AVIC doorbells. */
   updateNestedInhibit(): void {
     const inL2 = this.vcpus.find((v) => v.guestMode);
-    this.setApicvInhibit('NESTED', inL2 !== undefined, inL2 ? inhibitDecision('NESTED', 'VCPU_IN_L2', 'avic_vcpu_get_apicv_inhibit_reasons', [inL2.id]) : undefined);
+    this.setApicvInhibit('NESTED', inL2 !== undefined, inL2 ? inhibitDecision('NESTED', 'VCPU_IN_L2', 'avic_vcpu_get_apicv_inhibit_reasons', [inL2.id]) : undefined, 'avic_vcpu_get_apicv_inhibit_reasons');
   }
 
   /** Is this MSR one the model knows (APICBASE or the x2APIC range)? */

@@ -342,6 +342,8 @@ function explainInhibit(d: InhibitDecision, form: Form): string {
       return 'the guest CPUID has x2APIC (AVIC had no x2APIC support before 6.0)';
     case 'XAPIC_ID_WRITTEN':
       return `${vcpu(d.vcpus[0])} wrote xAPIC ID ${d.xapicId}${long ? ' (5.19 - 6.2: set for good)' : ''}`;
+    case 'CAUSE_GONE':
+      return `${d.reason} cleared: what set it no longer holds${long ? ` (checked by ${d.kvm})` : ''}`;
   }
 }
 

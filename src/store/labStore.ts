@@ -10,6 +10,8 @@
 import { createStore } from 'zustand/vanilla';
 import { useStore } from 'zustand';
 import { SLOT_OFFSETS } from '../core/apicdef';
+import type { RouteDecision } from '../core/decisions';
+import { previewRoute, type LapicIrq } from '../core/delivery';
 import type { Vm } from '../core/vm';
 import { applyStep, createVm } from '../scenario/runner';
 import { finalState, type FinalState, type StepResult } from '../scenario/result';
@@ -90,6 +92,11 @@ export interface LabState {
   setNotice(text: string | null): void;
   /** A vCPU's KVM_GET_LAPIC image as the state shows it (with the x2APIC fixups). */
   lapicImage(vcpu: number): Uint32Array | null;
+  /**
+   * Who an interrupt would reach in the shown state, and why, without sending it (the core's
+   * previewRoute): `source` is the sending vCPU, or null for an MSI. Null if the source is unknown.
+   */
+  previewRoute(source: number | null, irq: LapicIrq): RouteDecision | null;
 }
 
 export const DEFAULT_VM: VmInput = { vcpus: 4 };
@@ -294,6 +301,10 @@ export function createLabStore(initial: VmInput = DEFAULT_VM) {
       lapicImage(vcpu) {
         const v = current.vm.vcpu(vcpu);
         return v ? current.vm.getLapic(v) : null;
+      },
+      previewRoute(source, irq) {
+        const src = source === null ? null : current.vm.vcpu(source);
+        return src === undefined ? null : previewRoute(current.vm, src?.apic ?? null, irq);
       },
     };
   });

@@ -1,7 +1,11 @@
 /**
  * One line per step, in the style of KVM's tracepoints, and the searchable text of a log entry.
- * Pure functions.
+ * Pure functions. Why a step did what it did comes from its result's decisions, in words from
+ * src/explain; nothing here reads result or trace text.
  */
+import type { Decision } from '../core/decisions';
+import { explain } from '../explain/explain';
+import { field, type StepResult } from '../scenario/result';
 import type { LogEntry } from '../store/labStore';
 
 const h = (v: bigint | number) => '0x' + v.toString(16);
@@ -31,24 +35,49 @@ export function stepLine({ step }: LogEntry): string {
   }
 }
 
+/** "#GP" or the errno of a refused step. */
+export function failureName(r: StepResult): string {
+  return String(r.fault ?? r.error ?? 'refused');
+}
+
+/** Why a refused step was refused, in words (the refusal decision; `reason` if a result has none). */
+export function refusalWords(r: StepResult, form: 'short' | 'long' = 'long'): string {
+  return r.refusal ? explain(r.refusal, form) : (r.reason ?? '');
+}
+
 /** The outcome: ok / #GP / EINVAL, plus a value, an MP state or the deliveries. */
 export function resultLine({ result: r }: Pick<LogEntry, 'result'>): string {
-  if (!r.ok) return `${String(r.fault ?? r.error)}${r.reason ? ` (${String(r.reason)})` : ''}`;
+  if (!r.ok) {
+    const why = refusalWords(r, 'short');
+    return `${failureName(r)}${why ? ` (${why})` : ''}`;
+  }
   const parts: string[] = [];
-  if (r.value !== undefined) parts.push(String(r.value));
-  if (r.unclaimed) parts.push('unclaimed');
-  if (r.mpState) parts.push(String(r.mpState));
-  if (r.vmexit) parts.push(`VM-exit ${(r.vmexit as { reason: string }).reason}`);
-  if (r.vector !== undefined) parts.push(r.vector === null ? 'no interrupt' : `vector ${String(r.vector)}`);
-  if (r.path) {
-    const d = (r.delivered as { vcpu: number }[]) ?? [];
-    parts.push(`${String(r.path)} path -> ${d.length ? d.map((x) => 'vCPU ' + x.vcpu).join(', ') : 'nobody'}`);
+  const value = field(r, 'value');
+  const mpState = field(r, 'mpState');
+  const vmexit = field(r, 'vmexit');
+  const vector = field(r, 'vector');
+  const path = field(r, 'path');
+  if (value !== undefined) parts.push(value);
+  if (field(r, 'unclaimed')) parts.push('unclaimed');
+  if (mpState) parts.push(mpState);
+  if (vmexit) parts.push(`VM-exit ${vmexit.reason}`);
+  if (vector !== undefined) parts.push(vector === null ? 'no interrupt' : `vector ${vector}`);
+  if (path) {
+    const d = field(r, 'delivered') ?? [];
+    parts.push(`${path} path -> ${d.length ? d.map((x) => 'vCPU ' + x.vcpu).join(', ') : 'nobody'}`);
   }
   return parts.length ? parts.join(', ') : 'ok';
 }
 
-/** Everything a filter can match: the step, its result and its trace events. */
+/** Every decision a step's result carries, in reading order: refusal, route, drops, INIT/SIPI events. */
+export function decisionsOf(r: StepResult): Decision[] {
+  const route = field(r, 'route');
+  return [...(r.refusal ? [r.refusal] : []), ...(route ? [route] : []), ...(field(r, 'dropped') ?? []), ...(field(r, 'events') ?? [])];
+}
+
+/** Everything a filter can match: the step, its result, the words of its decisions and its trace events. */
 export function searchText(e: LogEntry): string {
-  const trace = (e.result.trace as { event: string; detail: string }[] | undefined) ?? [];
-  return [stepLine(e), resultLine(e), ...trace.map((t) => `${t.event}: ${t.detail}`)].join('\n').toLowerCase();
+  const trace = e.result.trace ?? [];
+  const why = decisionsOf(e.result).map((d) => explain(d, 'long'));
+  return [stepLine(e), resultLine(e), ...why, ...trace.map((t) => `${t.event}: ${t.detail}`)].join('\n').toLowerCase();
 }

@@ -428,7 +428,8 @@ export class Lapic {
   /** apic_set_eoi(): clear the highest ISR bit. Returns the vector, or -1. */
   setEoi(): number {
     const vector = this.highestIsr();
-    this.vm.trace({ event: 'kvm_eoi', vcpu: this.vcpu.id, detail: vector === -1 ? 'no vector in service' : `vector ${vector}` });
+    // trace.h kvm_eoi: "apicid %x vector %d", traced before the -1 (nothing in service) check.
+    this.vm.trace({ event: 'kvm_eoi', vcpu: this.vcpu.id, detail: `apicid ${this.vcpu.id.toString(16)} vector ${vector}` });
     if (vector === -1) return -1;
     this.clearIsr(vector);
     this.updatePpr();

@@ -1,3 +1,5 @@
+import { runScenario } from '../scenario/runner';
+import { parseScenario } from '../scenario/schema';
 import { describe, expect, it } from 'vitest';
 import { makeReadyVm, mmioW, toX2apic, vcpu } from './testVm';
 import {
@@ -77,10 +79,10 @@ describe('the core traces with these formats and KVM\'s arguments', () => {
 describe('traceToText', () => {
   const ev = (event: string, vcpu: number | undefined, detail: string): TraceEvent => new LazyTraceEvent(event, vcpu, () => detail);
 
-  it('prints trace-cmd report lines on the acting thread, with kvm_msr after its access as KVM traces it', () => {
+  it('prints trace-cmd report lines on the acting thread', () => {
     const text = traceToText([
-      [ev('kvm_msr', 0, 'msr_write 0x830 = 0x100004030'), ev('kvm_apic_ipi', 0, 'dst 1 vec 48 (Fixed|physical|assert|edge|dst)'), ev('kvm_apic_accept_irq', 1, 'apicid 1 vec 48 (Fixed|edge)'), ev('kvm_apic', 0, 'apic_write APIC_ICR = 0x100004030')],
-      [ev('kvm_msr', 1, 'msr_write 0x808 = 0x10 (host)'), ev('kvm_apic', 1, 'apic_write APIC_TASKPRI = 0x10')],
+      [ev('kvm_apic_ipi', 0, 'dst 1 vec 48 (Fixed|physical|assert|edge|dst)'), ev('kvm_apic_accept_irq', 1, 'apicid 1 vec 48 (Fixed|edge)'), ev('kvm_apic', 0, 'apic_write APIC_ICR = 0x100004030'), ev('kvm_msr', 0, 'msr_write 830 = 0x100004030')],
+      [ev('kvm_apic', 1, 'apic_write APIC_TASKPRI = 0x10')],
       [ev('kvm_msi_set_irq', undefined, 'dst 1 vec 34 (Fixed|physical|edge)'), ev('kvm_apic_accept_irq', 1, 'apicid 1 vec 34 (Fixed|edge)')],
     ]);
     expect(text).toBe([
@@ -99,5 +101,20 @@ describe('traceToText', () => {
     const steps = [[ev('kvm_recalculate_apic_map', undefined, 'no map'), ev('kvm_apic', 2, 'apic_write APIC_ID = 0x0')]];
     expect(traceToText(steps, { events: ['kvm_apic'], pid: 10, start: 5.5 })).toBe('    CPU 2/KVM-13 [002] 5.500001: kvm_apic:             apic_write APIC_ID = 0x0\n');
     expect(traceToText([])).toBe('');
+  });
+});
+
+describe('kvm_msr from the core', () => {
+  it('is traced after a guest access, with (#GP) when refused, and not for host accesses (kvm_emulate_wrmsr / rdmsr)', () => {
+    const r = runScenario(parseScenario({ format: 'apic-scenario/1', vm: { vcpus: 1 }, steps: [
+      { op: 'wrmsr', vcpu: 0, msr: '0x1b', value: '0xfee00c00', host: true },
+      { op: 'wrmsr', vcpu: 0, msr: '0x808', value: '0x10' },
+      { op: 'rdmsr', vcpu: 0, msr: '0x808' },
+      { op: 'wrmsr', vcpu: 0, msr: '0x802', value: '0x1' },
+      { op: 'rdmsr', vcpu: 0, msr: '0x1b', host: true },
+    ] }), { trace: true });
+    const msr = r.steps.map((s) => (s.trace ?? []).filter((e) => e.event === 'kvm_msr').map((e) => e.detail));
+    expect(msr).toEqual([[], ['msr_write 808 = 0x10'], ['msr_read 808 = 0x10'], ['msr_write 802 = 0x1 (#GP)'], []]);
+    expect(r.steps[1].trace!.map((e) => e.event)).toEqual(['kvm_apic', 'kvm_msr']);
   });
 });

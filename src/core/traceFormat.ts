@@ -21,8 +21,7 @@
  * before 2020 kvm_apic_accept_irq kept trig_mode in a u8, so a level-triggered IPI (trig_mode
  * 0x8000) printed "edge"; older kernels traced it only for accepted Fixed interrupts, with a
  * " (coalesced)" suffix. traceToText invents the timestamps, thread ids and CPUs, and renders the
- * lab's own events (map rebuilds, inhibits, notes) as lines too; kvm_msr lines come from the lab's
- * kvm_msr events, which carry no "(#GP)" and exist only for writes.
+ * lab's own events (map rebuilds, inhibits, notes) as lines too.
  */
 import { decodeIcrLow, decodeMsi, KVM_DELIVERY_MODE_NAMES, KVM_SHORTHAND_NAMES } from './codec';
 import type { TraceEvent } from './types';
@@ -83,14 +82,10 @@ export interface TraceTextOptions {
 /** The tracepoints whose lines the lab prints in KVM's own format (and src/import reads). */
 export const KVM_FORMAT_EVENTS = ['kvm_msr', 'kvm_apic', 'kvm_apic_ipi', 'kvm_apic_accept_irq', 'kvm_msi_set_irq'] as const;
 
-/** The lab's kvm_msr detail ("msr_write 0x1b = 0x.." with " (host)" for KVM_SET_MSRS). */
-const LAB_MSR = /^msr_(read|write) 0x([0-9a-f]+) = 0x([0-9a-f]+)( \(host\))?$/;
-
 /**
  * `trace-cmd report` lines for the trace events of each step, in order. Each line is on the
  * thread of the vCPU that acts (kvm_apic_accept_irq names its target, but runs on the sender's
- * thread; KVM_SIGNAL_MSI runs on the VMM's); clocks and ids are made up but consistent. As KVM
- * does, kvm_msr comes after the access it reports, and host (KVM_SET_MSRS) accesses leave none.
+ * thread; KVM_SIGNAL_MSI runs on the VMM's); clocks and ids are made up but consistent.
  */
 export function traceToText(steps: readonly (readonly TraceEvent[])[], opts: TraceTextOptions = {}): string {
   const pid = opts.pid ?? 1233;
@@ -99,7 +94,6 @@ export function traceToText(steps: readonly (readonly TraceEvent[])[], opts: Tra
   const lines: string[] = [];
   for (const events of steps) {
     let thread: number | undefined; // the acting vCPU; undefined: the VMM
-    const msrLines: [number | undefined, TraceEvent, string][] = [];
     const emit = (vcpu: number | undefined, e: TraceEvent, detail: string): void => {
       if (only && !only.has(e.event)) return;
       const task = vcpu === undefined ? `qemu-system-x86-${pid}` : `CPU ${vcpu}/KVM-${pid + 1 + vcpu}`;
@@ -111,11 +105,8 @@ export function traceToText(steps: readonly (readonly TraceEvent[])[], opts: Tra
     for (const e of events) {
       if (e.event === 'kvm_msi_set_irq') thread = undefined;
       else if (e.event !== 'kvm_apic_accept_irq' && e.vcpu !== undefined) thread = e.vcpu;
-      const msr = e.event === 'kvm_msr' ? LAB_MSR.exec(e.detail) : null;
-      if (!msr) emit(thread, e, e.detail);
-      else if (!msr[4]) msrLines.push([thread, e, formatMsr(msr[1] === 'write', parseInt(msr[2], 16), BigInt('0x' + msr[3]))]);
+      emit(thread, e, e.detail);
     }
-    for (const [vcpu, e, detail] of msrLines) emit(vcpu, e, detail);
   }
   return lines.length ? lines.join('\n') + '\n' : '';
 }

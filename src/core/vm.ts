@@ -26,6 +26,7 @@ import { KvmProfile } from './profile';
 import { formatApicIpi, formatMsiSetIrq, msiTraceAddress } from './traceFormat';
 import type { EventDecision, InhibitCause, InhibitDecision, MapDecision, RefusalCode, RefusalDecision } from './decisions';
 import { INHIBIT_REASONS } from './inhibits';
+import { formatMsr } from './traceFormat';
 import { LazyTraceEvent, OK, type Errno, type Outcome, type TraceEvent, type VcpuId } from './types';
 import { Vcpu } from './vcpu';
 
@@ -303,16 +304,29 @@ export class Vm {
     return msr === MSR_IA32_APICBASE || (msr >= 0x800 && msr <= 0x8ff);
   }
 
-  /** WRMSR (guest) or KVM_SET_MSRS (host). A refused host write is EINVAL, a guest one #GP. */
+  /**
+   * WRMSR (guest) or KVM_SET_MSRS (host). A refused host write is EINVAL, a guest one #GP. As
+   * kvm_emulate_wrmsr() does, a guest access is traced (kvm_msr) after it ran; a host one is not.
+   */
   wrmsr(vcpu: Vcpu, msr: number, value: bigint, host: boolean): MsrResult {
-    this.trace(new LazyTraceEvent('kvm_msr', vcpu.id, () => `msr_write ${hexMsr(msr)} = 0x${value.toString(16)}${host ? ' (host)' : ''}`));
-    if (msr === MSR_IA32_APICBASE) return refused(setApicBase(vcpu, value, host), host);
-    const r = vcpu.apic.x2apicMsrWrite(msr, value);
-    return refused(r && { kind: 'refusal', code: r.code, kvm: r.kvm, vcpus: [vcpu.id], msr, reg: (msr - 0x800) << 4, value: '0x' + value.toString(16) }, host);
+    let r: MsrResult;
+    if (msr === MSR_IA32_APICBASE) r = refused(setApicBase(vcpu, value, host), host);
+    else {
+      const w = vcpu.apic.x2apicMsrWrite(msr, value);
+      r = refused(w && { kind: 'refusal', code: w.code, kvm: w.kvm, vcpus: [vcpu.id], msr, reg: (msr - 0x800) << 4, value: '0x' + value.toString(16) }, host);
+    }
+    if (!host) this.trace(new LazyTraceEvent('kvm_msr', vcpu.id, () => formatMsr(true, msr, value, !r.ok)));
+    return r;
   }
 
   /** RDMSR (guest) or KVM_GET_MSRS (host). */
   rdmsr(vcpu: Vcpu, msr: number, host: boolean): MsrResult {
+    const r = this.rdmsrUntraced(vcpu, msr, host);
+    if (!host) this.trace(new LazyTraceEvent('kvm_msr', vcpu.id, () => formatMsr(false, msr, r.value ?? 0n, !r.ok)));
+    return r;
+  }
+
+  private rdmsrUntraced(vcpu: Vcpu, msr: number, host: boolean): MsrResult {
     if (msr === MSR_IA32_APICBASE) return { ...OK, value: vcpu.apicBase };
     const refuse = (code: RefusalCode, kvm: RefusalDecision['kvm']) => refused({ kind: 'refusal', code, kvm, vcpus: [vcpu.id], msr, reg: (msr - 0x800) << 4 }, host);
     if (!vcpu.apic.x2apicMode) return refuse('X2APIC_MSR_IN_XAPIC_MODE', 'kvm_x2apic_msr_read');
@@ -371,10 +385,6 @@ export class Vm {
     if (out.count >= 0) return { count: out.count };
     return { error: 'EPERM', refusal: { kind: 'refusal', code: 'MSI_NO_TARGET', kvm: 'kvm_send_userspace_msi', vcpus: [], error: 'EPERM' } };
   }
-}
-
-function hexMsr(msr: number): string {
-  return '0x' + msr.toString(16);
 }
 
 /** A refused MSR access: #GP for the guest, EINVAL for KVM_SET/GET_MSRS; OK when nothing refused it. */

@@ -1,19 +1,28 @@
 import { useEffect, useMemo, useState } from 'react';
+import { traceToText } from '../core/traceFormat';
+import type { Decision } from '../core/decisions';
+import { explain } from '../explain/explain';
 import { labStore, useLab } from '../store/labStore';
+import { KvmSource } from './KvmSource';
 import { Panel } from './Panel';
-import { resultLine, searchText, stepLine } from './stepText';
+import { decisionsOf, resultLine, searchText, stepLine } from './stepText';
 import { VirtualRows } from './VirtualRows';
 
 const ROW = 20;
+/** How many of a step's decisions (a broadcast's drops can be thousands) are explained one by one. */
+const MAX_WHY = 8;
 
 /**
  * Every step with its result, filterable; clicking a step shows the state after it (time travel);
- * undo and redo move through the log; the trace of the current step is shown below the list.
+ * undo and redo move through the log; why the current step did what it did (its decisions, in
+ * words) and its trace are shown below the list; "Copy trace" copies the trace up to the shown
+ * step as `trace-cmd report` text.
  */
 export function EventLog() {
   const log = useLab((s) => s.log);
   const cursor = useLab((s) => s.cursor);
   const [filter, setFilter] = useState('');
+  const [copied, setCopied] = useState<{ ok: boolean; text: string } | null>(null);
   const shown = useMemo(() => {
     const f = filter.trim().toLowerCase();
     const all = log.map((_, i) => i);
@@ -32,9 +41,25 @@ export function EventLog() {
     window.addEventListener('keydown', onKey);
     return () => window.removeEventListener('keydown', onKey);
   }, []);
+  // What the copy said applies to the log it copied.
+  useEffect(() => setCopied(null), [log, cursor]);
+
+  const copyTrace = async () => {
+    const text = traceToText(log.slice(0, cursor).map((e) => e.result.trace ?? []));
+    if (!text) return setCopied({ ok: false, text: `no trace events up to step ${cursor - 1}` });
+    const lines = text.split('\n').length - 1;
+    try {
+      await navigator.clipboard.writeText(text);
+      setCopied({ ok: true, text: `copied ${lines} trace line${lines === 1 ? '' : 's'} (steps 0-${cursor - 1})` });
+    } catch (e) {
+      setCopied({ ok: false, text: `could not copy the trace: ${e instanceof Error ? e.message : String(e)}` });
+    }
+  };
 
   const current = log[cursor - 1];
-  const trace = (current?.result.trace as { event: string; vcpu?: number; detail: string }[] | undefined) ?? [];
+  const why = current ? decisionsOf(current.result) : [];
+  const explained = new Set<Decision>(why);
+  const trace = current?.result.trace ?? [];
   const store = labStore.getState();
   return (
     <Panel
@@ -48,7 +73,15 @@ export function EventLog() {
           <button onClick={() => store.redo()} disabled={cursor === log.length} aria-label="Redo (Ctrl+Y)" title="Redo (Ctrl+Y)">
             ↷
           </button>
+          <button onClick={copyTrace} disabled={cursor === 0} title="Copy the trace of steps 0 to the shown step as trace-cmd report text">
+            Copy trace
+          </button>
           <input className="filter" type="search" placeholder="filter" aria-label="Filter the event log" value={filter} onChange={(e) => setFilter(e.target.value)} />
+          {copied && (
+            <span role="status" className={copied.ok ? 'small' : 'error'} data-testid="copy-trace-status">
+              {copied.text}
+            </span>
+          )}
         </div>
       }
     >
@@ -77,6 +110,17 @@ export function EventLog() {
         )}
         {current && (
           <div className="tracebox" aria-label={`Trace of step ${cursor - 1}`}>
+            {why.length > 0 && (
+              <ul className="log-list" aria-label={`Why step ${cursor - 1} did what it did`} data-testid="log-why">
+                {why.slice(0, MAX_WHY).map((d, k) => (
+                  <li key={k} className={d.kind === 'refusal' ? 'fault' : ''}>
+                    {d.kind === 'refusal' && <strong>{String(current.result.fault ?? current.result.error)}: </strong>}
+                    {explain(d, 'long')} <KvmSource fn={d.kvm} />
+                  </li>
+                ))}
+                {why.length > MAX_WHY && <li className="muted">and {why.length - MAX_WHY} more decisions</li>}
+              </ul>
+            )}
             {trace.length === 0 ? (
               <span className="muted">step {cursor - 1}: no trace events</span>
             ) : (
@@ -84,6 +128,11 @@ export function EventLog() {
                 <div key={k} className="mono">
                   <span className="tp">{t.event}</span>
                   {t.vcpu !== undefined ? ` vcpu ${t.vcpu}` : ''}: {t.detail}
+                  {t.decision && !explained.has(t.decision) && (
+                    <div className="muted">
+                      why: {explain(t.decision, 'long')} <KvmSource fn={t.decision.kvm} />
+                    </div>
+                  )}
                 </div>
               ))
             )}

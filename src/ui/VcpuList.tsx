@@ -2,7 +2,9 @@ import { useState } from 'react';
 import { useShallow } from 'zustand/react/shallow';
 import type { FinalVcpu } from '../scenario/result';
 import { labStore, useLab } from '../store/labStore';
+import { KvmSource } from './KvmSource';
 import { Panel } from './Panel';
+import { failureName, refusalWords } from './stepText';
 import { VirtualRows } from './VirtualRows';
 
 const MODE_LABEL: Record<string, string> = { disabled: 'off', xapic: 'xAPIC', x2apic: 'x2APIC' };
@@ -45,7 +47,7 @@ function VcpuRow({ index, host }: { index: number; host: boolean }) {
   const fault = useLab((s) => {
     const last = s.log[s.cursor - 1];
     if (!last || last.result.ok || !('vcpu' in last.step) || last.step.vcpu !== v?.vcpu) return null;
-    return `${String(last.result.fault ?? last.result.error)}: ${String(last.result.reason ?? '')}`;
+    return last.result;
   });
   if (!v) return null;
   const store = labStore.getState();
@@ -94,11 +96,25 @@ function VcpuRow({ index, host }: { index: number; host: boolean }) {
         </button>
       </span>
       {fault && (
-        <span className="row-fault" role="alert" title={fault}>
-          {fault.split(':')[0]}
+        <span className="row-fault" role="alert" title={refusalWords(fault)}>
+          {failureName(fault)}
         </span>
       )}
     </div>
+  );
+}
+
+const FAULT_LINE = { margin: 0, padding: '4px 2px 0', fontSize: 12, flex: 'none', borderTop: '1px solid var(--line)' } as const;
+
+/** Why the step at the cursor faulted on a vCPU: the rule that fired, in full, under the list. */
+function LastFault() {
+  const last = useLab((s) => s.log[s.cursor - 1]);
+  if (!last || last.result.ok || !('vcpu' in last.step)) return null;
+  const r = last.result;
+  return (
+    <p className="error" style={FAULT_LINE} data-testid="vcpu-fault">
+      <strong>{failureName(r)}</strong> at step {r.i}: {refusalWords(r)} {r.refusal && <KvmSource fn={r.refusal.kvm} />}
+    </p>
   );
 }
 
@@ -129,6 +145,7 @@ export function VcpuList() {
         <span title="APICBASE toggles">base</span>
       </div>
       <VirtualRows count={count} rowHeight={ROW} label="vCPUs" scrollTo={selectedIndex} render={(i) => <VcpuRow key={i} index={i} host={host} />} />
+      <LastFault />
     </Panel>
   );
 }

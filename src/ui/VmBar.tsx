@@ -1,9 +1,18 @@
+/**
+ * The VM bar: vendor and acceleration, the KVM release, the X2APIC_API flags, vCPUs, tours,
+ * import, share, compare and export; whether the map exists and APICv / AVIC is active, and the
+ * warnings where KVM surprises.
+ */
 import { useRef, useState } from 'react';
+import { MODELLED_RELEASES } from '../core/profile';
+import { explain } from '../explain/explain';
+import { engineName, vmBarHelp } from '../explain/panels';
+import { importTrace } from '../import/traceCmd';
 import type { VmInput } from '../scenario/schema';
+import { labStore, useLab } from '../store/labStore';
+import { TOURS } from '../tours';
 import { CompareDialog } from './compare/CompareDialog';
 import { Warnings } from './warnings/Warnings';
-import { importTrace } from '../import/traceCmd';
-import { TOURS } from '../tours';
 
 /** Larger files are refused before reading (a trace of 200,000 lines is about 20 MB). */
 const MAX_IMPORT_BYTES = 32 * 1024 * 1024;
@@ -27,10 +36,8 @@ function importFile(text: string): void {
     );
   }
 }
-import { labStore, useLab } from '../store/labStore';
-
-/** KVM releases the model knows, newest first. */
-export const RELEASES = ['current', ...Array.from({ length: 19 }, (_, i) => `6.${18 - i}`), ...Array.from({ length: 10 }, (_, i) => `5.${19 - i}`)];
+/** KVM releases the model knows, newest first (the compare dialog lists them too). */
+export const RELEASES = MODELLED_RELEASES;
 
 function download(name: string, text: string) {
   const url = URL.createObjectURL(new Blob([text], { type: 'application/json' }));
@@ -47,7 +54,7 @@ export function VmBar() {
   const caps = useLab((s) => s.snapshot.caps);
   const count = useLab((s) => s.snapshot.vcpus.length);
   const apicvActive = useLab((s) => s.snapshot.apicvActive);
-  const mapPresent = useLab((s) => s.snapshot.map.present);
+  const map = useLab((s) => s.snapshot.map);
   const error = useLab((s) => s.error);
   const notice = useLab((s) => s.notice);
   const focused = useLab((s) => s.tour?.focus[s.cursor - 1]?.includes('VM') ?? false);
@@ -71,7 +78,7 @@ export function VmBar() {
   const vendor = vmInput.vendor ?? 'intel';
   const configure = (patch: Partial<VmInput>) => store.configure({ ...vmInput, ...patch });
   const flag = (bit: number, set: boolean, label: string, title: string) => (
-    <label title={set ? `${title}. KVM cannot clear it again: reset the VM to start without it.` : title}>
+    <label title={set ? vmBarHelp.flagSet(title) : title}>
       <input type="checkbox" checked={set} disabled={set} onChange={() => store.apply({ op: 'enable_cap', cap: 'X2APIC_API', flags: bit })} /> {label}
     </label>
   );
@@ -84,15 +91,15 @@ export function VmBar() {
           <option value="amd">AMD</option>
         </select>
       </label>
-      <label title={vendor === 'intel' ? 'kvm_intel.enable_apicv' : 'kvm_amd.avic'}>
-        <input type="checkbox" checked={vmInput.apicv ?? true} onChange={(e) => configure({ apicv: e.target.checked })} /> {vendor === 'intel' ? 'APICv' : 'AVIC'}
+      <label title={vmBarHelp.apicv(vendor)}>
+        <input type="checkbox" checked={vmInput.apicv ?? true} onChange={(e) => configure({ apicv: e.target.checked })} /> {engineName(vendor)}
       </label>
       {vendor === 'intel' ? (
-        <label title="IPI virtualization (Intel, 5.19+)">
+        <label title={vmBarHelp.ipiv}>
           <input type="checkbox" checked={vmInput.ipiv ?? false} onChange={(e) => configure({ ipiv: e.target.checked })} /> IPIv
         </label>
       ) : (
-        <label title="x2AVIC (AMD, 6.0+)">
+        <label title={vmBarHelp.x2avic}>
           <input type="checkbox" checked={vmInput.x2avic ?? true} onChange={(e) => configure({ x2avic: e.target.checked })} /> x2AVIC
         </label>
       )}
@@ -106,8 +113,8 @@ export function VmBar() {
           ))}
         </select>
       </label>
-      {flag(1, caps.x2apicFormat, '32-bit IDs', 'KVM_X2APIC_API_USE_32BIT_IDS: 32-bit x2APIC IDs (and the hotplug hack in the map)')}
-      {flag(2, caps.broadcastQuirkDisabled, 'no bcast quirk', 'KVM_X2APIC_API_DISABLE_BROADCAST_QUIRK: 0xff is no longer an x2APIC broadcast for MSIs')}
+      {flag(1, caps.x2apicFormat, '32-bit IDs', vmBarHelp.x2apicFormat)}
+      {flag(2, caps.broadcastQuirkDisabled, 'no bcast quirk', vmBarHelp.broadcastQuirk)}
       <form
         className="inline"
         onSubmit={(e) => {
@@ -182,12 +189,16 @@ export function VmBar() {
         Export
       </button>
       <span className="status">
-        <span data-testid="map-state" className={mapPresent ? '' : 'warn'} title="the optimized APIC map">
-          map {mapPresent ? 'present' : 'absent'}
+        <span
+          data-testid="map-state"
+          className={map.present ? '' : 'warn'}
+          title={vmBarHelp.map(map.present, (map.why ?? []).map((d) => explain(d, 'short', { x2apicFormat: caps.x2apicFormat })))}
+        >
+          map {map.present ? 'present' : 'absent'}
         </span>
         {' · '}
         <span data-testid="apicv-state" className={apicvActive ? '' : 'warn'}>
-          {vendor === 'intel' ? 'APICv' : 'AVIC'} {apicvActive ? 'active' : 'inhibited'}
+          {engineName(vendor)} {apicvActive ? 'active' : 'inhibited'}
         </span>
       </span>
       <Warnings max={2} />

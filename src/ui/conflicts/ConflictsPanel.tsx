@@ -1,7 +1,15 @@
 import { memo, useCallback, useMemo, useState } from 'react';
+import type { MapDecision, RouteDecision } from '../../core/decisions';
+import { explain, type Now } from '../../explain/explain';
+import {
+  aliasVerdict, CONFLICTS_CHECKED, conflictCount, hardwareShort, logicalAliasArchitecture, logicalPreviewHelp, logicalSlotWords,
+  NO_PHYSICAL_ALIAS, physicalAliasArchitecture, physicalPreviewHelp, routeWords, TRUNCATED_HELP, truncatedHeading,
+} from '../../explain/panels';
 import { labStore, useLab, type Hover } from '../../store/labStore';
+import { KvmSource } from '../KvmSource';
 import { Panel } from '../Panel';
-import { findConflicts, hex8, type ApicMode, type ConflictReport, type KvmPick, type LogicalConflict, type PhysicalConflict } from './aliases';
+import { hex8, type ApicMode, type ConflictReport, type LogicalConflict, type PhysicalConflict } from './aliases';
+import { useConflictReport } from './useConflictReport';
 import './conflicts.css';
 
 /** vCPU chips shown per conflict before "+N more" (a 4096-vCPU VM has 16 vCPUs per xAPIC ID). */
@@ -41,20 +49,36 @@ function Chips({ items, selected }: { items: { vcpu: number; mode?: ApicMode }[]
   );
 }
 
-function Verdict({ kvm }: { kvm: KvmPick }) {
+/** The path badge, who of the sharing vCPUs KVM reaches, and the first map finding's words. */
+function Verdict({ c, now }: { c: PhysicalConflict | LogicalConflict; now: Now }) {
+  const sharing = c.kind === 'physical' ? c.members.map((m) => m.vcpu) : c.vcpus;
   return (
-    <span className={`cf-verdict cf-${kvm.path}`}>
-      <span className="cf-path">{kvm.path}</span> {kvm.verdict}
+    <span className={`cf-verdict ${c.route ? `cf-${c.route.path}` : ''}`}>
+      {c.route && <span className="cf-path">{c.route.path}</span>} {aliasVerdict(sharing, c.reached)}
+      {c.why[0] && <span className="cf-why"> — {explain(c.why[0], 'short', now)}</span>}
     </span>
   );
 }
 
-function Explain({ kvm, hardware }: { kvm: KvmPick; hardware: string }) {
+/** The words of a row's route and findings, for its tooltip. */
+const rowTitle = (route: RouteDecision | null, why: MapDecision[], now: Now, hardware: string) =>
+  [route && routeWords(route, 'short'), ...why.map((d) => explain(d, 'short', now)), hardware].filter(Boolean).join('\n');
+
+function Explain({ route, why, hardware, now }: { route: RouteDecision | null; why: MapDecision[]; hardware: string; now: Now }) {
   return (
     <div className="cf-explain">
-      <p>
-        <strong>KVM</strong> <code>{kvm.fn}()</code>: {kvm.why}
-      </p>
+      {route && (
+        <p>
+          <strong>KVM</strong>: {routeWords(route, 'long')}
+          <KvmSource fn={route.kvm} />
+        </p>
+      )}
+      {why.map((d, i) => (
+        <p key={i}>
+          <strong>Why</strong>: {explain(d, 'long', now)}
+          <KvmSource fn={d.kvm} />
+        </p>
+      ))}
       <p>
         <strong>Architecture</strong>: {hardware}
       </p>
@@ -62,8 +86,18 @@ function Explain({ kvm, hardware }: { kvm: KvmPick; hardware: string }) {
   );
 }
 
-const PhysRow = memo(function PhysRow({ c, hot, selected, open, toggle }: { c: PhysicalConflict; hot: boolean; selected: number | null; open: boolean; toggle: (key: string) => void }) {
+interface RowProps<C> {
+  c: C;
+  hot: boolean;
+  selected: number | null;
+  open: boolean;
+  toggle: (key: string) => void;
+  now: Now;
+}
+
+const PhysRow = memo(function PhysRow({ c, hot, selected, open, toggle, now }: RowProps<PhysicalConflict>) {
   const key = `p${c.apicId}`;
+  const hardware = physicalAliasArchitecture(c.apicId, c.members.map((m) => m.vcpu));
   return (
     <li className={`cf-row ${hot ? 'cf-hot' : ''}`} data-testid={`conflict-phys-${c.apicId}`} onMouseEnter={() => hover({ apicId: c.apicId })} onMouseLeave={() => hover(null)}>
       <div className="cf-line">
@@ -71,49 +105,57 @@ const PhysRow = memo(function PhysRow({ c, hot, selected, open, toggle }: { c: P
           className="cf-id"
           aria-expanded={open}
           aria-label={`APIC ID ${c.apicId}: ${open ? 'hide' : 'show'} why`}
-          title={`${c.kvm.why}\n${c.hardware}`}
+          title={rowTitle(c.route, c.why, now, hardware)}
           onClick={() => toggle(key)}
           onFocus={() => hover({ apicId: c.apicId })}
         >
           <span aria-hidden="true">{open ? '▾' : '▸'}</span> ID <span className="mono">{c.apicId}</span>
         </button>
         <Chips items={c.members} selected={selected} />
-        <Verdict kvm={c.kvm} />
-        <span className="cf-hw" title={c.hardware}>
-          HW: {c.members.length === 2 ? 'both' : 'all'}
+        <Verdict c={c} now={now} />
+        <span className="cf-hw" title={hardware}>
+          {hardwareShort(c.members.length)}
         </span>
       </div>
-      {open && <Explain kvm={c.kvm} hardware={c.hardware} />}
+      {open && <Explain route={c.route} why={c.why} hardware={hardware} now={now} />}
     </li>
   );
 });
 
-const LogRow = memo(function LogRow({ c, hot, selected, open, toggle }: { c: LogicalConflict; hot: boolean; selected: number | null; open: boolean; toggle: (key: string) => void }) {
+const LogRow = memo(function LogRow({ c, hot, selected, open, toggle, now }: RowProps<LogicalConflict>) {
   const key = `l${c.mode}${c.cluster}${c.bit}`;
-  const where = c.mode === 'XAPIC_FLAT' ? `flat bit ${c.bit}` : `cluster ${c.cluster} bit ${c.bit}`;
+  const where = logicalSlotWords(c.cluster, c.bit);
+  const hardware = logicalAliasArchitecture(c.cluster, c.bit, c.vcpus);
   return (
     <li className={`cf-row ${hot ? 'cf-hot' : ''}`} data-testid={`conflict-log-${hex8(c.logicalId)}`}>
       <div className="cf-line">
-        <button className="cf-id" aria-expanded={open} aria-label={`logical ID ${hex8(c.logicalId)}, ${where}: ${open ? 'hide' : 'show'} why`} title={`${c.kvm.why}\n${c.hardware}`} onClick={() => toggle(key)}>
+        <button className="cf-id" aria-expanded={open} aria-label={`logical ID ${hex8(c.logicalId)}, ${where}: ${open ? 'hide' : 'show'} why`} title={rowTitle(c.route, c.why, now, hardware)} onClick={() => toggle(key)}>
           <span aria-hidden="true">{open ? '▾' : '▸'}</span> LDR <span className="mono">{hex8(c.logicalId)}</span>
         </button>
         <span className="cf-where muted">{where}</span>
         <Chips items={c.vcpus.map((vcpu) => ({ vcpu }))} selected={selected} />
-        <Verdict kvm={c.kvm} />
+        <Verdict c={c} now={now} />
       </div>
-      {open && <Explain kvm={c.kvm} hardware={c.hardware} />}
+      {open && <Explain route={c.route} why={c.why} hardware={hardware} now={now} />}
     </li>
   );
 });
 
-function Truncated({ report, selected }: { report: ConflictReport; selected: number | null }) {
+function Truncated({ report, selected, now }: { report: ConflictReport; selected: number | null; now: Now }) {
   const t = report.truncated;
   if (!t.length) return null;
+  const hack = report.reachedBy32BitId;
   return (
     <details className="cf-trunc" open={t.length <= 4}>
       <summary>
-        <span className="cf-h">Truncated xAPIC IDs ({t.length})</span> <span className="muted">vcpu_id &gt; 255 in xAPIC mode: xAPIC ID = vcpu_id &amp; 0xff</span>
+        <span className="cf-h">{truncatedHeading(t.length)}</span> <span className="muted">{TRUNCATED_HELP}</span>
       </summary>
+      {hack && (
+        <p className="cf-policy" title={explain(hack, 'long', now)}>
+          {explain(hack, 'short', now)}
+          <KvmSource fn={hack.kvm} />
+        </p>
+      )}
       <span className="cf-vcpus cf-wrap">
         {t.slice(0, MAX_TRUNCATED).map((x) => (
           <VcpuChip key={x.vcpu} vcpu={x.vcpu} mode="xapic" selected={x.vcpu === selected} label={`${x.vcpu}→${x.xapicId}`} />
@@ -125,16 +167,17 @@ function Truncated({ report, selected }: { report: ConflictReport; selected: num
 }
 
 /**
- * Alias conflicts: every physical APIC ID and logical ID that more than one vCPU answers to, who
- * KVM delivers to under the current settings and why, and what the architecture says; plus
- * multi-bit LDRs, mixed logical modes and truncated xAPIC IDs.
+ * Alias conflicts: every physical APIC ID and logical ID that more than one vCPU answers to, whom
+ * KVM would deliver a Fixed IPI to now and why (the core's route and map findings, in explain's
+ * words), and what the architecture says; plus the logical map's other findings and truncated
+ * xAPIC IDs.
  */
 export function ConflictsPanel() {
-  const snapshot = useLab((s) => s.snapshot);
+  const report = useConflictReport();
+  const x2apicFormat = useLab((s) => s.snapshot.caps.x2apicFormat);
+  const now = useMemo(() => ({ x2apicFormat }), [x2apicFormat]);
   const h = useLab((s) => s.hover);
   const selected = useLab((s) => s.selectedVcpu);
-  const release = useLab((s) => s.vmInput.kvm ?? 'current');
-  const report = useMemo(() => findConflicts(snapshot, { release }), [snapshot, release]);
   const physIndex = useMemo(() => new Map(report.physical.map((c, i) => [c.apicId, i])), [report]);
   const total = report.physical.length + report.logical.length;
   const [toggled, setToggled] = useState<ReadonlySet<string>>(new Set());
@@ -162,7 +205,6 @@ export function ConflictsPanel() {
   const selPhys = new Set(selEntry?.physical);
   const selLog = new Set(selEntry?.logical);
 
-  const summary = total === 0 ? 'none' : `${report.physical.length} physical · ${report.logical.length} logical`;
   return (
     <Panel
       title="Alias conflicts"
@@ -170,63 +212,48 @@ export function ConflictsPanel() {
       actions={
         <span className={`cf-count ${total ? 'cf-count-bad' : ''}`} data-testid="conflict-count">
           {total > 0 && <span aria-hidden="true">⚠ </span>}
-          {summary}
+          {conflictCount(report.physical.length, report.logical.length)}
         </span>
       }
     >
       {report.physical.length > 0 ? (
         <section aria-label="Shared physical APIC IDs">
           <h3 className="cf-h">
-            Physical IDs ({report.physical.length}) <span className="cf-policy">— {report.physicalPolicy}</span>
+            Physical IDs ({report.physical.length}) <span className="cf-policy">— {physicalPreviewHelp}</span>
           </h3>
           <ul className="cf-list">
             {report.physical.map((c, i) => (
-              <PhysRow key={c.apicId} c={c} hot={hotPhys.has(i)} selected={selPhys.has(i) ? selected : null} open={isOpen(`p${c.apicId}`)} toggle={toggle} />
+              <PhysRow key={c.apicId} c={c} hot={hotPhys.has(i)} selected={selPhys.has(i) ? selected : null} open={isOpen(`p${c.apicId}`)} toggle={toggle} now={now} />
             ))}
           </ul>
         </section>
       ) : (
         <p className="cf-none">
-          <span aria-hidden="true">✓ </span>No shared physical APIC ID: every hardware-enabled vCPU has its own.
+          <span aria-hidden="true">✓ </span>
+          {NO_PHYSICAL_ALIAS}
         </p>
       )}
-      {(report.logical.length > 0 || report.multiBit.length > 0 || report.mixed) && (
+      {(report.logical.length > 0 || report.logicalNotes.length > 0) && (
         <section aria-label="Shared logical IDs">
           <h3 className="cf-h">
-            Logical IDs ({report.logical.length}) <span className="cf-policy">— {report.logicalPolicy}</span>
+            Logical IDs ({report.logical.length}) {report.logical.length > 0 && <span className="cf-policy">— {logicalPreviewHelp}</span>}
           </h3>
-          {report.mixed && (
-            <p className="cf-note" data-testid="conflict-mixed">
-              <span aria-hidden="true">⚠ </span>Mixed logical modes:{' '}
-              {report.mixed.modes.map((m, i) => (
-                <span key={m.mode}>
-                  {i > 0 && ', '}
-                  <code>{m.mode}</code> ({m.vcpus.slice(0, 4).join(', ')}
-                  {m.vcpus.length > 4 ? ` +${m.vcpus.length - 4}` : ''})
-                </span>
-              ))}{' '}
-              → {report.modern ? 'MAP_DISABLED' : 'slow path'}
-            </p>
-          )}
-          {report.multiBit.map((m) => (
-            <p className="cf-note" key={m.vcpu}>
-              <span aria-hidden="true">⚠ </span>vCPU {m.vcpu}: logical ID <code>{hex8(m.logicalId)}</code> has more than one bit set ({m.mode === 'XAPIC_FLAT' ? 'flat' : 'cluster'}) → {report.modern ? 'MAP_DISABLED' : 'its lowest bit takes the slot'}
+          {report.logicalNotes.map((d, i) => (
+            <p className="cf-note" key={i} data-testid={`conflict-note-${d.code}`} title={explain(d, 'long', now)}>
+              <span aria-hidden="true">⚠ </span>
+              {explain(d, 'short', now)}
+              <KvmSource fn={d.kvm} />
             </p>
           ))}
           <ul className="cf-list">
             {report.logical.map((c, i) => (
-              <LogRow key={`${c.mode}${c.cluster}${c.bit}`} c={c} hot={hotLog.has(i)} selected={selLog.has(i) ? selected : null} open={isOpen(`l${c.mode}${c.cluster}${c.bit}`)} toggle={toggle} />
+              <LogRow key={`${c.mode}${c.cluster}${c.bit}`} c={c} hot={hotLog.has(i)} selected={selLog.has(i) ? selected : null} open={isOpen(`l${c.mode}${c.cluster}${c.bit}`)} toggle={toggle} now={now} />
             ))}
           </ul>
         </section>
       )}
-      <Truncated report={report} selected={selected} />
-      {total === 0 && !report.mixed && !report.multiBit.length && !report.truncated.length && (
-        <p className="cf-policy muted">
-          Checked: the physical IDs of hardware-enabled vCPUs (8-bit xAPIC ID in xAPIC mode, 32-bit ID in x2APIC mode), the logical IDs of
-          software-enabled APICs with a non-zero LDR ({report.logicalPolicy}), and the xAPIC IDs of vCPUs above 255.
-        </p>
-      )}
+      <Truncated report={report} selected={selected} now={now} />
+      {total === 0 && !report.logicalNotes.length && !report.truncated.length && <p className="cf-policy muted">{CONFLICTS_CHECKED}</p>}
     </Panel>
   );
 }

@@ -1,6 +1,9 @@
-/** Scenario documents and a snapshot helper shared by the conflicts / inhibits / warnings unit tests. */
-import { createLabStore } from '../../store/labStore';
+/** Scenario documents and a replay helper shared by the conflicts / inhibits / warnings unit tests. */
+import { previewRoute } from '../../core/delivery';
+import { applyStep, createVm, runScenario } from '../../scenario/runner';
 import type { FinalState, StepResult } from '../../scenario/result';
+import { parseScenario } from '../../scenario/schema';
+import type { PreviewRoute } from './aliases';
 
 export const SW_ON = { '0x0f0': '0x1ff' };
 
@@ -17,14 +20,18 @@ export function aliasDoc(use32bitIds: boolean, vm: Record<string, unknown> = {})
   };
 }
 
-/** Load a document into a fresh store; the snapshot and the last step's result. */
-export function load(doc: unknown, extraSteps: unknown[] = []): { s: FinalState; last: StepResult | null } {
-  const store = createLabStore();
-  if (!store.getState().importScenario(JSON.stringify(doc))) throw new Error(store.getState().error ?? 'import failed');
-  let last: StepResult | null = store.getState().log.at(-1)?.result ?? null;
-  for (const step of extraSteps) {
-    last = store.getState().apply(step);
-    if (!last) throw new Error(store.getState().error ?? 'step failed');
-  }
-  return { s: store.getState().snapshot, last };
+/**
+ * Replay a document (and `extraSteps` after its own) with the runner: the final state, the last
+ * step's result (with its trace), and KVM's route preview on a VM replayed to the same state.
+ */
+export function replay(doc: { steps?: unknown[] } & Record<string, unknown>, extraSteps: unknown[] = []): { s: FinalState; last: StepResult | null; preview: PreviewRoute } {
+  const scenario = parseScenario({ ...doc, steps: [...(doc.steps ?? []), ...extraSteps] });
+  const { steps, final } = runScenario(scenario, { trace: true });
+  const vm = createVm(scenario.vm);
+  scenario.steps.forEach((step, i) => applyStep(vm, step, i));
+  const preview: PreviewRoute = (source, irq) => {
+    const src = source === null ? null : vm.vcpu(source);
+    return src === undefined ? null : previewRoute(vm, src?.apic ?? null, irq);
+  };
+  return { s: final, last: steps.at(-1) ?? null, preview };
 }

@@ -1,6 +1,10 @@
 import { useMemo, useState } from 'react';
+import { explain } from '../../explain/explain';
+import { field, resultFields } from '../../scenario/result';
 import { labStore, useLab, type LogEntry } from '../../store/labStore';
+import { KvmSource } from '../KvmSource';
 import { Panel } from '../Panel';
+import { failureName, refusalWords } from '../stepText';
 import {
   checksReservedBits, decodeLow, decodeX2apic, DEFAULT_FIELDS, DELIVERY_MODES, destHint, encodeLow, encodeMsi, encodeX2apic,
   encodeXapic, hex, hexPad, ipiSteps, msiStep, parseHex, reservedBits, reservedRanges, SHORTHANDS, viewResult, type IcrFields,
@@ -11,6 +15,10 @@ type DraftKey = 'vector' | 'dest' | 'raw' | 'icr2' | 'icr';
 const MODE_LABEL: Record<string, string> = { disabled: 'disabled', xapic: 'xAPIC', x2apic: 'x2APIC' };
 /** How many delivered targets the result line names before "+N more" (a broadcast to 4096 vCPUs). */
 const MAX_TARGETS = 24;
+/** How many dropped targets the result explains one by one. */
+const MAX_DROPS = 4;
+/** The dropped targets' list: unindented, without bullets. */
+const DROPS_LIST = { margin: '2px 0 0', padding: 0, listStyle: 'none' } as const;
 
 /**
  * The ICR composer: every field of an IPI, the raw register value in the sender's APIC mode (kept
@@ -298,7 +306,9 @@ function IcrResult({ last, hovered, sendError, x2apicFormat, destWide }: { last:
     );
   }
   const r = last.result;
-  const v = viewResult(r);
+  const v = viewResult(resultFields(r));
+  const route = field(r, 'route');
+  const drops = field(r, 'dropped') ?? [];
   const s = last.step as { op: string; vcpu?: number; msr?: unknown; offset?: unknown };
   const what =
     s.op === 'msi' ? 'MSI' : s.op === 'wrmsr' ? `vCPU ${s.vcpu} WRMSR ${hex(Number(s.msr))}` : `vCPU ${s.vcpu} ${MMIO_NAMES[Number(s.offset)] ?? hex(Number(s.offset))}`;
@@ -307,15 +317,18 @@ function IcrResult({ last, hovered, sendError, x2apicFormat, destWide }: { last:
   return (
     <div className="icr-result" aria-live="polite" data-testid="icr-result">
       <div>
-        {v.failure ? (
-          <strong className="icr-bad" data-testid="icr-fault">✖ {v.failure}</strong>
+        {!r.ok ? (
+          <span className="icr-bad" data-testid="icr-fault">
+            <strong>✖ {failureName(r)}</strong> {refusalWords(r)} {r.refusal && <KvmSource fn={r.refusal.kvm} />}
+          </span>
         ) : v.path ? (
           <>
-            <span className={`icr-path icr-path-${r.path as string}`} title={v.pathFn}>
+            <span className={`icr-path icr-path-${field(r, 'path')}`} title={v.pathFn}>
               {v.path}
             </span>
             <span className="muted"> · examined {v.examined ?? 0} · </span>
-            <span data-testid="icr-why" title="why KVM picked these targets">{v.why}</span>
+            <span data-testid="icr-why">{route ? explain(route, 'long') : v.why}</span>
+            {route && <KvmSource fn={route.kvm} />}
           </>
         ) : s.op === 'mmio_write' && Number(s.offset) === 0x310 ? (
           <span className="muted">APIC_ICR2 stored; writing APIC_ICR sends</span>
@@ -327,9 +340,9 @@ function IcrResult({ last, hovered, sendError, x2apicFormat, destWide }: { last:
         <span className="muted">
           step {r.i} · {what}
           {v.delivered.length > 1 ? ` → ${v.delivered.length} vCPUs` : ''}
-          {v.path || v.failure ? ':' : ''}
+          {v.path || !r.ok ? ':' : ''}
         </span>
-        {v.failure && <span className="muted"> nothing sent</span>}
+        {!r.ok && <span className="muted"> nothing sent</span>}
         {s.op === 'msi' && destWide && !x2apicFormat && <span className="muted"> (no 32-bit IDs: address_hi ignored)</span>}
         {v.path && (
           <ul className="icr-targets" aria-label="delivered to" data-testid="icr-delivered">
@@ -357,6 +370,16 @@ function IcrResult({ last, hovered, sendError, x2apicFormat, destWide }: { last:
           </ul>
         )}
       </div>
+      {drops.length > 0 && (
+        <ul className="icr-dropped" style={DROPS_LIST} aria-label="not accepted" data-testid="icr-dropped">
+          {drops.slice(0, MAX_DROPS).map((a, k) => (
+            <li key={k} className="icr-bad">
+              ✖ {explain(a, 'long')} <KvmSource fn={a.kvm} />
+            </li>
+          ))}
+          {drops.length > MAX_DROPS && <li className="muted">and {drops.length - MAX_DROPS} more vCPUs did not accept it</li>}
+        </ul>
+      )}
     </div>
   );
 }

@@ -1,5 +1,9 @@
 import { useMemo } from 'react';
+import {
+  CAUSE_NOT_RECORDED, engineStateTitle, notYetHelp, notYetSummary, STICKY_HELP, unusedHelp, unusedSummary,
+} from '../../explain/panels';
 import { useLab } from '../../store/labStore';
+import { KvmSource } from '../KvmSource';
 import { Panel } from '../Panel';
 import { accessPageDeleter, inhibitView } from './inhibitRows';
 import './inhibits.css';
@@ -14,8 +18,6 @@ function Lock() {
   );
 }
 
-const VENDOR_NAME = { intel: 'Intel', amd: 'AMD' } as const;
-
 /**
  * APICv / AVIC inhibits: every reason of enum kvm_apicv_inhibit the vendor honours, set or clear,
  * sticky or not, what set it and what it means; whether APICv/AVIC is active and the APIC-access
@@ -25,14 +27,13 @@ export function InhibitsPanel() {
   const snapshot = useLab((s) => s.snapshot);
   const vendor = useLab((s) => s.vmInput.vendor ?? 'intel');
   const release = useLab((s) => s.vmInput.kvm ?? 'current');
-  const x2avic = useLab((s) => s.vmInput.x2avic);
   const log = useLab((s) => s.log);
   const cursor = useLab((s) => s.cursor);
   const deletedBy = useMemo(
     () => (snapshot.apicAccessPage === 'deleted' ? accessPageDeleter(log.slice(0, cursor).map((e) => e.result)) : null),
     [snapshot, log, cursor],
   );
-  const v = useMemo(() => inhibitView(snapshot, vendor, { deletedBy, release, x2avic }), [snapshot, vendor, deletedBy, release, x2avic]);
+  const v = useMemo(() => inhibitView(snapshot, vendor, { deletedBy, release }), [snapshot, vendor, deletedBy, release]);
 
   return (
     <Panel
@@ -42,7 +43,7 @@ export function InhibitsPanel() {
         <span
           className={`ih-active ${v.active ? 'ih-on' : 'ih-off'}`}
           data-testid="apicv-active"
-          title={v.active ? `${v.engine} (${VENDOR_NAME[v.vendor]}) is active: no inhibit reason is set` : `${v.engine} (${VENDOR_NAME[v.vendor]}) is off while any reason is set: ${v.rows.filter((r) => r.set).map((r) => r.reason).join(', ')}`}
+          title={engineStateTitle(v.vendor, v.active, v.rows.filter((r) => r.set).map((r) => r.reason))}
         >
           <span aria-hidden="true">{v.active ? '● ' : '⊘ '}</span>
           {v.engine} {v.active ? 'active' : 'inhibited'}
@@ -52,17 +53,18 @@ export function InhibitsPanel() {
       <p className={`ih-page ih-page-${v.accessPage.state}`} data-testid="apic-access-page">
         <span className="ih-k">APIC-access page:</span> <strong>{v.accessPage.label}</strong>{' '}
         <span className="ih-page-why">{v.accessPage.why}</span>
+        {v.accessPage.state === 'deleted' && <KvmSource fn="kvm_inhibit_apic_access_page" />}
       </p>
       <ul className="ih-list" aria-label={`${v.engine} inhibit reasons`}>
         {v.rows.map((r) => (
           <li key={r.reason} className={r.set ? 'ih-set' : 'ih-clear'} data-testid={`inhibit-${r.reason}`}>
             <div className="ih-line">
               <span className="ih-state">{r.set ? 'SET' : 'clear'}</span>
-              <code className="ih-name" title={`APICV_INHIBIT_REASON_${r.reason}${r.bit === null ? ' (historical: gone since 6.0)' : `, bit ${r.bit} of apicv_inhibit_reasons`}; set/cleared by ${r.fn}()`}>
+              <code className="ih-name" title={r.title}>
                 {r.reason}
               </code>
               {r.sticky && (
-                <span className="ih-sticky" title="sticky: once set, KVM never clears it">
+                <span className="ih-sticky" title={STICKY_HELP}>
                   <Lock />
                   sticky
                 </span>
@@ -73,7 +75,8 @@ export function InhibitsPanel() {
             </div>
             {r.set && (
               <div className="ih-cause">
-                set by: {r.cause ?? 'not recorded'} <span className="muted">({r.fn})</span>
+                set by: {r.causeText ?? CAUSE_NOT_RECORDED}
+                <KvmSource fn={r.cause?.kvm ?? r.kvm} />
               </div>
             )}
           </li>
@@ -82,27 +85,27 @@ export function InhibitsPanel() {
       {v.notYet.length > 0 && (
         <details className="ih-unused">
           <summary>
-            {v.notYet.length} not in KVM {v.release}
+            {notYetSummary(v.notYet.length, v.release)}
           </summary>
           <p>
             {v.notYet.map((r) => (
               <code key={r}>{r}</code>
             ))}
           </p>
-          <p className="muted">Added by later releases: 5.19 APIC_ID/BASE_MODIFIED, 6.3 the aliasing reasons, 6.17 PHYSICAL_ID_TOO_BIG.</p>
+          <p className="muted">{notYetHelp(v.release)}</p>
         </details>
       )}
       {v.unused.length > 0 && (
         <details className="ih-unused">
           <summary>
-            {v.unused.length} not used by {VENDOR_NAME[v.vendor]}
+            {unusedSummary(v.unused.length, v.vendor)}
           </summary>
           <p>
             {v.unused.map((r) => (
               <code key={r}>{r}</code>
             ))}
           </p>
-          <p className="muted">Not in {v.vendor === 'intel' ? 'VMX_REQUIRED_APICV_INHIBITS' : 'AVIC_REQUIRED_APICV_INHIBITS'}: setting them is a no-op.</p>
+          <p className="muted">{unusedHelp(v.vendor)}</p>
         </details>
       )}
     </Panel>

@@ -1,8 +1,15 @@
+/**
+ * The optimized APIC map panel: d3 slot cards or a canvas density grid, the logical tables, what
+ * the last rebuild found and the last interrupt's route, each explained from KVM's decisions.
+ */
 import { useEffect, useLayoutEffect, useMemo, useRef, useState, type RefObject } from 'react';
+import type { MapDecision } from '../../core/decisions';
+import { explain } from '../../explain/explain';
 import { labStore, useLab, type Hover } from '../../store/labStore';
+import { KvmSource } from '../KvmSource';
 import { Panel } from '../Panel';
 import {
-  absentWords, buildSlots, changedSlotIds, describeSlot, hex, listWords, logicalView, routeOf,
+  buildSlots, changedSlotIds, describeSlot, hex, listWords, logicalView, rebuildFindings, routeOf,
   STATE_WORDS, type RouteView, type SlotModel, type SlotState,
 } from './mapView';
 import { createSlotNodes, type SlotNodes } from './slotNodes';
@@ -64,13 +71,7 @@ export function ApicMapPanel() {
       {!map.present && (
         <div className="map-absent" data-testid="map-absent">
           <strong>⚠ No optimized map</strong>: every interrupt takes the slow path (KVM matches every vCPU one by one).
-          <ul>
-            {absentWords(map).map((r) => (
-              <li key={r}>
-                Why: {r} <span className="muted mono">(kvm_recalculate_apic_map)</span>
-              </li>
-            ))}
-          </ul>
+          <Findings findings={rebuildFindings(map)} x2apicFormat={x2apicFormat} prefix="Why: " />
         </div>
       )}
       <h3 className="map-h">{map.present ? 'Physical table: phys_map[APIC ID] → vCPU' : 'Physical APIC IDs the vCPUs answer to (no table)'}</h3>
@@ -81,6 +82,12 @@ export function ApicMapPanel() {
       )}
       <p className="map-readout mono" data-testid="map-readout">{readout || ' '}</p>
       <NotInMap model={model} />
+      {map.present && rebuildFindings(map).length > 0 && (
+        <section className="map-why" data-testid="map-why" aria-label="What the last rebuild found">
+          <h3 className="map-h">What the last rebuild found</h3>
+          <Findings findings={rebuildFindings(map)} x2apicFormat={x2apicFormat} />
+        </section>
+      )}
       <RouteText route={route} />
       <LogicalPart logical={logical} route={route} />
     </Panel>
@@ -246,8 +253,24 @@ function Swatch({ state }: { state: SlotState }) {
   );
 }
 
+/** The map rebuild's decisions, in words, each with the KVM function that made it. */
+function Findings({ findings, x2apicFormat, prefix = '' }: { findings: readonly MapDecision[]; x2apicFormat: boolean; prefix?: string }) {
+  if (!findings.length) return null;
+  return (
+    <ul className="map-findings">
+      {findings.map((d, k) => (
+        <li key={k} onMouseEnter={() => act.hover({ vcpu: d.vcpus[0] })} onMouseLeave={() => act.hover(null)}>
+          {prefix}
+          {explain(d, 'long', { x2apicFormat })} <KvmSource fn={d.kvm} />
+        </li>
+      ))}
+    </ul>
+  );
+}
+
+/** vCPUs outside the map that no rebuild finding explains (a disabled APIC). */
 function NotInMap({ model }: { model: SlotModel }) {
-  const xs = model.notInMap;
+  const xs = model.notInMap.filter((x) => !x.decision);
   if (!xs.length) return null;
   const shown = xs.slice(0, 6);
   return (
@@ -267,55 +290,46 @@ function NotInMap({ model }: { model: SlotModel }) {
 
 function RouteText({ route }: { route: RouteView | null }) {
   if (!route) return null;
-  const accepted = route.targets.filter((t) => t.accepted);
-  const dropped = route.targets.filter((t) => !t.accepted);
-  const vectorless = route.mode === 'NMI' || route.mode === 'INIT' || route.mode === 'SMI';
-  const what = `${route.mode ?? 'interrupt'}${route.vector !== null && !vectorless ? ` vector ${hex(route.vector)}` : ''}`;
-  const dest = route.destId !== null ? `${route.logical ? 'logical' : 'physical'} destination ${hex(route.destId)}` : '';
-  const from = route.source === null ? 'a device (MSI)' : `vCPU ${route.source}`;
+  const d = route.decision;
+  const accepted = route.targets.filter((t) => t.accepted).map((t) => t.vcpu);
+  const drops = route.targets.flatMap((t) => (t.drop ? [t.drop] : []));
+  const reached = accepted.length ? `vCPU ${listWords(accepted)}` : 'nobody accepted it';
+  const cells = route.logicalCells;
   return (
     <section className={`map-route path-${route.path}`} data-testid="map-route" aria-label="Last IPI route">
       <h3 className="map-h">
         Last interrupt <span className="muted">(step {route.step}: {route.label})</span>
       </h3>
-      <p>
-        <span className={`path-badge path-${route.path}`}>{route.path === 'fast' ? '⚡ fast path' : '↻ slow path'}</span> {what} from {from}
-        {dest && <> to {dest}</>}.
+      <p data-testid="map-route-why">
+        <span className={`path-badge path-${route.path}`}>{route.path === 'fast' ? '⚡ fast path' : '↻ slow path'}</span> {explain(d, 'long')}{' '}
+        <KvmSource fn={d.kvm} />
       </p>
-      {route.path === 'fast' ? (
-        <p>
-          {route.logicalCells ? (
-            <>
-              Through{' '}
-              <span className="mono">
-                {route.logicalCells.table === 'flat' ? 'xapic_flat_map' : `xapic_cluster_map[${route.logicalCells.cluster}]`} bit {listWords(route.logicalCells.bits)}
-              </span>{' '}
-              → {accepted.length ? `vCPU ${listWords(accepted.map((t) => t.vcpu))}` : 'nobody accepted'}.
-            </>
-          ) : route.slots.length ? (
-            <>
-              Through <span className="mono">{listWords(route.slots.map((id) => `phys_map[${id}]`))}</span> → {accepted.length ? `vCPU ${listWords(accepted.map((t) => t.vcpu))}` : 'nobody accepted'}.
-            </>
-          ) : (
-            <>The map has no vCPU for this destination: nobody receives it.</>
-          )}
-        </p>
-      ) : (
-        <p>
-          KVM matched every vCPU one by one (<span className="mono">kvm_apic_match_dest</span>, {route.examined} vCPUs examined).{' '}
-          {accepted.length ? `Targets: vCPU ${listWords(accepted.map((t) => t.vcpu))}.` : 'Nobody accepted.'}
-        </p>
-      )}
-      {dropped.length > 0 && (
-        <p className="map-dropped">
-          Not accepted: {dropped.slice(0, 6).map((t) => `vCPU ${t.vcpu} (${t.detail.replace(/^.*?: /, '')})`).join('; ')}
-          {dropped.length > 6 ? ` and ${dropped.length - 6} more` : ''}.
-        </p>
-      )}
-      {route.why && (
-        <p className="muted">
-          Why: <span className="mono">{route.why}</span>
-        </p>
+      <p>
+        {cells ? (
+          <>
+            Through{' '}
+            <span className="mono">
+              {cells.table === 'flat' ? 'xapic_flat_map' : `xapic_cluster_map[${cells.cluster}]`} bit {listWords(cells.bits)}
+            </span>{' '}
+            → {reached}.
+          </>
+        ) : route.slots.length ? (
+          <>
+            Through <span className="mono">{listWords(route.slots.map((id) => `phys_map[${id}]`))}</span> → {reached}.
+          </>
+        ) : (
+          <>{accepted.length ? `Accepted by ${reached}.` : 'Nobody accepted it.'}</>
+        )}
+      </p>
+      {drops.length > 0 && (
+        <ul className="map-dropped" data-testid="map-dropped" aria-label="Not accepted">
+          {drops.slice(0, 6).map((a, k) => (
+            <li key={k}>
+              {explain(a, 'long')} <KvmSource fn={a.kvm} />
+            </li>
+          ))}
+          {drops.length > 6 && <li>and {drops.length - 6} more vCPUs did not accept it</li>}
+        </ul>
       )}
     </section>
   );

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { createLabStore } from '../../store/labStore';
 import type { VmInput } from '../../scenario/schema';
-import { absentWords, buildSlots, changedSlotIds, describeSlot, listWords, logicalView, routeOf, SLOT_STATES } from './mapView';
+import { explain } from '../../explain/explain';
+import { buildSlots, changedSlotIds, describeSlot, listWords, logicalView, rebuildFindings, routeOf, SLOT_STATES } from './mapView';
 
 function lab(vm: VmInput, steps: object[] = []) {
   const s = createLabStore(vm);
@@ -31,7 +32,15 @@ describe('buildSlots', () => {
       [2, 2, 'xapic'],
       [3, 3, 'missing'],
     ]);
-    expect(m.notInMap).toEqual([{ vcpu: 3, why: expect.stringContaining('until the next rebuild') }]);
+    // The reason is the rebuild's decision, not words the view makes up.
+    expect(m.notInMap).toEqual([
+      {
+        vcpu: 3,
+        why: 'vCPU 3 is missing from the optimized map until the next rebuild',
+        decision: { kind: 'map', code: 'VCPU_NOT_ONLINE', kvm: 'kvm_vcpu_reset', vcpus: [3] },
+      },
+    ]);
+    expect(describeSlot(m, 3)).toBe('APIC ID 3: vCPU 3 answers to APIC ID 3 but is not in phys_map: vCPU 3 is missing from the optimized map until the next rebuild');
     expect(m.size).toBe(256);
     expect(m.counts).toMatchObject({ xapic: 3, missing: 1, empty: 252 });
   });
@@ -56,7 +65,9 @@ describe('buildSlots', () => {
     const s = lab({ vcpus: [0, 1, 256] }, [0, 1, 256].map((v) => ({ op: 'set_lapic', vcpu: v, merge: true, regs: {} })));
     const { map } = s.getState().snapshot;
     expect(map.present).toBe(false);
-    expect(absentWords(map)).toEqual(['vCPUs 0 and 256 share physical APIC ID 0 and 32-bit IDs are off']);
+    const findings = rebuildFindings(map);
+    expect(findings).toEqual([expect.objectContaining({ kind: 'map', code: 'PHYS_ID_ALIASED', kvm: 'kvm_recalculate_phys_map', vcpus: [0, 256], physId: 0 })]);
+    expect(explain(findings[0], 'short', { x2apicFormat: false })).toBe('vCPUs 0 and 256 share physical APIC ID 0 and 32-bit IDs are off: no optimized map');
     const m = model(s);
     expect(m.byId.get(0)).toMatchObject({ state: 'conflict', claims: [0, 256], vcpu: null });
     expect(m.byId.get(1)).toMatchObject({ state: 'xapic', vcpu: 1 });
@@ -72,7 +83,8 @@ describe('buildSlots', () => {
     expect(m.present).toBe(true);
     expect(m.byId.get(0)).toMatchObject({ vcpu: 0, state: 'alias', claims: [0, 256] });
     expect(m.byId.get(256)).toMatchObject({ vcpu: 256, state: 'alias' });
-    expect(m.byId.get(256)!.note).toContain('hotplug hack');
+    expect(m.byId.get(256)!.note).toBe('APIC ID 256: vCPU 256 in xAPIC mode is also reachable by its 32-bit ID (the hotplug hack)');
+    expect(m.byId.get(0)!.note).toBe('xAPIC ID 0 of vCPU 0; vCPUs 0 and 256 answer to xAPIC ID 0; phys_map[0] keeps vCPU 0 (first vCPU wins)');
     expect(m.size).toBe(257);
   });
 
@@ -144,27 +156,46 @@ describe('routeOf', () => {
 
   it('follows a physical x2APIC IPI through phys_map', () => {
     const r = route(lab({ vcpus: 4 }, [...x2vm, { op: 'wrmsr', vcpu: 0, msr: '0x830', value: '0x200000030' }]))!;
-    expect(r).toMatchObject({ source: 0, path: 'fast', destId: 2, logical: false, slots: [2], vector: 0x30, mode: 'Fixed', why: 'phys_map[2]' });
-    expect(r.targets).toEqual([{ vcpu: 2, accepted: true, detail: 'Fixed vector 48 edge: accepted' }]);
+    expect(r).toMatchObject({ source: 0, path: 'fast', slots: [2], logicalCells: null });
+    expect(r.decision).toMatchObject({ code: 'PHYS_SLOT', kvm: 'kvm_apic_map_get_dest_lapic', destId: 2, logical: false, vector: 0x30, mode: 'Fixed', vcpus: [2] });
+    expect(r.targets).toEqual([{ vcpu: 2, accepted: true, drop: null }]);
     expect(r.label).toBe('wrmsr 0x830 (APIC_ICR) on vCPU 0');
+    expect(explain(r.decision, 'long')).toBe('Fixed vector 48 to physical destination 0x2 from vCPU 0: fast path: phys_map[2] holds vCPU 2.');
   });
 
   it('follows a logical x2APIC IPI through the physical table', () => {
     const r = route(lab({ vcpus: 4 }, [...x2vm, { op: 'wrmsr', vcpu: 0, msr: '0x830', value: '0x300000830' }]))!;
-    expect(r).toMatchObject({ logical: true, slots: [0, 1], destId: 3 });
-    expect(r.targets.map((t) => t.vcpu)).toEqual([0, 1]);
+    expect(r).toMatchObject({ slots: [0, 1], logicalCells: null });
+    expect(r.decision).toMatchObject({ code: 'LOGICAL_MASK', logical: true, destId: 3, logicalMode: 'X2APIC', cluster: 0, mask: 3 });
+    expect(r.targets.map((t) => [t.vcpu, t.accepted])).toEqual([[0, true], [1, true]]);
+  });
+
+  it('draws no slot for a physical ID above max_apic_id', () => {
+    const r = route(lab({ vcpus: 4 }, [...x2vm, { op: 'wrmsr', vcpu: 0, msr: '0x830', value: '0x100000000030' }]))!;
+    expect(r).toMatchObject({ path: 'fast', slots: [], targets: [] });
+    expect(r.decision).toMatchObject({ code: 'PHYS_ABOVE_MAX', destId: 0x1000, maxApicId: 255 });
+  });
+
+  it('draws the empty slot a physical IPI found', () => {
+    const r = route(lab({ vcpus: 4 }, [...x2vm, { op: 'wrmsr', vcpu: 0, msr: '0x830', value: '0x900000030' }]))!;
+    expect(r).toMatchObject({ path: 'fast', slots: [9], targets: [] });
+    expect(r.decision).toMatchObject({ code: 'PHYS_SLOT', physSlots: [9], emptySlots: [9] });
   });
 
   it('reports the slow path for a shorthand', () => {
     const r = route(lab({ vcpus: 4 }, [...x2vm, { op: 'wrmsr', vcpu: 0, msr: '0x830', value: '0x80030' }]))!;
-    expect(r).toMatchObject({ path: 'slow', slots: [], examined: 4 });
+    expect(r).toMatchObject({ path: 'slow', slots: [] });
+    expect(r.decision).toMatchObject({ code: 'SHORTHAND_ALL', kvm: 'kvm_irq_delivery_to_apic', shorthand: 'all', examined: 4 });
     expect(r.targets.map((t) => t.vcpu)).toEqual([0, 1, 2, 3]);
   });
 
-  it('has a device as the source of an MSI, and shows a dropped interrupt', () => {
+  it('has a device as the source of an MSI, and shows a dropped interrupt with its accept decision', () => {
     const r = route(lab({ vcpus: 4 }, [{ op: 'msi', addressLo: '0xfee01000', data: '0x31' }]))!;
-    expect(r).toMatchObject({ source: null, slots: [1], destId: 1, path: 'fast' });
-    expect(r.targets).toEqual([{ vcpu: 1, accepted: false, detail: 'Fixed vector 49 edge: dropped: APIC software-disabled' }]);
+    expect(r).toMatchObject({ source: null, slots: [1], path: 'fast' });
+    expect(r.decision).toMatchObject({ code: 'PHYS_SLOT', destId: 1, source: null });
+    const drop = { kind: 'accept', code: 'APIC_DISABLED', kvm: '__apic_accept_irq', vcpus: [1], accepted: false, mode: 'Fixed', vector: 49, trigLevel: false, hwEnabled: true, swEnabled: false };
+    expect(r.targets).toEqual([{ vcpu: 1, accepted: false, drop }]);
+    expect(explain(r.targets[0].drop!)).toBe('vCPU 1: Fixed vector 49 dropped: the APIC is disabled (software-disabled: SPIV bit 8 is clear)');
     expect(r.label).toContain('KVM_SIGNAL_MSI');
   });
 
@@ -175,8 +206,26 @@ describe('routeOf', () => {
       { op: 'mmio_write', vcpu: v, offset: '0xd0', value: v === 0 ? '0x1000000' : '0x2000000' },
     ]);
     const r = route(lab({ vcpus: 2 }, [...steps, { op: 'mmio_write', vcpu: 0, offset: '0x310', value: '0x3000000' }, { op: 'mmio_write', vcpu: 0, offset: '0x300', value: '0x830' }]))!;
-    expect(r).toMatchObject({ path: 'fast', logical: true, logicalCells: { table: 'flat', cluster: 0, bits: [0, 1] }, slots: [0, 1] });
+    expect(r).toMatchObject({ path: 'fast', logicalCells: { table: 'flat', cluster: 0, bits: [0, 1] }, slots: [0, 1] });
+    expect(r.decision).toMatchObject({ logical: true, logicalMode: 'XAPIC_FLAT', mask: 3 });
     expect(r.label).toBe('mmio_write APIC_ICR on vCPU 0');
+  });
+
+  it('goes through an xAPIC cluster', () => {
+    const steps = [0, 1].flatMap((v) => [
+      swEnableX(v),
+      { op: 'mmio_write', vcpu: v, offset: '0xe0', value: '0xfffffff' },
+      { op: 'mmio_write', vcpu: v, offset: '0xd0', value: v === 0 ? '0x11000000' : '0x12000000' },
+    ]);
+    const r = route(lab({ vcpus: 2 }, [...steps, { op: 'mmio_write', vcpu: 0, offset: '0x310', value: '0x13000000' }, { op: 'mmio_write', vcpu: 0, offset: '0x300', value: '0x830' }]))!;
+    expect(r).toMatchObject({ path: 'fast', logicalCells: { table: 'cluster', cluster: 1, bits: [0, 1] }, slots: [0, 1] });
+    expect(r.targets.map((t) => [t.vcpu, t.accepted])).toEqual([[0, true], [1, true]]);
+  });
+
+  it('marks the sender itself for a self IPI', () => {
+    const r = route(lab({ vcpus: 4 }, [...x2vm, { op: 'wrmsr', vcpu: 2, msr: '0x83f', value: '0x30' }]))!;
+    expect(r).toMatchObject({ source: 2, path: 'fast', slots: [2] });
+    expect(r.decision.code).toBe('SELF');
   });
 
   it('names the absent map as the reason for the slow path', () => {
@@ -186,9 +235,9 @@ describe('routeOf', () => {
     ]);
     const r = route(s)!;
     expect(r.path).toBe('slow');
-    expect(r.why).toContain('no optimized map');
+    expect(r.decision).toMatchObject({ code: 'NO_MAP', examined: 3, mapWhy: [expect.objectContaining({ code: 'PHYS_ID_ALIASED' })] });
+    expect(explain(r.decision, 'long')).toContain('there is no optimized map (vCPUs 0 and 256 share physical APIC ID 0');
     expect(r.targets.map((t) => t.vcpu)).toEqual([0, 256]);
-    expect(r.examined).toBe(3);
   });
 });
 

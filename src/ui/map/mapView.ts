@@ -2,11 +2,15 @@
  * Pure view model of the optimized APIC map panel: what every physical slot holds, the logical
  * tables in words, the absent map's reason and the last IPI's route, all computed from the
  * store's snapshot (the apic-result/1 final state) and the step at the cursor. No DOM here.
+ * Why KVM did something comes from the decisions the core recorded (the map rebuild's findings,
+ * the route and accept decisions of a delivery), never from result or trace text.
  *
  * Semantics follow src/core/apicMap.ts (kvm_recalculate_apic_map): the physical table maps an
  * APIC ID to a vCPU; with aliased physical IDs and 32-bit IDs off there is no map at all.
  */
-import type { FinalMap, FinalVcpu, StepResult } from '../../scenario/result';
+import type { AcceptDecision, MapDecision, RouteDecision } from '../../core/decisions';
+import { explain } from '../../explain/explain';
+import { field, type FinalMap, type FinalVcpu, type StepResult } from '../../scenario/result';
 
 export type SlotState = 'empty' | 'xapic' | 'x2apic' | 'alias' | 'conflict' | 'missing';
 
@@ -38,6 +42,12 @@ export interface SlotInfo {
   note: string;
 }
 
+export interface NotInMap {
+  vcpu: number;
+  why: string;
+  decision?: MapDecision;
+}
+
 export interface SlotModel {
   present: boolean;
   /** Slots 0..size-1 are drawn in the density view. */
@@ -48,8 +58,8 @@ export interface SlotModel {
   /** The physical slots each vCPU occupies (or claims, when the map is absent). */
   vcpuSlots: ReadonlyMap<number, number[]>;
   counts: Record<SlotState, number>;
-  /** vCPUs the map does not reach, with why. */
-  notInMap: { vcpu: number; why: string }[];
+  /** vCPUs the map does not reach, with why (the rebuild's decision, when it recorded one). */
+  notInMap: NotInMap[];
   notInMapWhy: ReadonlyMap<number, string>;
   /** Density arrays: state code (index into SLOT_STATES) and holder (-1: none) per slot. */
   states: Uint8Array;
@@ -70,15 +80,23 @@ function stateFor(id: number, v: FinalVcpu): SlotState {
   return id === v.vcpu && id <= 0xff ? 'xapic' : 'alias';
 }
 
-function noteFor(id: number, v: FinalVcpu): string {
+function noteFor(id: number, v: FinalVcpu, why: readonly MapDecision[]): string {
   if (v.mode === 'x2apic') return `x2APIC ID ${id} of vCPU ${v.vcpu}`;
-  if (id > 0xff) return `hotplug hack: xAPIC vCPU ${v.vcpu} reachable by its x2APIC ID ${id} (32-bit IDs)`;
+  if (id > 0xff) {
+    const hack = why.find((d) => d.code === 'HOTPLUG_X2APIC_ID' && d.vcpus.includes(v.vcpu));
+    return hack ? `APIC ID ${id}: ${explain(hack)}` : `xAPIC vCPU ${v.vcpu} reachable by its x2APIC ID ${id}`;
+  }
   if (id !== v.vcpu) return `xAPIC ID ${id} of vCPU ${v.vcpu} (not its vcpu_id: aliased)`;
   return `xAPIC ID ${id} of vCPU ${v.vcpu}`;
 }
 
 /** Every physical slot of the map (or, with no map, every physical ID the vCPUs claim). */
 export function buildSlots(map: FinalMap, vcpus: readonly FinalVcpu[], x2apicFormat: boolean): SlotModel {
+  const why = map.why ?? [];
+  const now = { x2apicFormat };
+  /** The rebuild's decision that keeps `vcpu` out of phys_map: missing until the next rebuild, or an alias's loser. */
+  const keptOut = (vcpu: number) =>
+    why.find((d) => (d.code === 'VCPU_NOT_ONLINE' && d.vcpus[0] === vcpu) || (d.code === 'HOTPLUG_FIRST_WINS' && d.vcpus.slice(1).includes(vcpu)));
   const byVcpu = new Map(vcpus.map((v) => [v.vcpu, v]));
   const claims = new Map<number, number[]>();
   for (const v of vcpus) {
@@ -96,7 +114,7 @@ export function buildSlots(map: FinalMap, vcpus: readonly FinalVcpu[], x2apicFor
     if (s) s.push(id);
     else vcpuSlots.set(vcpu, [id]);
   };
-  const notInMap: { vcpu: number; why: string }[] = [];
+  const notInMap: NotInMap[] = [];
 
   if (map.present) {
     for (const [key, vcpu] of Object.entries(map.phys ?? {})) {
@@ -105,11 +123,12 @@ export function buildSlots(map: FinalMap, vcpus: readonly FinalVcpu[], x2apicFor
       const c = claims.get(id) ?? [vcpu];
       const others = c.filter((x) => x !== vcpu);
       const base: SlotInfo = v
-        ? { id, vcpu, claims: c.includes(vcpu) ? c : [vcpu, ...c], state: stateFor(id, v), mode: v.mode, note: noteFor(id, v) }
+        ? { id, vcpu, claims: c.includes(vcpu) ? c : [vcpu, ...c], state: stateFor(id, v), mode: v.mode, note: noteFor(id, v, why) }
         : { id, vcpu, claims: [vcpu], state: 'alias', mode: null, note: `vCPU ${vcpu}` };
       if (others.length) {
+        const firstWins = why.find((d) => d.code === 'HOTPLUG_FIRST_WINS' && d.physId === id);
         base.state = 'alias';
-        base.note += `; also claimed by vCPU ${others.join(', ')} (first vCPU wins)`;
+        base.note += `; ${firstWins ? explain(firstWins, 'short', now) : `also claimed by vCPU ${others.join(', ')}`}`;
       }
       byId.set(id, base);
       place(id, vcpu);
@@ -121,20 +140,13 @@ export function buildSlots(map: FinalMap, vcpus: readonly FinalVcpu[], x2apicFor
         continue;
       }
       const ids = claimedIds(v, x2apicFormat);
+      const decision = keptOut(v.vcpu);
+      const words = decision ? explain(decision, 'short', now) : 'not in phys_map';
+      notInMap.push({ vcpu: v.vcpu, why: words, ...(decision ? { decision } : {}) });
       const held = ids.map((id) => byId.get(id)).find((s) => s && s.vcpu !== v.vcpu);
-      if (held) {
-        notInMap.push({ vcpu: v.vcpu, why: `its APIC ID ${held.id} is held by vCPU ${held.vcpu} (first vCPU wins)` });
-        continue;
-      }
-      notInMap.push({
-        vcpu: v.vcpu,
-        why: `not in the map until the next rebuild (KVM rebuilt it during this vCPU's RESET, before it was online)`,
-      });
+      if (held) continue;
       for (const id of ids) {
-        byId.set(id, {
-          id, vcpu: v.vcpu, claims: [v.vcpu], state: 'missing', mode: v.mode,
-          note: `vCPU ${v.vcpu} answers to APIC ID ${id} but is not in phys_map until the next rebuild`,
-        });
+        byId.set(id, { id, vcpu: v.vcpu, claims: [v.vcpu], state: 'missing', mode: v.mode, note: `vCPU ${v.vcpu} answers to APIC ID ${id} but is not in phys_map: ${words}` });
       }
     }
   } else {
@@ -143,7 +155,7 @@ export function buildSlots(map: FinalMap, vcpus: readonly FinalVcpu[], x2apicFor
       const info: SlotInfo =
         c.length > 1
           ? { id, vcpu: null, claims: c, state: 'conflict', mode: first.mode, note: `vCPUs ${c.join(', ')} share physical APIC ID ${id}` }
-          : { id, vcpu: c[0], claims: c, state: stateFor(id, first), mode: first.mode, note: noteFor(id, first) + ' (no map: slow path)' };
+          : { id, vcpu: c[0], claims: c, state: stateFor(id, first), mode: first.mode, note: noteFor(id, first, why) + ' (no map: slow path)' };
       byId.set(id, info);
       for (const x of c) place(id, x);
     }
@@ -173,7 +185,7 @@ export function describeSlot(model: SlotModel, id: number): string {
   const s = model.byId.get(id);
   if (!s) return model.present ? `APIC ID ${id}: empty slot (phys_map[${id}] = NULL)` : `APIC ID ${id}: no vCPU answers to it`;
   if (s.state === 'conflict') return `APIC ID ${id}: shared by vCPUs ${s.claims.join(', ')}, so KVM has no map`;
-  if (s.state === 'missing') return `APIC ID ${id}: vCPU ${s.vcpu} (${MODE_WORDS[s.mode ?? ''] ?? s.mode}), not in the map until the next rebuild`;
+  if (s.state === 'missing') return `APIC ID ${id}: ${s.note}`;
   return `APIC ID ${id} → vCPU ${s.vcpu} (${MODE_WORDS[s.mode ?? ''] ?? s.mode}): ${s.note}`;
 }
 
@@ -221,10 +233,9 @@ export function logicalView(map: FinalMap): LogicalView | null {
   return out;
 }
 
-/** Why there is no optimized map, in words. */
-export function absentWords(map: FinalMap): string[] {
-  if (map.present) return [];
-  return map.reasons?.length ? map.reasons : ['aliased physical APIC IDs'];
+/** What the last map rebuild found (why the map is absent, aliases, missing vCPUs), as decisions. */
+export function rebuildFindings(map: FinalMap): MapDecision[] {
+  return map.why ?? [];
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -233,37 +244,26 @@ export function absentWords(map: FinalMap): string[] {
 export interface RouteTarget {
   vcpu: number;
   accepted: boolean;
-  /** The kvm_apic_accept_irq detail, e.g. "Fixed vector 48 edge: accepted". */
-  detail: string;
+  /** Why a selected LAPIC did not take it (__apic_accept_irq); null when it did. */
+  drop: AcceptDecision | null;
 }
 
 export interface RouteView {
   /** Step index and a short label of what sent it. */
   step: number;
   label: string;
+  /** KVM's decision: the path, the vCPUs it selected and why. */
+  decision: RouteDecision;
   /** The sending vCPU, or null for a device (MSI). */
   source: number | null;
   path: 'fast' | 'slow';
-  destId: number | null;
-  logical: boolean;
   /** Physical slots the fast path went through (or the targets' slots when it went logical xAPIC). */
   slots: number[];
   /** xAPIC logical table cells on the route. */
   logicalCells: { table: 'flat' | 'cluster'; cluster: number; bits: number[] } | null;
+  /** The selected vCPUs (and any other a delivery of the step reached), each with what it did. */
   targets: RouteTarget[];
-  why: string;
-  examined: number;
-  vector: number | null;
-  mode: string | null;
 }
-
-interface TraceEntry {
-  event: string;
-  vcpu?: number;
-  detail: string;
-}
-
-const bitsOf = (mask: number, width: number): number[] => Array.from({ length: width }, (_, i) => i).filter((i) => (mask >>> i) & 1);
 
 function stepLabel(step: Record<string, unknown>): string {
   const op = String(step.op);
@@ -282,76 +282,34 @@ function stepLabel(step: Record<string, unknown>): string {
 }
 
 /**
- * The route of the interrupts the step at the cursor sent, or null if it sent none. `step` is the
- * scenario step object, `result` its StepResult (with path, delivered, why, examined, trace).
+ * The route of the interrupts the step at the cursor sent, or null if it sent none: drawn from
+ * the result's route decision, its deliveries and the accept decisions of the LAPICs that
+ * dropped it. `step` is the scenario step object (for its label).
  */
 export function routeOf(step: Record<string, unknown> | undefined, result: StepResult | undefined, model: SlotModel): RouteView | null {
-  if (!step || !result || (result.path !== 'fast' && result.path !== 'slow')) return null;
-  const trace = (Array.isArray(result.trace) ? result.trace : []) as TraceEntry[];
-  const delivered = (Array.isArray(result.delivered) ? result.delivered : []) as { vcpu: number; mode: string; vector: number }[];
-  const why = typeof result.why === 'string' ? result.why : '';
+  const decision = result && field(result, 'route');
+  if (!step || !result || !decision) return null;
+  const delivered = field(result, 'delivered') ?? [];
+  const dropped = field(result, 'dropped') ?? [];
+  const ids = [...new Set([...decision.vcpus, ...delivered.map((d) => d.vcpu), ...dropped.map((a) => a.vcpus[0])])];
+  const targets = ids.map((vcpu): RouteTarget => ({
+    vcpu,
+    accepted: delivered.some((d) => d.vcpu === vcpu),
+    drop: dropped.find((a) => a.vcpus[0] === vcpu) ?? null,
+  }));
 
-  let source: number | null = null;
-  let destId: number | null = null;
-  let logical = false;
-  const ipi = trace.find((t) => t.event === 'kvm_apic_ipi');
-  const msi = trace.find((t) => t.event === 'kvm_msi_set_irq');
-  if (ipi) {
-    source = ipi.vcpu ?? null;
-    const icr = /icr_low 0x([0-9a-f]+)/.exec(ipi.detail);
-    if (icr) logical = (parseInt(icr[1], 16) & 0x800) !== 0;
-  } else if (msi) {
-    const addr = /address 0x([0-9a-f]+)/.exec(msi.detail);
-    if (addr) logical = (parseInt(addr[1], 16) & 0x4) !== 0;
-  } else if (typeof step.vcpu === 'number') {
-    source = step.vcpu;
-  }
-  const dest = /dest_id 0x([0-9a-f]+)/.exec((ipi ?? msi)?.detail ?? '');
-  if (dest) destId = parseInt(dest[1], 16);
-
-  let targets: RouteTarget[] = trace
-    .filter((t) => t.event === 'kvm_apic_accept_irq' && t.vcpu !== undefined)
-    .map((t) => ({ vcpu: t.vcpu!, accepted: / accepted$/.test(t.detail), detail: t.detail }));
-  if (!targets.length) targets = delivered.map((d) => ({ vcpu: d.vcpu, accepted: true, detail: `${d.mode} vector ${d.vector}` }));
-  const first = delivered[0];
-  const fromDetail = targets.length ? /^(\S+) vector (\d+)/.exec(targets[0].detail) : null;
-  const vector = first ? first.vector : fromDetail ? Number(fromDetail[2]) : null;
-  const mode = first ? first.mode : fromDetail ? fromDetail[1] : null;
-
-  const targetSlots = () => [...new Set(targets.flatMap((t) => (model.vcpuSlots.get(t.vcpu) ?? []).slice(0, 1)))].sort((a, b) => a - b);
+  const firstSlot = (vcpu: number) => (model.vcpuSlots.get(vcpu) ?? []).slice(0, 1);
   let slots: number[] = [];
   let logicalCells: RouteView['logicalCells'] = null;
-  if (result.path === 'fast') {
-    const phys = /^phys_map\[(\d+)\]/.exec(why);
-    const lx2 = /^logical X2APIC mask 0x([0-9a-f]+)/.exec(why);
-    const lxa = /^logical XAPIC_(FLAT|CLUSTER) mask 0x([0-9a-f]+)/.exec(why);
-    if (phys) slots = [Number(phys[1])];
-    else if (why.startsWith('shorthand self') && source !== null) slots = (model.vcpuSlots.get(source) ?? []).slice(0, 1);
-    else if (lx2 && destId !== null) {
-      const offset = (destId >>> 16) * 16;
-      slots = bitsOf(parseInt(lx2[1], 16), 16).map((b) => offset + b);
-    } else if (lxa && destId !== null) {
-      const flat = lxa[1] === 'FLAT';
-      logicalCells = { table: flat ? 'flat' : 'cluster', cluster: flat ? 0 : (destId >>> 4) & 0xf, bits: bitsOf(parseInt(lxa[2], 16), flat ? 8 : 4) };
-      slots = targetSlots();
-    } else if (/^(physical ID \d+ is above|empty logical mask|no software-enabled)/.test(why)) slots = [];
-    else slots = targetSlots();
+  const xapicTable = decision.logicalMode === 'XAPIC_FLAT' ? 'flat' : decision.logicalMode === 'XAPIC_CLUSTER' ? 'cluster' : null;
+  if (decision.path === 'fast') {
+    if (decision.physSlots) slots = decision.physSlots;
+    else if (decision.logicalSlots && xapicTable) {
+      logicalCells = { table: xapicTable, cluster: decision.cluster ?? 0, bits: decision.logicalSlots };
+      slots = [...new Set(decision.vcpus.flatMap(firstSlot))].sort((a, b) => a - b);
+    } else if (decision.code === 'SELF' && decision.source !== null) slots = firstSlot(decision.source);
   }
-  return {
-    step: result.i,
-    label: stepLabel(step),
-    source,
-    path: result.path,
-    destId,
-    logical,
-    slots,
-    logicalCells,
-    targets,
-    why,
-    examined: typeof result.examined === 'number' ? result.examined : 0,
-    vector,
-    mode,
-  };
+  return { step: result.i, label: stepLabel(step), decision, source: decision.source, path: decision.path, slots, logicalCells, targets };
 }
 
 /** "0, 1, 2 and 3", capped at `max` items ("… and 40 more"). */

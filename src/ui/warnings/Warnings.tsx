@@ -1,10 +1,11 @@
 import { useMemo } from 'react';
+import { moreWarnings, NO_SURPRISES, selectHint, warningLevelWord } from '../../explain/panels';
 import { labStore, useLab } from '../../store/labStore';
+import { useConflictReport } from '../conflicts/useConflictReport';
 import { computeWarnings, type Warning } from './warnings';
 import './warnings.css';
 
 const ICON = { warn: '⚠', info: 'ℹ' } as const;
-const WORD = { warn: 'Warning', info: 'Note' } as const;
 
 function Item({ w }: { w: Warning }) {
   const first = w.vcpus[0];
@@ -12,8 +13,8 @@ function Item({ w }: { w: Warning }) {
     <li className={`wn-item wn-${w.level}`} data-testid={`warning-${w.key}`}>
       <button
         className="wn-btn"
-        title={`${w.text}${w.detail ? `\n\n${w.detail}` : ''}${first !== undefined ? `\n\nClick to select vCPU ${first}.` : ''}`}
-        aria-label={`${WORD[w.level]}: ${w.text}`}
+        title={[w.text, w.detail, first !== undefined && selectHint(first)].filter(Boolean).join('\n\n')}
+        aria-label={`${warningLevelWord[w.level]}: ${w.text}`}
         onClick={() => first !== undefined && labStore.getState().select(first)}
         onMouseEnter={() => first !== undefined && labStore.getState().setHover({ vcpu: first })}
         onFocus={() => first !== undefined && labStore.getState().setHover({ vcpu: first })}
@@ -36,15 +37,16 @@ function Item({ w }: { w: Warning }) {
 export function Warnings({ max = 2 }: { max?: number }) {
   const snapshot = useLab((s) => s.snapshot);
   const last = useLab((s) => (s.cursor > 0 ? (s.log[s.cursor - 1]?.result ?? null) : null));
-  const release = useLab((s) => s.vmInput.kvm ?? 'current');
-  const warnings = useMemo(() => computeWarnings(snapshot, last, { release }), [snapshot, last, release]);
+  const report = useConflictReport();
+  const warnings = useMemo(() => computeWarnings(snapshot, last, report), [snapshot, last, report]);
   const shown = warnings.slice(0, max);
   const rest = warnings.slice(max);
   return (
     <div className="wn" role="status" aria-label="KVM surprises" data-testid="warnings">
       {warnings.length === 0 ? (
         <span className="wn-none">
-          <span aria-hidden="true">✓ </span>no KVM surprises
+          <span aria-hidden="true">✓ </span>
+          {NO_SURPRISES}
         </span>
       ) : (
         <ul className="wn-list">
@@ -55,7 +57,7 @@ export function Warnings({ max = 2 }: { max?: number }) {
       )}
       {rest.length > 0 && (
         <details className="wn-more">
-          <summary aria-label={`${rest.length} more warnings`}>+{rest.length} more</summary>
+          <summary aria-label={moreWarnings(rest.length)}>+{rest.length} more</summary>
           <ul className="wn-pop">
             {rest.map((w) => (
               <Item key={w.key} w={w} />

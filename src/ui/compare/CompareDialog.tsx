@@ -1,8 +1,11 @@
 import { useMemo, useState } from 'react';
+import { explain } from '../../explain/explain';
+import { kvmSourceUrl } from '../../explain/source';
+import type { StepResult } from '../../scenario/result';
 import { compareReleases } from '../../scenario/compareReleases';
 import { parseScenarioText } from '../../scenario/schema';
 import { labStore } from '../../store/labStore';
-import { resultLine } from '../stepText';
+import { decisionsOf, resultLine } from '../stepText';
 import { RELEASES } from '../VmBar';
 import './compare.css';
 
@@ -57,8 +60,8 @@ export function CompareDialog({ onClose }: { onClose: () => void }) {
                     {s.i} {s.op}
                     {s.fields.length ? <div className="muted small">{s.fields.join(', ')}</div> : null}
                   </td>
-                  <td className="mono">{resultLine({ result: s.a })}</td>
-                  <td className="mono">{resultLine({ result: s.b })}</td>
+                  <ResultCell result={s.a} release={a} differs={s.fields.length > 0} />
+                  <ResultCell result={s.b} release={b} differs={s.fields.length > 0} />
                 </tr>
               ))}
             </tbody>
@@ -82,5 +85,27 @@ export function CompareDialog({ onClose }: { onClose: () => void }) {
         </div>
       </section>
     </div>
+  );
+}
+
+/** How many of a differing step's decisions are explained (a broadcast's drops can be thousands). */
+const MAX_WHY = 3;
+
+/** A step's result under one release; where the releases differ, why (its decisions, linked to that release's source). */
+function ResultCell({ result, release, differs }: { result: StepResult; release: string; differs: boolean }) {
+  const why = differs ? decisionsOf(result) : [];
+  return (
+    <td className="mono">
+      {resultLine({ result })}
+      {why.slice(0, MAX_WHY).map((d, k) => (
+        <div key={k} className="muted small cmp-why">
+          {explain(d)}{' '}
+          <a className="kvm-source" href={kvmSourceUrl(d.kvm, release)} target="_blank" rel="noreferrer noopener" title={`Read ${d.kvm}() in Linux ${release}`}>
+            <code>{d.kvm}</code> ↗
+          </a>
+        </div>
+      ))}
+      {why.length > MAX_WHY && <div className="muted small">and {why.length - MAX_WHY} more decisions</div>}
+    </td>
   );
 }

@@ -1,4 +1,6 @@
 import { labStore, useLab } from '../../store/labStore';
+import { KvmSource } from '../KvmSource';
+import { failureName, refusalWords } from '../stepText';
 import './tour.css';
 
 /**
@@ -33,8 +35,8 @@ export function TourPlayer() {
         {text}
       </p>
       {cursor > 0 && lastResult && !lastResult.ok && (
-        <p className="tour-fault">
-          {String(lastResult.fault ?? lastResult.error)}: {String(lastResult.reason ?? '')}
+        <p className="tour-fault" data-testid="tour-fault">
+          <strong>{failureName(lastResult)}</strong>: {refusalWords(lastResult)} {lastResult.refusal && <KvmSource fn={lastResult.refusal.kvm} />}
         </p>
       )}
       {cursor === total && tour.outro && (

@@ -38,6 +38,18 @@ export interface Tour {
   focus: string[][];
 }
 
+/** A state the user left (a discarded future, the session before a reset or an import), kept to go back to. */
+export interface SetAside {
+  /** What left it: "steps 5-9 after step 4", "before Reset"... */
+  label: string;
+  session: SharedSession;
+  /** Steps in its log. */
+  steps: number;
+}
+
+/** How many left states are kept (oldest dropped first). */
+export const MAX_SET_ASIDE = 20;
+
 /** What the pointer is over, shared by every panel (linked views). */
 export type Hover = { vcpu: number } | { apicId: number } | { vector: number } | null;
 
@@ -61,11 +73,17 @@ export interface LabState {
   tour: Tour | null;
   /** Information for the user that is not an error (what an import did). */
   notice: string | null;
+  /** States the user left, newest first: nothing is lost (restoreSetAside brings one back). */
+  setAside: readonly SetAside[];
 
   /** Run one step (any apic-scenario/1 step object). Invalid input changes nothing. */
   apply(step: unknown): StepResult | null;
-  /** Start over with a new VM. */
+  /** Start over with a new VM (the current session is set aside). */
   reset(vm: VmInput): void;
+  /** Load a scenario document as the session (the current one is set aside); a bad one changes nothing. */
+  loadScenario(doc: unknown, label: string): boolean;
+  /** Go back to a state the user left; the current one is set aside in its place. */
+  restoreSetAside(index: number): boolean;
   /** Change the VM's configuration and replay the log under it. */
   configure(vm: VmInput): void;
   /** Show the state after `n` steps. */
@@ -87,6 +105,7 @@ export interface LabState {
   /** Restore a session from a fragment; a bad one is reported and changes nothing. */
   openLink(fragment: string): boolean;
   /** Load a tour document and show its start (cursor 0). */
+  /** Play a tour in a workspace of its own; endTour() returns to the session as it was. */
   startTour(doc: unknown): boolean;
   endTour(): void;
   setNotice(text: string | null): void;
@@ -166,6 +185,15 @@ export function createLabStore(initial: VmInput = DEFAULT_VM) {
       }
     };
 
+    /** Keep the current session before an action replaces it (only if it has steps to lose). */
+    const keep = (label: string, session = get().session()) => {
+      const steps = (session.scenario as { steps?: unknown[] }).steps?.length ?? 0;
+      if (steps === 0 || get().tour) return;
+      set({ setAside: [{ label, session, steps }, ...get().setAside].slice(0, MAX_SET_ASIDE) });
+    };
+    /** The session the user had before a tour started. */
+    let beforeTour: SharedSession | null = null;
+
     return {
       vmInput: initial,
       title: '',
@@ -177,12 +205,16 @@ export function createLabStore(initial: VmInput = DEFAULT_VM) {
       error: null,
       tour: null,
       notice: null,
+      setAside: [],
 
       apply(raw) {
         const { log, cursor, vmInput } = get();
         try {
           const step = parseScenario({ format: 'apic-scenario/1', vm: vmInput, steps: [raw] }).steps[0];
-          if (cursor !== log.length) current = build(vmInput, log.slice(0, cursor).map((e) => e.step));
+          if (cursor !== log.length) {
+            keep(`steps ${cursor}-${log.length - 1}, undone before step ${cursor} was replaced`);
+            current = build(vmInput, log.slice(0, cursor).map((e) => e.step));
+          }
           const before = regsOf(current.vm);
           const result = applyStep(current.vm, step, cursor);
           result.trace = current.vm.takeTrace();
@@ -196,7 +228,31 @@ export function createLabStore(initial: VmInput = DEFAULT_VM) {
         }
       },
       reset(vmInput) {
+        keep('before Reset');
         load(vmInput, [], '');
+      },
+      loadScenario(doc, label) {
+        try {
+          const s = parseScenario(doc);
+          const session = get().session();
+          if (!load(s.vm, s.steps, s.title ?? '')) return false;
+          keep(label, session);
+          return true;
+        } catch (e) {
+          if (!(e instanceof ScenarioInputError)) throw e;
+          set({ error: `${label}: ${e.message}` });
+          return false;
+        }
+      },
+      restoreSetAside(index) {
+        const entry = get().setAside[index];
+        if (!entry) return false;
+        const session = get().session();
+        if (!get().restore(entry.session, 'set-aside session')) return false;
+        const rest = get().setAside.filter((_, i) => i !== index);
+        const steps = (session.scenario as { steps?: unknown[] }).steps?.length ?? 0;
+        set({ setAside: (steps ? [{ label: 'the session before going back', session, steps }, ...rest] : rest).slice(0, MAX_SET_ASIDE) });
+        return true;
       },
       configure(vmInput) {
         load(vmInput, get().log.map((e) => e.step), get().title, get().cursor);
@@ -222,7 +278,10 @@ export function createLabStore(initial: VmInput = DEFAULT_VM) {
       importScenario(text) {
         try {
           const s = parseScenarioText(text);
-          return load(s.vm, s.steps, s.title ?? '');
+          const session = get().session();
+          if (!load(s.vm, s.steps, s.title ?? '')) return false;
+          keep('before Import', session);
+          return true;
         } catch (e) {
           if (!(e instanceof ScenarioInputError)) throw e;
           set({ error: `import: ${e.message}` });
@@ -265,14 +324,19 @@ export function createLabStore(initial: VmInput = DEFAULT_VM) {
           set({ error: d.message });
           return false;
         }
-        return get().restore(d.session, 'link');
+        const session = get().session();
+        if (!get().restore(d.session, 'link')) return false;
+        keep('before opening a link', session);
+        return true;
       },
       startTour(doc) {
         try {
           const s = parseScenario(doc);
           const t = (s.raw.tour ?? {}) as Partial<Tour>;
           const raw = s.raw.steps as { narration?: string; focus?: string[] }[];
+          const session = get().tour ? beforeTour : get().session();
           if (!load(s.vm, s.steps, s.title ?? '', 0)) return false;
+          beforeTour = session;
           set({
             tour: {
               id: String(t.id ?? ''),
@@ -293,7 +357,10 @@ export function createLabStore(initial: VmInput = DEFAULT_VM) {
         }
       },
       endTour() {
+        const back = beforeTour;
+        beforeTour = null;
         set({ tour: null });
+        if (back) get().restore(back, 'the session before the tour');
       },
       setNotice(notice) {
         set({ notice });

@@ -83,6 +83,8 @@ export function persistStore(store: { getState(): LabState; subscribe(f: (s: Lab
     }
   };
   const unsubscribe = store.subscribe((s, p) => {
+    // A tour plays in a workspace of its own: the stored session stays the user's.
+    if (s.tour) return;
     if (s.log === p.log && s.cursor === p.cursor && s.vmInput === p.vmInput && s.selectedVcpu === p.selectedVcpu) return;
     clearTimeout(timer);
     timer = setTimeout(save, delayMs);

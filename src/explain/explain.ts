@@ -94,9 +94,11 @@ function explainRoute(d: RouteDecision, form: Form): string {
     case 'SHORTHAND_ALL':
       s = `slow path: shorthand "${d.shorthand === 'all' ? 'all including self' : 'all excluding self'}" matches every vCPU one by one`;
       break;
-    case 'NO_MAP':
-      s = `slow path: there is no optimized map${d.mapWhy?.[0] ? ` (${explainMap(d.mapWhy[0], 'short')})` : ''}`;
+    case 'NO_MAP': {
+      const alias = d.mapWhy?.find((m) => m.code === 'PHYS_ID_ALIASED');
+      s = `slow path: there is no optimized map${alias ? ` (${physAliasCause(alias)})` : ''}`;
       break;
+    }
     case 'MAP_DISABLED':
       s = `slow path: the map's logical part is disabled${d.mapWhy?.find((m) => m.kvm === 'kvm_recalculate_logical_map') ? ` (${explainMap(d.mapWhy.find((m) => m.kvm === 'kvm_recalculate_logical_map')!, 'short')})` : ''}`;
       break;
@@ -283,8 +285,7 @@ function explainMap(d: MapDecision, form: Form, now: Now = {}): string {
   const long = form === 'long';
   switch (d.code) {
     case 'PHYS_ID_ALIASED': {
-      const flag = d.x2apicFormat ? '' : now.x2apicFormat ? ' and 32-bit IDs were off at that rebuild (enabling them takes effect at the next one)' : ' and 32-bit IDs are off';
-      const s = `${listVcpus(d.vcpus)} share physical APIC ID ${d.physId}${flag}: no optimized map`;
+      const s = `${physAliasCause(d, now)}: no optimized map`;
       return long ? `${s}. Without KVM_X2APIC_API_USE_32BIT_IDS, KVM cannot tell aliased IDs apart, so it drops the whole map and every interrupt takes the slow path.` : s;
     }
     case 'XAPIC_ID_MISMATCH': {
@@ -323,6 +324,12 @@ function explainMap(d: MapDecision, form: Form, now: Now = {}): string {
         : s;
     }
   }
+}
+
+/** Who shares which physical ID, and the state of 32-bit IDs then and now. */
+function physAliasCause(d: MapDecision, now: Now = {}): string {
+  const flag = d.x2apicFormat ? '' : now.x2apicFormat ? ' and 32-bit IDs were off at that rebuild (enabling them takes effect at the next one)' : ' and 32-bit IDs are off';
+  return `${listVcpus(d.vcpus)} share physical APIC ID ${d.physId}${flag}`;
 }
 
 const inhibitEngine = (d: InhibitDecision) => (d.reason === 'DISABLED' ? 'the enable_apicv / avic module parameter is off' : '');

@@ -20,7 +20,11 @@ test.describe('optimized APIC map', () => {
     // A fresh VM: vCPU 3 was created last, and KVM rebuilt the map during its RESET.
     await expect(map.getByTestId('map-slot-2')).toHaveClass(/st-xapic/);
     await expect(map.getByTestId('map-slot-3')).toHaveClass(/st-missing/);
-    await expect(map.getByTestId('map-notin')).toContainText('vCPU 3 not in the map until the next rebuild');
+    // Why, from the rebuild's decision, with a link to the KVM function that made it.
+    const found = map.getByTestId('map-why');
+    await expect(found).toContainText('vCPU 3 is missing from the optimized map until the next rebuild. KVM_CREATE_VCPU resets the new LAPIC');
+    await expect(found.getByRole('link', { name: /kvm_vcpu_reset/ })).toHaveAttribute('href', /elixir\.bootlin\.com\/linux\/latest\/A\/ident\/kvm_vcpu_reset$/);
+    await expect(map.getByTestId('map-notin')).toHaveCount(0);
     await page.screenshot({ path: SHOTS + '/apic-map-fresh.png' });
 
     for (const v of [0, 1, 2, 3]) await apply(page, { op: 'mmio_write', vcpu: v, offset: '0xf0', value: '0x1ff' });
@@ -31,6 +35,7 @@ test.describe('optimized APIC map', () => {
       await expect(card).toContainText(`vCPU ${v}`);
     }
     await expect(map.getByTestId('map-notin')).toHaveCount(0);
+    await expect(map.getByTestId('map-why')).toHaveCount(0);
     await expect(map.getByTestId('map-summary')).toContainText('4 of 4 vCPUs in phys_map');
 
     // Linked views: hovering a slot's vCPU sets the store's hover; clicking selects the vCPU.
@@ -58,8 +63,9 @@ test.describe('optimized APIC map', () => {
     const map = panel(page);
     const absent = map.getByTestId('map-absent');
     await expect(absent).toContainText('No optimized map');
-    await expect(absent).toContainText('every interrupt takes the slow path');
-    await expect(absent).toContainText('vCPUs 0 and 256 share physical APIC ID 0 and 32-bit IDs are off');
+    await expect(absent).toContainText('vCPUs 0 and 256 share physical APIC ID 0 and 32-bit IDs are off: no optimized map.');
+    await expect(absent).toContainText('so it drops the whole map and every interrupt takes the slow path');
+    await expect(absent.getByRole('link', { name: /kvm_recalculate_phys_map/ })).toBeVisible();
     await expect(map.getByTestId('map-slot-0')).toHaveClass(/st-conflict/);
     await expect(map.getByTestId('map-slot-0')).toHaveAttribute('data-vcpu', '0 256');
 
@@ -67,9 +73,12 @@ test.describe('optimized APIC map', () => {
     await apply(page, { op: 'msi', addressLo: '0xfee00000', data: '0x400' });
     const route = map.getByTestId('map-route');
     await expect(route).toContainText('slow path');
-    await expect(route).toContainText('KVM matched every vCPU one by one');
-    await expect(route).toContainText('3 vCPUs examined');
-    await expect(route).toContainText('Targets: vCPU 0 and 256');
+    await expect(route.getByTestId('map-route-why')).toContainText(
+      'NMI vector 0 to physical destination 0x0 (an MSI): slow path: there is no optimized map (vCPUs 0 and 256 share physical APIC ID 0',
+    );
+    await expect(route).toContainText('KVM examined 3 vCPUs and matched vCPUs 0 and 256.');
+    await expect(route).toContainText('Accepted by vCPU 0 and 256.');
+    await expect(route.getByRole('link', { name: /kvm_irq_delivery_to_apic/ })).toBeVisible();
     await page.screenshot({ path: SHOTS + '/apic-map-aliased.png' });
   });
 
@@ -86,7 +95,8 @@ test.describe('optimized APIC map', () => {
     await apply(page, { op: 'wrmsr', vcpu: 0, msr: '0x830', value: '0x200000030' });
     const route = map.getByTestId('map-route');
     await expect(route).toContainText('fast path');
-    await expect(route).toContainText('Fixed vector 0x30 from vCPU 0 to physical destination 0x2');
+    await expect(route.getByTestId('map-route-why')).toContainText('Fixed vector 48 to physical destination 0x2 from vCPU 0: fast path: phys_map[2] holds vCPU 2.');
+    await expect(route.getByRole('link', { name: /kvm_apic_map_get_dest_lapic/ })).toHaveAttribute('href', /\/ident\/kvm_apic_map_get_dest_lapic$/);
     await expect(route).toContainText('Through phys_map[2] → vCPU 2');
     await expect(map.getByTestId('map-slot-2')).toHaveClass(/on-route/);
     await expect(map.getByTestId('map-slot-2')).toHaveClass(/route-target/);
@@ -113,15 +123,44 @@ test.describe('optimized APIC map', () => {
     await apply(page, { op: 'mmio_write', vcpu: 1, offset: '0x310', value: '0x9000000' });
     await apply(page, { op: 'mmio_write', vcpu: 1, offset: '0x300', value: '0x841' });
     const route = map.getByTestId('map-route');
-    await expect(route).toContainText('from vCPU 1 to logical destination 0x9');
+    await expect(route).toContainText('Fixed vector 65 to logical destination 0x9 from vCPU 1: fast path: xAPIC flat logical mask 0x9 selects vCPUs 0 and 3.');
     await expect(route).toContainText('Through xapic_flat_map bit 0 and 3 → vCPU 0 and 3');
     await expect(logical.locator('td.on-route')).toHaveCount(2);
     await page.screenshot({ path: SHOTS + '/apic-map-flat.png' });
 
     await apply(page, { op: 'msi', addressLo: '0xfee02000', data: '0x4031' });
-    await expect(route).toContainText('from a device (MSI) to physical destination 0x2');
+    await expect(route).toContainText('Fixed vector 49 to physical destination 0x2 (an MSI): fast path: phys_map[2] holds vCPU 2.');
     await expect(map.getByTestId('map-slot-2')).toHaveClass(/on-route/);
     await expect(map.locator('path.route-path')).toHaveCount(1);
+  });
+
+  test('a cluster IPI goes through xapic_cluster_map; a dropped target says why', async ({ page }) => {
+    await page.goto('/');
+    const apic = (v: number, cluster: number, bit: number) => [
+      { op: 'mmio_write', vcpu: v, offset: '0xf0', value: '0x1ff' },
+      { op: 'mmio_write', vcpu: v, offset: '0xe0', value: '0x0fffffff' },
+      { op: 'mmio_write', vcpu: v, offset: '0xd0', value: '0x' + (((cluster << 4) | (1 << bit)) << 24 >>> 0).toString(16) },
+    ];
+    for (const step of [...apic(0, 1, 0), ...apic(1, 1, 1), ...apic(2, 2, 0), ...apic(3, 2, 1)]) await apply(page, step);
+    await apply(page, { op: 'mmio_write', vcpu: 0, offset: '0x310', value: '0x23000000' });
+    await apply(page, { op: 'mmio_write', vcpu: 0, offset: '0x300', value: '0x831' });
+    const map = panel(page);
+    const route = map.getByTestId('map-route');
+    await expect(route.getByTestId('map-route-why')).toContainText('logical destination 0x23 from vCPU 0: fast path: xAPIC cluster logical cluster 2 mask 0x3 selects vCPUs 2 and 3.');
+    await expect(route).toContainText('Through xapic_cluster_map[2] bit 0 and 1 → vCPU 2 and 3');
+    await expect(map.getByRole('table', { name: 'xapic_cluster_map' }).locator('td.on-route')).toHaveCount(2);
+    await route.scrollIntoViewIfNeeded();
+    await page.screenshot({ path: SHOTS + '/apic-map-cluster.png' });
+
+    // vCPU 2 software-disabled: it leaves the logical table, but phys_map still selects it and its LAPIC drops the interrupt.
+    await apply(page, { op: 'mmio_write', vcpu: 2, offset: '0xf0', value: '0xff' });
+    await apply(page, { op: 'mmio_write', vcpu: 0, offset: '0x310', value: '0x2000000' });
+    await apply(page, { op: 'mmio_write', vcpu: 0, offset: '0x300', value: '0x32' });
+    await expect(route).toContainText('Through phys_map[2] → nobody accepted it.');
+    const dropped = route.getByTestId('map-dropped');
+    await expect(dropped).toHaveText(/vCPU 2: Fixed vector 50 dropped: the APIC is disabled \(software-disabled: SPIV bit 8 is clear\)/);
+    await expect(dropped.getByRole('link', { name: /__apic_accept_irq/ })).toBeVisible();
+    await expect(map.getByTestId('map-slot-2')).toHaveClass(/route-dropped/);
   });
 
   test('a rebuild fades changed slots in and an IPI pulses, under 300 ms; reduced motion skips both', async ({ page }) => {

@@ -36,8 +36,9 @@ test.describe('alias conflicts and APICv inhibits', () => {
     await expect(row.getByRole('button', { name: /select vCPU 256\b/ })).toBeVisible();
     await expect(row).toContainText('slow');
     await expect(row).toContainText('both receive');
-    await expect(row).toContainText('kvm_apic_match_physical_addr');
-    await expect(conflicts).toContainText('PHYSICAL_ID_ALIASED');
+    await expect(row).toContainText('vCPUs 0 and 256 share physical APIC ID 0');
+    await expect(row).toContainText('kvm_irq_delivery_to_apic');
+    await expect(row).toContainText('kvm_recalculate_phys_map');
     await expect(conflicts).toContainText('Truncated xAPIC IDs (1)');
     await expect(conflicts.getByRole('button', { name: /select vCPU 256/ }).last()).toContainText('256→0');
 
@@ -45,6 +46,7 @@ test.describe('alias conflicts and APICv inhibits', () => {
     const aliased = inhibits.getByTestId('inhibit-PHYSICAL_ID_ALIASED');
     await expect(aliased).toContainText('SET');
     await expect(aliased).toContainText('set by: vCPUs 0 and 256 share physical APIC ID 0 and 32-bit IDs are off');
+    await expect(aliased.getByRole('link', { name: /kvm_recalculate_phys_map/ })).toHaveAttribute('href', /elixir\.bootlin\.com\/linux\/latest\/A\/ident\/kvm_recalculate_phys_map/);
     await expect(inhibits.getByTestId('inhibit-APIC_BASE_MODIFIED')).toContainText('clear');
     await expect(inhibits.getByTestId('inhibit-APIC_BASE_MODIFIED')).toContainText('sticky');
     await expect(inhibits.getByTestId('apicv-active')).toHaveText('⊘ APICv inhibited');
@@ -64,8 +66,8 @@ test.describe('alias conflicts and APICv inhibits', () => {
     await importDoc(page, aliasDoc(true));
     const row = page.getByRole('region', { name: 'Alias conflicts' }).getByTestId('conflict-phys-0');
     await expect(row).toContainText('fast');
-    await expect(row).toContainText('only vCPU 0 (first vCPU wins)');
-    await expect(row).toContainText('KVM_X2APIC_API_USE_32BIT_IDS');
+    await expect(row).toContainText('only vCPU 0');
+    await expect(row).toContainText('phys_map[0] keeps vCPU 0 (first vCPU wins)');
     const inhibits = page.getByRole('region', { name: 'APICv inhibits' });
     await expect(inhibits.getByTestId('apicv-active')).toHaveText('● APICv active');
     await expect(inhibits.getByTestId('inhibit-PHYSICAL_ID_ALIASED')).toContainText('clear');
@@ -77,8 +79,8 @@ test.describe('alias conflicts and APICv inhibits', () => {
     await page.goto('/');
     await importDoc(page, aliasDoc(false, { kvm: '6.2' }));
     const row = page.getByRole('region', { name: 'Alias conflicts' }).getByTestId('conflict-phys-0');
-    await expect(row).toContainText('only vCPU 0 (first vCPU wins)');
-    await expect(row).toContainText('Before 6.3');
+    await expect(row).toContainText('only vCPU 0');
+    await expect(row).toContainText('first vCPU wins');
     const inhibits = page.getByRole('region', { name: 'APICv inhibits' });
     await expect(inhibits.getByTestId('inhibit-PHYSICAL_ID_ALIASED')).toHaveCount(0);
     await expect(inhibits).toContainText('1 not in KVM 6.2');
@@ -112,9 +114,15 @@ test.describe('alias conflicts and APICv inhibits', () => {
     });
     const conflicts = page.getByRole('region', { name: 'Alias conflicts' });
     await expect(conflicts.getByTestId('conflict-phys-3')).toContainText('both receive');
+    await expect(conflicts.getByTestId('conflict-phys-3')).toContainText('vCPUs 2 and 3 share physical APIC ID 3');
     await expect(conflicts.getByTestId('conflict-log-0x01')).toContainText('flat bit 0');
     await expect(conflicts.getByTestId('conflict-log-0x04')).toContainText('flat bit 2');
-    await expect(conflicts).toContainText('more than one bit set');
+    // The alias removed the whole map: the rebuild never judged the logical IDs, so no multi-bit finding is shown.
+    const logicalRow = conflicts.getByTestId('conflict-log-0x01');
+    await logicalRow.getByRole('button', { name: /logical ID 0x01/ }).click();
+    await expect(logicalRow).toContainText('slow path: there is no optimized map');
+    await expect(logicalRow).toContainText('vCPUs 2 and 3 share physical APIC ID 3');
+    await expect(conflicts).not.toContainText('more than one bit set');
     await expect(page.getByRole('region', { name: 'APICv inhibits' }).getByTestId('inhibit-APIC_ID_MODIFIED')).toContainText('SET');
     await page.screenshot({ path: `${SHOTS}/conflicts-4-logical.png` });
   });
@@ -131,5 +139,44 @@ test.describe('alias conflicts and APICv inhibits', () => {
     const overflow = await page.evaluate(() => [document.documentElement.scrollWidth, document.documentElement.scrollHeight]);
     expect(overflow).toEqual([1280, 720]);
     await page.screenshot({ path: `${SHOTS}/conflicts-300.png` });
+  });
+});
+
+test.describe("the issue's cases, in every panel", () => {
+  const mmio = (vcpu: number, offset: string, value: string) => ({ op: 'mmio_write', vcpu, offset, value });
+
+  test('(a) vCPU 2 takes xAPIC ID 1 while vCPU 0 has a multi-bit LDR: vCPUs 1 and 2 and ID 1 are blamed', async ({ page }) => {
+    await page.goto('/');
+    await importDoc(page, { format: 'apic-scenario/1', vm: { vcpus: 4, vendor: 'amd' }, steps: [mmio(0, '0xf0', '0x1ff'), mmio(0, '0xd0', '0x03000000'), mmio(2, '0x20', '0x01000000')] });
+    const inhibits = page.getByRole('region', { name: 'APICv inhibits' });
+    for (const reason of ['PHYSICAL_ID_ALIASED', 'LOGICAL_ID_ALIASED']) {
+      const row = inhibits.getByTestId(`inhibit-${reason}`);
+      await expect(row).toContainText('SET');
+      await expect(row).toContainText('vCPUs 1 and 2 share physical APIC ID 1');
+      await expect(row).not.toContainText(/vCPU 0\b|logical ID 0x3/);
+    }
+    const conflicts = page.getByRole('region', { name: 'Alias conflicts' });
+    await expect(conflicts.getByTestId('conflict-count')).toHaveText('⚠ 1 physical · 0 logical');
+    await expect(conflicts.getByTestId('conflict-phys-1')).toContainText('vCPUs 1 and 2 share physical APIC ID 1');
+    await expect(conflicts).not.toContainText(/vCPU 0\b|logical ID/);
+    const warnings = page.getByTestId('warnings');
+    await expect(warnings).toContainText('vCPUs 1 and 2 share physical APIC ID 1');
+    await expect(warnings).not.toContainText(/vCPU 0\b|logical ID/);
+    await page.screenshot({ path: `${SHOTS}/case-a.png` });
+  });
+
+  test('(b) 32-bit IDs enabled after the alias removed the map: the panels say they were off at that rebuild', async ({ page }) => {
+    await page.goto('/');
+    await importDoc(page, { format: 'apic-scenario/1', vm: { vcpus: [0, 256] }, steps: [mmio(0, '0xf0', '0x1ff'), { op: 'enable_cap', cap: 'X2APIC_API', flags: 1 }] });
+    await expect(page.locator('label', { hasText: '32-bit IDs' }).getByRole('checkbox')).toBeChecked();
+    await expect(page.getByTestId('map-state')).toHaveText('map absent');
+    const aliased = page.getByRole('region', { name: 'APICv inhibits' }).getByTestId('inhibit-PHYSICAL_ID_ALIASED');
+    const conflict = page.getByRole('region', { name: 'Alias conflicts' }).getByTestId('conflict-phys-0');
+    const warnings = page.getByTestId('warnings');
+    for (const panel of [aliased, conflict, warnings]) {
+      await expect(panel).toContainText('32-bit IDs were off at that rebuild');
+      await expect(panel).not.toContainText('are off');
+    }
+    await page.screenshot({ path: `${SHOTS}/case-b.png` });
   });
 });

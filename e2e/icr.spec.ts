@@ -36,7 +36,10 @@ test.describe('ICR composer', () => {
     await expect(delivered).toContainText('Fixed');
     await expect(delivered).toContainText('0x41');
     await expect(icr.getByTestId('icr-result')).toContainText('fast: through the optimized map');
-    await expect(icr.getByTestId('icr-why')).toHaveText('phys_map[2]');
+    const why = icr.getByTestId('icr-why');
+    await expect(why).toContainText('Why: Fixed vector 65 to physical destination 0x2 from vCPU 0: fast path: phys_map[2] holds vCPU 2.');
+    await expect(why.getByRole('link', { name: /kvm_apic_map_get_dest_lapic/ })).toHaveAttribute('href', /\/ident\/kvm_apic_map_get_dest_lapic$/);
+    await expect(icr.getByTestId('icr-dropped')).toHaveCount(0);
     expect(await irrOf(page, 2)).toContain(65);
     // Both writes are logged: ICR2, then the ICR write that sends.
     const steps = await page.evaluate(() => window.lab.getState().log.slice(-2).map((e) => e.step));
@@ -52,6 +55,22 @@ test.describe('ICR composer', () => {
     await expect(page.getByRole('region', { name: 'Register page' }).getByTestId('reg-0x220')).toContainText('0x00000002');
     await page.mouse.move(0, 0);
     await page.screenshot({ path: `${SHOTS}/icr-4vcpus.png` });
+  });
+
+  test('a target whose APIC is software-disabled drops the IPI, and the panel says why', async ({ page }) => {
+    await page.goto('/');
+    // The default VM: every APIC is software-disabled (SPIV bit 8 clear).
+    const icr = page.getByRole('region', { name: 'ICR' });
+    await icr.getByLabel('destination', { exact: true }).fill('1');
+    await icr.getByRole('button', { name: 'Send IPI' }).click();
+    await expect(icr.getByTestId('icr-delivered')).toContainText('no LAPIC accepted it');
+    const dropped = icr.getByTestId('icr-dropped');
+    await expect(dropped).toHaveText(/^✖ vCPU 1: Fixed vector 65 dropped: the APIC is disabled \(software-disabled: SPIV bit 8 is clear\)/);
+    await expect(dropped.getByRole('link', { name: /__apic_accept_irq/ })).toBeVisible();
+    await expect(icr.getByTestId('icr-why')).toContainText('fast path: phys_map[1] holds vCPU 1.');
+    expect(await irrOf(page, 1)).toEqual([]);
+    await page.mouse.move(0, 0);
+    await page.screenshot({ path: `${SHOTS}/icr-dropped.png` });
   });
 
   test('raw value and fields stay in sync; bad hex sends nothing', async ({ page }) => {
@@ -117,7 +136,10 @@ test.describe('ICR composer', () => {
     await expect(icr.getByTestId('icr-note')).toContainText('reserved bits 13 set (0x2000): #GP');
     await expect(icr.getByLabel('vector', { exact: true })).toHaveValue('0x41');
     await icr.getByRole('button', { name: 'Send IPI' }).click();
-    await expect(icr.getByTestId('icr-fault')).toContainText('#GP: x2APIC ICR reserved bits');
+    const fault = icr.getByTestId('icr-fault');
+    await expect(fault).toContainText('#GP: vCPU 0: x2APIC ICR reserved bits 31:20, 17:16 or 13 set (X2APIC_ICR_RESERVED_BITS): a #GP for the guest.');
+    await expect(fault.getByRole('link', { name: /kvm_x2apic_icr_write/ })).toBeVisible();
+    await expect(icr.getByTestId('icr-why')).toHaveCount(0);
     await expect(icr.getByTestId('icr-delivered')).toHaveCount(0);
     expect(await irrOf(page, 261)).toEqual([65]);
     await page.screenshot({ path: `${SHOTS}/icr-gp.png` });

@@ -61,17 +61,27 @@ export function emptyApicMap(vcpus: readonly Vcpu[]): ApicMap {
 export class HotplugChoices {
   private readonly firstWins = new Map<number, MapDecision>();
   private readonly byX2apicId: VcpuId[] = [];
+  private readonly x2apicWins = new Map<number, MapDecision>();
   constructor(private readonly legacy: boolean) {}
   lost(physId: number, holder: Vcpu, loser: Vcpu): void {
     const d = this.firstWins.get(physId);
     if (d) d.vcpus.push(loser.id);
     else this.firstWins.set(physId, { kind: 'map', code: 'HOTPLUG_FIRST_WINS', kvm: 'kvm_recalculate_phys_map', vcpus: [holder.id, loser.id], physId, x2apicFormat: !this.legacy, ...(this.legacy ? { legacy: true } : {}) });
   }
+  /** phys_map[x2apic_id] is set whoever held it: note the xAPIC-ID holder it displaces. */
+  setX2apicSlot(map: ApicMap, physId: number, v: Vcpu): void {
+    const old = map.phys.get(physId);
+    map.phys.set(physId, v);
+    if (!old || old === v) return;
+    const d = this.x2apicWins.get(physId);
+    if (d) d.vcpus.push(old.id);
+    else this.x2apicWins.set(physId, { kind: 'map', code: 'HOTPLUG_X2APIC_WINS', kvm: 'kvm_recalculate_phys_map', vcpus: [v.id, old.id], physId, ...(this.legacy ? { legacy: true } : { x2apicFormat: true }) });
+  }
   reachedByX2apicId(v: Vcpu): void {
     this.byX2apicId.push(v.id);
   }
   decisions(): MapDecision[] {
-    const out = [...this.firstWins.values()];
+    const out = [...this.firstWins.values(), ...this.x2apicWins.values()];
     if (this.byX2apicId.length) out.push({ kind: 'map', code: 'HOTPLUG_X2APIC_ID', kvm: 'kvm_recalculate_phys_map', vcpus: this.byX2apicId, ...(this.legacy ? { legacy: true } : { x2apicFormat: true }) });
     return out;
   }
@@ -96,7 +106,7 @@ export function buildApicMap(vcpus: readonly Vcpu[], x2apicFormat: boolean): Map
     if (x2apicFormat) {
       // Hotplug hack: reachable by x2APIC ID even in xAPIC mode; aliased xAPIC IDs: first wins.
       if (apic.x2apicMode || x2 > 0xff) {
-        map.phys.set(x2, v);
+        hotplug.setX2apicSlot(map, x2, v);
         if (!apic.x2apicMode) hotplug.reachedByX2apicId(v);
       }
       if (!apic.x2apicMode) {
@@ -109,13 +119,14 @@ export function buildApicMap(vcpus: readonly Vcpu[], x2apicFormat: boolean): Map
       const holder = map.phys.get(physId);
       if (holder) {
         // The half-built map is thrown away, with whatever its logical part had found.
-        return { map: null, xapicIdMismatch, why: [{ kind: 'map', code: 'PHYS_ID_ALIASED', kvm: 'kvm_recalculate_phys_map', vcpus: [holder.id, v.id], physId, x2apicFormat }] };
+        const alias: MapDecision = { kind: 'map', code: 'PHYS_ID_ALIASED', kvm: 'kvm_recalculate_phys_map', vcpus: [holder.id, v.id], physId, x2apicFormat };
+        return { map: null, xapicIdMismatch, why: xapicIdMismatch ? [alias, xapicIdMismatch] : [alias] };
       }
       map.phys.set(physId, v);
     }
     recalculateLogicalMap(map, v, why);
   }
-  return { map, xapicIdMismatch, why: [...why, ...hotplug.decisions()] };
+  return { map, xapicIdMismatch, why: [...why, ...(xapicIdMismatch ? [xapicIdMismatch] : []), ...hotplug.decisions()] };
 }
 
 /** kvm_recalculate_logical_map(). */

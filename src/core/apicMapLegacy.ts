@@ -39,7 +39,7 @@ export function buildApicMapV62(vcpus: readonly Vcpu[]): MapRebuild {
     const xid = apic.xapicId;
     const x2 = apic.x2apicId;
     if ((apic.x2apicMode || x2 > 0xff) && x2 <= maxId) {
-      map.phys.set(x2, v);
+      hotplug.setX2apicSlot(map, x2, v);
       if (!apic.x2apicMode) hotplug.reachedByX2apicId(v);
     }
     if (!apic.x2apicMode) {

@@ -303,6 +303,8 @@ export const MAP_CODES = [
   'XAPIC_ID_MISMATCH',
   /** With 32-bit IDs (or <= 6.2), the first vCPU keeps an aliased xAPIC ID's slot. */
   'HOTPLUG_FIRST_WINS',
+  /** With 32-bit IDs (or <= 6.2), an x2APIC ID takes its slot from a vCPU with that xAPIC ID. */
+  'HOTPLUG_X2APIC_WINS',
   /** An xAPIC-mode vCPU above 255 is also reachable by its 32-bit ID (the hotplug hack). */
   'HOTPLUG_X2APIC_ID',
   /** Software-enabled APICs use different logical modes: logical map disabled. */

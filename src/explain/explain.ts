@@ -32,7 +32,7 @@ export function listVcpus(ids: readonly number[], max = 8): string {
 export function explain(d: Decision, form: Form = 'short', now: Now = {}): string {
   switch (d.kind) {
     case 'route':
-      return explainRoute(d, form);
+      return explainRoute(d, form, now);
     case 'accept':
       return explainAccept(d, form);
     case 'event':
@@ -54,7 +54,7 @@ const logicalModeWords: Record<string, string> = {
   MAP_DISABLED: 'disabled',
 };
 
-function explainRoute(d: RouteDecision, form: Form): string {
+function explainRoute(d: RouteDecision, form: Form, now: Now): string {
   const dest = `${d.logical ? 'logical' : 'physical'} destination ${hex(d.destId)}`;
   const whom = d.vcpus.length ? listVcpus(d.vcpus) : 'nobody';
   let s: string;
@@ -96,7 +96,7 @@ function explainRoute(d: RouteDecision, form: Form): string {
       break;
     case 'NO_MAP': {
       const alias = d.mapWhy?.find((m) => m.code === 'PHYS_ID_ALIASED');
-      s = `slow path: there is no optimized map${alias ? ` (${physAliasCause(alias)})` : ''}`;
+      s = `slow path: there is no optimized map${alias ? ` (${physAliasCause(alias, now)})` : ''}`;
       break;
     }
     case 'MAP_DISABLED':
@@ -296,6 +296,10 @@ function explainMap(d: MapDecision, form: Form, now: Now = {}): string {
       const [holder, ...losers] = d.vcpus;
       const s = `${listVcpus(d.vcpus)} answer to xAPIC ID ${d.physId}; phys_map[${d.physId}] keeps ${vcpu(holder)} (first vCPU wins)`;
       return long ? `${s}. ${listVcpus(losers)} ${losers.length === 1 ? 'is' : 'are'} reached by that ID only on the slow path.` : s;
+    }
+    case 'HOTPLUG_X2APIC_WINS': {
+      const s = `phys_map[${d.physId}] goes to ${vcpu(d.vcpus[0])} (x2APIC ID ${d.physId}) over ${listVcpus(d.vcpus.slice(1))} (xAPIC ID ${d.physId})`;
+      return long ? `${s}: an x2APIC ID always takes its slot, an xAPIC ID only an empty one.` : s;
     }
     case 'HOTPLUG_X2APIC_ID': {
       const s = `${listVcpus(d.vcpus)} in xAPIC mode ${d.vcpus.length === 1 ? 'is' : 'are'} also reachable by ${d.vcpus.length === 1 ? 'its' : 'their'} 32-bit ID (the hotplug hack)`;

@@ -106,8 +106,8 @@ export function logicalAliasArchitecture(cluster: number | null, bit: number, vc
 
 export const hardwareShort = (n: number) => `HW: ${n === 2 ? 'both' : 'all'}`;
 export const logicalSlotWords = (cluster: number | null, bit: number) => (cluster === null ? `flat bit ${bit}` : `cluster ${cluster} bit ${bit}`);
-export const physicalPreviewHelp = 'a Fixed IPI to each shared ID, routed as KVM would route it now';
-export const logicalPreviewHelp = 'a logical Fixed IPI to each shared bit, routed as KVM would route it now';
+export const physicalPreviewHelp = 'a Fixed IPI to each ID, as KVM routes it now';
+export const logicalPreviewHelp = 'a logical Fixed IPI to each, as KVM routes it now';
 export const NO_PHYSICAL_ALIAS = 'No shared physical APIC ID: every hardware-enabled vCPU has its own.';
 export const CONFLICTS_CHECKED =
   'Checked: the physical IDs of hardware-enabled vCPUs (8-bit xAPIC ID in xAPIC mode, 32-bit ID in x2APIC mode), the logical IDs of software-enabled APICs with a non-zero LDR, and the xAPIC IDs of vCPUs above 255.';
@@ -129,8 +129,8 @@ export function logicalIpiWarning(logicalId: number, got: readonly number[], sha
   return `Logical IPI to ${hex2(logicalId)} went ${got.length ? `only to ${listVcpus(got)}` : 'to nobody'}; hardware would deliver it to ${listVcpus(sharing)}`;
 }
 
-/** A warning standing for several findings of one kind: the first one's words and how many more. */
-export const andMore = (text: string, more: number) => `${text} (+${more} more like it)`;
+/** A warning standing for `n` findings of one kind: how many, then the first one's words. */
+export const findingsLike = (n: number, text: string) => `${n} like this: ${text}`;
 
 export function relocatedBaseWarning(vcpus: readonly number[], base: bigint): { text: string; detail: string } {
   return {

@@ -1,5 +1,5 @@
 import { useEffect, useMemo, useState } from 'react';
-import { traceToText } from '../core/traceFormat';
+import { KVM_FORMAT_EVENTS, traceToText } from '../core/traceFormat';
 import type { Decision } from '../core/decisions';
 import { explain } from '../explain/explain';
 import { labStore, useLab } from '../store/labStore';
@@ -11,6 +11,7 @@ import { VirtualRows } from './VirtualRows';
 const ROW = 20;
 /** How many of a step's decisions (a broadcast's drops can be thousands) are explained one by one. */
 const MAX_WHY = 8;
+const STATUS_LINE = { margin: '2px 0', flex: 'none', fontSize: 12 } as const;
 
 /**
  * Every step with its result, filterable; clicking a step shows the state after it (time travel);
@@ -45,8 +46,9 @@ export function EventLog() {
   useEffect(() => setCopied(null), [log, cursor]);
 
   const copyTrace = async () => {
-    const text = traceToText(log.slice(0, cursor).map((e) => e.result.trace ?? []));
-    if (!text) return setCopied({ ok: false, text: `no trace events up to step ${cursor - 1}` });
+    // Only KVM's own tracepoints: the lab's notes (map rebuilds, IPI virtualization) are not trace-cmd lines.
+    const text = traceToText(log.slice(0, cursor).map((e) => e.result.trace ?? []), { events: KVM_FORMAT_EVENTS });
+    if (!text) return setCopied({ ok: false, text: `no KVM trace events up to step ${cursor - 1}` });
     const lines = text.split('\n').length - 1;
     try {
       await navigator.clipboard.writeText(text);
@@ -73,19 +75,19 @@ export function EventLog() {
           <button onClick={() => store.redo()} disabled={cursor === log.length} aria-label="Redo (Ctrl+Y)" title="Redo (Ctrl+Y)">
             ↷
           </button>
-          <button onClick={copyTrace} disabled={cursor === 0} title="Copy the trace of steps 0 to the shown step as trace-cmd report text">
+          <button className="mini" onClick={copyTrace} disabled={cursor === 0} title={`Copy the KVM trace events (${KVM_FORMAT_EVENTS.join(', ')}) of steps 0 to ${cursor - 1} as trace-cmd report text`}>
             Copy trace
           </button>
           <input className="filter" type="search" placeholder="filter" aria-label="Filter the event log" value={filter} onChange={(e) => setFilter(e.target.value)} />
-          {copied && (
-            <span role="status" className={copied.ok ? 'small' : 'error'} data-testid="copy-trace-status">
-              {copied.text}
-            </span>
-          )}
         </div>
       }
     >
       <div className="logwrap">
+        {copied && (
+          <p role="status" className={copied.ok ? 'muted' : 'error'} style={STATUS_LINE} data-testid="copy-trace-status">
+            {copied.text}
+          </p>
+        )}
         {log.length === 0 ? (
           <p className="muted">No steps yet: every action in the other panels is logged here as a scenario step.</p>
         ) : (

@@ -49,7 +49,7 @@ function Chips({ items, selected }: { items: { vcpu: number; mode?: ApicMode }[]
   );
 }
 
-/** The path badge, who of the sharing vCPUs KVM reaches, and the first map finding's words. */
+/** The path badge, who of the sharing vCPUs KVM reaches, and the first finding about them. */
 function Verdict({ c, now }: { c: PhysicalConflict | LogicalConflict; now: Now }) {
   const sharing = c.kind === 'physical' ? c.members.map((m) => m.vcpu) : c.vcpus;
   return (
@@ -105,7 +105,7 @@ const PhysRow = memo(function PhysRow({ c, hot, selected, open, toggle, now }: R
           className="cf-id"
           aria-expanded={open}
           aria-label={`APIC ID ${c.apicId}: ${open ? 'hide' : 'show'} why`}
-          title={rowTitle(c.route, c.why, now, hardware)}
+          title={rowTitle(c.route, [...c.why, ...c.routeWhy], now, hardware)}
           onClick={() => toggle(key)}
           onFocus={() => hover({ apicId: c.apicId })}
         >
@@ -117,7 +117,7 @@ const PhysRow = memo(function PhysRow({ c, hot, selected, open, toggle, now }: R
           {hardwareShort(c.members.length)}
         </span>
       </div>
-      {open && <Explain route={c.route} why={c.why} hardware={hardware} now={now} />}
+      {open && <Explain route={c.route} why={[...c.why, ...c.routeWhy]} hardware={hardware} now={now} />}
     </li>
   );
 });
@@ -129,14 +129,14 @@ const LogRow = memo(function LogRow({ c, hot, selected, open, toggle, now }: Row
   return (
     <li className={`cf-row ${hot ? 'cf-hot' : ''}`} data-testid={`conflict-log-${hex8(c.logicalId)}`}>
       <div className="cf-line">
-        <button className="cf-id" aria-expanded={open} aria-label={`logical ID ${hex8(c.logicalId)}, ${where}: ${open ? 'hide' : 'show'} why`} title={rowTitle(c.route, c.why, now, hardware)} onClick={() => toggle(key)}>
+        <button className="cf-id" aria-expanded={open} aria-label={`logical ID ${hex8(c.logicalId)}, ${where}: ${open ? 'hide' : 'show'} why`} title={rowTitle(c.route, [...c.why, ...c.routeWhy], now, hardware)} onClick={() => toggle(key)}>
           <span aria-hidden="true">{open ? '▾' : '▸'}</span> LDR <span className="mono">{hex8(c.logicalId)}</span>
         </button>
         <span className="cf-where muted">{where}</span>
         <Chips items={c.vcpus.map((vcpu) => ({ vcpu }))} selected={selected} />
         <Verdict c={c} now={now} />
       </div>
-      {open && <Explain route={c.route} why={c.why} hardware={hardware} now={now} />}
+      {open && <Explain route={c.route} why={[...c.why, ...c.routeWhy]} hardware={hardware} now={now} />}
     </li>
   );
 });

@@ -82,7 +82,9 @@ describe('the issue\'s cases', () => {
     expect(c.apicId).toBe(1);
     expect(c.members.map((m) => m.vcpu)).toEqual([1, 2]);
     expect(c.reached).toEqual([1, 2]);
-    expect(c.why).toMatchObject([{ code: 'PHYS_ID_ALIASED', vcpus: [1, 2], physId: 1 }]);
+    // The rebuild's findings about this ID's vCPUs: the alias, and vCPU 2's changed xAPIC ID (APIC_ID_MODIFIED).
+    expect(c.why).toMatchObject([{ code: 'PHYS_ID_ALIASED', vcpus: [1, 2], physId: 1 }, { code: 'XAPIC_ID_MISMATCH', vcpus: [2], xapicId: 1 }]);
+    expect(c.routeWhy).toEqual([]);
     // Nothing the panel says names vCPU 0 or a logical ID.
     expect(r.logical).toEqual([]);
     expect(r.logicalNotes).toEqual([]);
@@ -146,7 +148,8 @@ describe('logical aliases', () => {
   it('a multi-bit LDR is what the rebuild found: the shared bit goes the slow path, to both, because of it', () => {
     const { r } = conflicts(doc(2, [lapic(0, { '0x0e0': FLAT, '0x0d0': '0x03000000' }), lapic(1, { '0x0e0': FLAT, '0x0d0': '0x02000000' })]));
     expect(r.logical.map((c) => [c.bit, c.vcpus, c.reached])).toEqual([[1, [0, 1], [0, 1]]]);
-    expect(r.logical[0].why).toMatchObject([{ code: 'LOGICAL_ID_MULTI_BIT', vcpus: [0], logicalId: 3 }]);
+    expect(r.logical[0].why).toEqual([]);
+    expect(r.logical[0].routeWhy).toMatchObject([{ code: 'LOGICAL_ID_MULTI_BIT', vcpus: [0], logicalId: 3 }]);
     expect(r.logicalNotes).toEqual([]);
   });
 
@@ -182,7 +185,11 @@ describe('truncated xAPIC IDs', () => {
     expect(r.truncated).toHaveLength(44);
     expect(r.physical[43].members.map((m) => m.vcpu)).toEqual([43, 299]);
     expect(r.physical.every((c) => c.route?.code === 'NO_MAP' && c.reached.length === 2)).toBe(true);
-    expect(r.physical[43].why).toMatchObject([{ code: 'PHYS_ID_ALIASED', physId: 0 }]);
+    expect(r.physical[0].why).toMatchObject([{ code: 'PHYS_ID_ALIASED', physId: 0 }]);
+    expect(r.physical[0].routeWhy).toEqual([]);
+    // ID 43's own vCPUs found nothing: the rebuild stopped at ID 0, whose alias sends this route slow.
+    expect(r.physical[43].why).toEqual([]);
+    expect(r.physical[43].routeWhy).toMatchObject([{ code: 'PHYS_ID_ALIASED', physId: 0 }]);
   });
 });
 

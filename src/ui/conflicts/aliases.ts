@@ -25,8 +25,10 @@ export interface PhysicalConflict {
   route: RouteDecision | null;
   /** Of `members`, those the route selects. */
   reached: number[];
-  /** The last map rebuild's findings about this ID or these vCPUs, then what sent the route to the slow path. */
+  /** The last map rebuild's findings about this ID or these vCPUs. */
   why: MapDecision[];
+  /** Findings about other vCPUs that sent the route to the slow path (the alias that removed the map...). */
+  routeWhy: MapDecision[];
 }
 
 export interface LogicalConflict {
@@ -43,6 +45,7 @@ export interface LogicalConflict {
   route: RouteDecision | null;
   reached: number[];
   why: MapDecision[];
+  routeWhy: MapDecision[];
 }
 
 export interface Truncation {
@@ -79,7 +82,7 @@ function xapicLogicalModel(v: FinalVcpu): XapicLogicalMode | null {
   return num(v.dfr) === 0xffffffff ? 'XAPIC_FLAT' : 'XAPIC_CLUSTER';
 }
 
-/** A Fixed IPI to `destId` (vector 0x20, edge). */
+/** A Fixed IPI to `destId` (vector 0x20, edge); the group's first vCPU sends it, so the route names no other vCPU. */
 export const fixedIpi = (destId: number, logical: boolean): LapicIrq => ({
   vector: 0x20, deliveryMode: DM_FIXED, logical, level: true, trigLevel: false, shorthand: 0, destId, msiRedirHint: false,
 });
@@ -94,10 +97,10 @@ function slowPathCauses(route: RouteDecision | null): MapDecision[] {
 /** Tells findings apart across copies (the snapshot's and a route's). */
 const findingKey = (d: MapDecision) => `${d.code}:${d.vcpus.join(',')}`;
 
-/** A group's own findings, then the route's slow-path causes not among them. */
-function findingsFor(own: MapDecision[], route: RouteDecision | null): MapDecision[] {
+/** The route's slow-path causes that are not among a group's own findings. */
+function otherCauses(own: MapDecision[], route: RouteDecision | null): MapDecision[] {
   const seen = new Set(own.map(findingKey));
-  return [...own, ...slowPathCauses(route).filter((d) => !seen.has(findingKey(d)))];
+  return slowPathCauses(route).filter((d) => !seen.has(findingKey(d)));
 }
 
 const PHYS_CODES = new Set<MapDecision['code']>(['PHYS_ID_ALIASED', 'HOTPLUG_FIRST_WINS']);
@@ -130,7 +133,7 @@ export function findConflicts(s: ConflictInput, preview: PreviewRoute): Conflict
     const inGroup = new Set(ids);
     const route = preview(ids[0], fixedIpi(apicId, false));
     const own = mapWhy.filter((d) => (PHYS_CODES.has(d.code) ? d.physId === apicId : VCPU_CODES.has(d.code) && d.vcpus.some((v) => inGroup.has(v))));
-    physical.push({ kind: 'physical', apicId, members, route, reached: reachedOf(route, ids), why: findingsFor(own, route) });
+    physical.push({ kind: 'physical', apicId, members, route, reached: reachedOf(route, ids), why: own, routeWhy: otherCauses(own, route) });
   }
 
   // Logical: software-enabled xAPICs with a non-zero LDR, grouped by model, cluster and bit.
@@ -158,9 +161,9 @@ export function findConflicts(s: ConflictInput, preview: PreviewRoute): Conflict
       const inGroup = new Set(g.vcpus);
       const route = preview(g.vcpus[0], fixedIpi(logicalId, true));
       const own = mapWhy.filter((d) => LOGICAL_PAIR_CODES.has(d.code) && d.vcpus.every((v) => inGroup.has(v)));
-      const findings = findingsFor(own, route);
-      findings.forEach((d) => attached.add(findingKey(d)));
-      return { kind: 'logical', ...g, logicalId, route, reached: reachedOf(route, g.vcpus), why: findings };
+      const routeWhy = otherCauses(own, route);
+      [...own, ...routeWhy].forEach((d) => attached.add(findingKey(d)));
+      return { kind: 'logical', ...g, logicalId, route, reached: reachedOf(route, g.vcpus), why: own, routeWhy };
     });
   const logicalNotes = mapWhy.filter((d) => (d.kvm === 'kvm_recalculate_logical_map' || LOGICAL_PAIR_CODES.has(d.code) || d.code === 'LOGICAL_MODES_MIXED') && !attached.has(findingKey(d)));
 

@@ -16,7 +16,7 @@ const MODE_LABEL: Record<string, string> = { disabled: 'disabled', xapic: 'xAPIC
 /** How many delivered targets the result line names before "+N more" (a broadcast to 4096 vCPUs). */
 const MAX_TARGETS = 24;
 /** How many dropped targets the result explains one by one. */
-const MAX_DROPS = 4;
+const MAX_DROPS = 3;
 /** The dropped targets' list: unindented, without bullets. */
 const DROPS_LIST = { margin: '2px 0 0', padding: 0, listStyle: 'none' } as const;
 
@@ -316,33 +316,26 @@ function IcrResult({ last, hovered, sendError, x2apicFormat, destWide }: { last:
   const groups = groupTargets(v.delivered.slice(0, MAX_TARGETS));
   return (
     <div className="icr-result" aria-live="polite" data-testid="icr-result">
-      <div>
-        {!r.ok ? (
-          <span className="icr-bad" data-testid="icr-fault">
-            <strong>✖ {failureName(r)}</strong> {refusalWords(r)} {r.refusal && <KvmSource fn={r.refusal.kvm} />}
-          </span>
-        ) : v.path ? (
+      <div className="icr-line2">
+        {v.path ? (
           <>
             <span className={`icr-path icr-path-${field(r, 'path')}`} title={v.pathFn}>
               {v.path}
             </span>
-            <span className="muted"> · examined {v.examined ?? 0} · </span>
-            <span data-testid="icr-why">{route ? explain(route, 'long') : v.why}</span>
-            {route && <KvmSource fn={route.kvm} />}
+            <span className="muted"> · examined {v.examined ?? 0} ·</span>
           </>
-        ) : s.op === 'mmio_write' && Number(s.offset) === 0x310 ? (
-          <span className="muted">APIC_ICR2 stored; writing APIC_ICR sends</span>
-        ) : (
-          <span className="muted">✔ ok, nothing sent</span>
-        )}
-      </div>
-      <div className="icr-line2">
+        ) : !r.ok ? (
+          <strong className="icr-bad">✖ {failureName(r)} ·</strong>
+        ) : null}
         <span className="muted">
           step {r.i} · {what}
           {v.delivered.length > 1 ? ` → ${v.delivered.length} vCPUs` : ''}
           {v.path || !r.ok ? ':' : ''}
         </span>
         {!r.ok && <span className="muted"> nothing sent</span>}
+        {r.ok && !v.path && (
+          <span className="muted">{s.op === 'mmio_write' && Number(s.offset) === 0x310 ? ' APIC_ICR2 stored; writing APIC_ICR sends' : ' ✔ ok, nothing sent'}</span>
+        )}
         {s.op === 'msi' && destWide && !x2apicFormat && <span className="muted"> (no 32-bit IDs: address_hi ignored)</span>}
         {v.path && (
           <ul className="icr-targets" aria-label="delivered to" data-testid="icr-delivered">
@@ -370,15 +363,26 @@ function IcrResult({ last, hovered, sendError, x2apicFormat, destWide }: { last:
           </ul>
         )}
       </div>
+      {route && (
+        <div data-testid="icr-why">
+          <span className="muted">Why: </span>
+          {explain(route, 'long')} <KvmSource fn={route.kvm} />
+        </div>
+      )}
       {drops.length > 0 && (
         <ul className="icr-dropped" style={DROPS_LIST} aria-label="not accepted" data-testid="icr-dropped">
           {drops.slice(0, MAX_DROPS).map((a, k) => (
             <li key={k} className="icr-bad">
-              ✖ {explain(a, 'long')} <KvmSource fn={a.kvm} />
+              ✖ {explain(a)} <KvmSource fn={a.kvm} />
             </li>
           ))}
           {drops.length > MAX_DROPS && <li className="muted">and {drops.length - MAX_DROPS} more vCPUs did not accept it</li>}
         </ul>
+      )}
+      {!r.ok && (
+        <div className="icr-bad" data-testid="icr-fault">
+          <strong>{failureName(r)}:</strong> {refusalWords(r)} {r.refusal && <KvmSource fn={r.refusal.kvm} />}
+        </div>
       )}
     </div>
   );

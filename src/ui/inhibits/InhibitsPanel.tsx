@@ -53,7 +53,7 @@ export function InhibitsPanel() {
       <p className={`ih-page ih-page-${v.accessPage.state}`} data-testid="apic-access-page">
         <span className="ih-k">APIC-access page:</span> <strong>{v.accessPage.label}</strong>{' '}
         <span className="ih-page-why">{v.accessPage.why}</span>
-        {v.accessPage.state === 'deleted' && <KvmSource fn="kvm_inhibit_apic_access_page" />}
+        {v.accessPage.kvm && <KvmSource fn={v.accessPage.kvm} />}
       </p>
       <ul className="ih-list" aria-label={`${v.engine} inhibit reasons`}>
         {v.rows.map((r) => (

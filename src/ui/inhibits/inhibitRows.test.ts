@@ -58,9 +58,9 @@ describe('inhibitView', () => {
   it('AVIC without x2AVIC: a vCPU in x2APIC mode deletes the APIC-access page for good', () => {
     const store = replay({ format: 'apic-scenario/1', vm: { vcpus: 2, vendor: 'amd', x2avic: false }, steps: [{ op: 'wrmsr', vcpu: 1, msr: '0x1b', value: '0xfee00c00' }] });
     const deletedBy = accessPageDeleter([store.last!]);
-    expect(deletedBy).toBe(1);
+    expect(deletedBy).toEqual({ kvm: 'kvm_inhibit_apic_access_page', vcpu: 1 });
     const v = inhibitView(store.s, 'amd', { deletedBy });
-    expect(v.accessPage.state).toBe('deleted');
+    expect(v.accessPage).toMatchObject({ state: 'deleted', kvm: 'kvm_inhibit_apic_access_page' });
     expect(v.accessPage.why).toContain('vCPU 1');
     expect(v.accessPage.why).toContain('x2AVIC');
     expect(v.active).toBe(true);

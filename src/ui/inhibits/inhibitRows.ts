@@ -35,6 +35,8 @@ export interface AccessPage {
   label: string;
   /** One line: why. */
   why: string;
+  /** The KVM function that deleted it (the trace event's name), when it was. */
+  kvm?: string;
 }
 
 export interface InhibitView {
@@ -55,18 +57,23 @@ export interface InhibitView {
 
 export type InhibitInput = Pick<FinalState, 'inhibits' | 'inhibitWhy' | 'apicvActive' | 'apicAccessPage' | 'caps'>;
 
-/** The vCPU whose x2APIC entry deleted the APIC-access page: the trace event's vCPU field. */
-export function accessPageDeleter(results: readonly StepResult[]): number | null {
+/** What deleted the APIC-access page: the trace event's name (the KVM function) and vCPU field. */
+export interface AccessPageDeletion {
+  kvm: string;
+  vcpu: number | null;
+}
+
+export function accessPageDeleter(results: readonly StepResult[]): AccessPageDeletion | null {
   for (const r of results) {
     const deleted = r.trace?.find((t) => t.event === 'kvm_inhibit_apic_access_page');
-    if (deleted) return deleted.vcpu ?? null;
+    if (deleted) return { kvm: deleted.event, vcpu: deleted.vcpu ?? null };
   }
   return null;
 }
 
 export interface InhibitOptions {
-  /** The vCPU whose x2APIC entry deleted the APIC-access page (accessPageDeleter). */
-  deletedBy?: number | null;
+  /** What deleted the APIC-access page (accessPageDeleter). */
+  deletedBy?: AccessPageDeletion | null;
   /** The KVM release ("current" or "X.Y"). */
   release?: string;
 }
@@ -108,6 +115,7 @@ export function inhibitView(s: InhibitInput, vendor: Vendor = 'intel', opts: Inh
   const order = (r: InhibitRow) => (r.bit === null ? 100 : r.bit);
   rows.sort((a, b) => Number(b.set) - Number(a.set) || order(a) - order(b));
   const state = s.apicAccessPage === 'mapped' || s.apicAccessPage === 'deleted' ? s.apicAccessPage : 'none';
+  const deletion = state === 'deleted' ? opts.deletedBy : null;
   return {
     engine: engineName(vendor),
     vendor,
@@ -116,6 +124,6 @@ export function inhibitView(s: InhibitInput, vendor: Vendor = 'intel', opts: Inh
     unused,
     notYet,
     release,
-    accessPage: { state, ...accessPageWords(state, vendor, opts.deletedBy ?? null) },
+    accessPage: { state, ...accessPageWords(state, vendor, deletion?.vcpu ?? null), kvm: deletion?.kvm },
   };
 }

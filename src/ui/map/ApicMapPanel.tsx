@@ -70,8 +70,9 @@ export function ApicMapPanel() {
       <Summary model={model} />
       {!map.present && (
         <div className="map-absent" data-testid="map-absent">
-          <strong>⚠ No optimized map</strong>: every interrupt takes the slow path (KVM matches every vCPU one by one).
-          <Findings findings={rebuildFindings(map)} x2apicFormat={x2apicFormat} prefix="Why: " />
+          <strong>⚠ No optimized map</strong>
+          {rebuildFindings(map).length ? '' : ': every interrupt takes the slow path (KVM matches every vCPU one by one).'}
+          <Findings findings={rebuildFindings(map)} x2apicFormat={x2apicFormat} />
         </div>
       )}
       <h3 className="map-h">{map.present ? 'Physical table: phys_map[APIC ID] → vCPU' : 'Physical APIC IDs the vCPUs answer to (no table)'}</h3>
@@ -81,6 +82,7 @@ export function ApicMapPanel() {
         <NodesView model={model} hover={hover} selected={selected} route={route} />
       )}
       <p className="map-readout mono" data-testid="map-readout">{readout || ' '}</p>
+      <RouteText route={route} />
       <NotInMap model={model} />
       {map.present && rebuildFindings(map).length > 0 && (
         <section className="map-why" data-testid="map-why" aria-label="What the last rebuild found">
@@ -88,7 +90,6 @@ export function ApicMapPanel() {
           <Findings findings={rebuildFindings(map)} x2apicFormat={x2apicFormat} />
         </section>
       )}
-      <RouteText route={route} />
       <LogicalPart logical={logical} route={route} />
     </Panel>
   );
@@ -254,13 +255,12 @@ function Swatch({ state }: { state: SlotState }) {
 }
 
 /** The map rebuild's decisions, in words, each with the KVM function that made it. */
-function Findings({ findings, x2apicFormat, prefix = '' }: { findings: readonly MapDecision[]; x2apicFormat: boolean; prefix?: string }) {
+function Findings({ findings, x2apicFormat }: { findings: readonly MapDecision[]; x2apicFormat: boolean }) {
   if (!findings.length) return null;
   return (
     <ul className="map-findings">
       {findings.map((d, k) => (
         <li key={k} onMouseEnter={() => act.hover({ vcpu: d.vcpus[0] })} onMouseLeave={() => act.hover(null)}>
-          {prefix}
           {explain(d, 'long', { x2apicFormat })} <KvmSource fn={d.kvm} />
         </li>
       ))}
@@ -325,7 +325,7 @@ function RouteText({ route }: { route: RouteView | null }) {
         <ul className="map-dropped" data-testid="map-dropped" aria-label="Not accepted">
           {drops.slice(0, 6).map((a, k) => (
             <li key={k}>
-              {explain(a, 'long')} <KvmSource fn={a.kvm} />
+              {explain(a)} <KvmSource fn={a.kvm} />
             </li>
           ))}
           {drops.length > 6 && <li>and {drops.length - 6} more vCPUs did not accept it</li>}
@@ -409,9 +409,10 @@ function readoutOf(model: SlotModel, hover: Hover): string {
   if ('apicId' in hover) return describeSlot(model, hover.apicId);
   if ('vcpu' in hover) {
     const slots = model.vcpuSlots.get(hover.vcpu);
-    const why = slots ? null : model.notInMapWhy.get(hover.vcpu);
     if (slots) return `vCPU ${hover.vcpu} ← APIC ID ${listWords(slots)}${model.present ? '' : ' (no map)'}`;
-    return `vCPU ${hover.vcpu}: ${why ?? 'not in the map'}`;
+    const out = model.notInMapByVcpu.get(hover.vcpu);
+    // A rebuild decision's words name the vCPU themselves.
+    return out?.decision ? out.why : `vCPU ${hover.vcpu}: ${out?.why ?? 'not in the map'}`;
   }
   return '';
 }

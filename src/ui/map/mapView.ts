@@ -60,7 +60,7 @@ export interface SlotModel {
   counts: Record<SlotState, number>;
   /** vCPUs the map does not reach, with why (the rebuild's decision, when it recorded one). */
   notInMap: NotInMap[];
-  notInMapWhy: ReadonlyMap<number, string>;
+  notInMapByVcpu: ReadonlyMap<number, NotInMap>;
   /** Density arrays: state code (index into SLOT_STATES) and holder (-1: none) per slot. */
   states: Uint8Array;
   vcpuAt: Int32Array;
@@ -80,10 +80,10 @@ function stateFor(id: number, v: FinalVcpu): SlotState {
   return id === v.vcpu && id <= 0xff ? 'xapic' : 'alias';
 }
 
-function noteFor(id: number, v: FinalVcpu, why: readonly MapDecision[]): string {
+function noteFor(id: number, v: FinalVcpu, findings: readonly MapDecision[]): string {
   if (v.mode === 'x2apic') return `x2APIC ID ${id} of vCPU ${v.vcpu}`;
   if (id > 0xff) {
-    const hack = why.find((d) => d.code === 'HOTPLUG_X2APIC_ID' && d.vcpus.includes(v.vcpu));
+    const hack = findings.find((d) => d.code === 'HOTPLUG_X2APIC_ID' && d.vcpus.includes(v.vcpu));
     return hack ? `APIC ID ${id}: ${explain(hack)}` : `xAPIC vCPU ${v.vcpu} reachable by its x2APIC ID ${id}`;
   }
   if (id !== v.vcpu) return `xAPIC ID ${id} of vCPU ${v.vcpu} (not its vcpu_id: aliased)`;
@@ -92,11 +92,11 @@ function noteFor(id: number, v: FinalVcpu, why: readonly MapDecision[]): string 
 
 /** Every physical slot of the map (or, with no map, every physical ID the vCPUs claim). */
 export function buildSlots(map: FinalMap, vcpus: readonly FinalVcpu[], x2apicFormat: boolean): SlotModel {
-  const why = map.why ?? [];
+  const findings = rebuildFindings(map);
   const now = { x2apicFormat };
   /** The rebuild's decision that keeps `vcpu` out of phys_map: missing until the next rebuild, or an alias's loser. */
   const keptOut = (vcpu: number) =>
-    why.find((d) => (d.code === 'VCPU_NOT_ONLINE' && d.vcpus[0] === vcpu) || (d.code === 'HOTPLUG_FIRST_WINS' && d.vcpus.slice(1).includes(vcpu)));
+    findings.find((d) => (d.code === 'VCPU_NOT_ONLINE' && d.vcpus[0] === vcpu) || (d.code === 'HOTPLUG_FIRST_WINS' && d.vcpus.slice(1).includes(vcpu)));
   const byVcpu = new Map(vcpus.map((v) => [v.vcpu, v]));
   const claims = new Map<number, number[]>();
   for (const v of vcpus) {
@@ -123,10 +123,10 @@ export function buildSlots(map: FinalMap, vcpus: readonly FinalVcpu[], x2apicFor
       const c = claims.get(id) ?? [vcpu];
       const others = c.filter((x) => x !== vcpu);
       const base: SlotInfo = v
-        ? { id, vcpu, claims: c.includes(vcpu) ? c : [vcpu, ...c], state: stateFor(id, v), mode: v.mode, note: noteFor(id, v, why) }
+        ? { id, vcpu, claims: c.includes(vcpu) ? c : [vcpu, ...c], state: stateFor(id, v), mode: v.mode, note: noteFor(id, v, findings) }
         : { id, vcpu, claims: [vcpu], state: 'alias', mode: null, note: `vCPU ${vcpu}` };
       if (others.length) {
-        const firstWins = why.find((d) => d.code === 'HOTPLUG_FIRST_WINS' && d.physId === id);
+        const firstWins = findings.find((d) => d.code === 'HOTPLUG_FIRST_WINS' && d.physId === id);
         base.state = 'alias';
         base.note += `; ${firstWins ? explain(firstWins, 'short', now) : `also claimed by vCPU ${others.join(', ')}`}`;
       }
@@ -155,7 +155,7 @@ export function buildSlots(map: FinalMap, vcpus: readonly FinalVcpu[], x2apicFor
       const info: SlotInfo =
         c.length > 1
           ? { id, vcpu: null, claims: c, state: 'conflict', mode: first.mode, note: `vCPUs ${c.join(', ')} share physical APIC ID ${id}` }
-          : { id, vcpu: c[0], claims: c, state: stateFor(id, first), mode: first.mode, note: noteFor(id, first, why) + ' (no map: slow path)' };
+          : { id, vcpu: c[0], claims: c, state: stateFor(id, first), mode: first.mode, note: noteFor(id, first, findings) + ' (no map: slow path)' };
       byId.set(id, info);
       for (const x of c) place(id, x);
     }
@@ -175,8 +175,8 @@ export function buildSlots(map: FinalMap, vcpus: readonly FinalVcpu[], x2apicFor
   }
   counts.empty = size - slots.length;
   for (const s of vcpuSlots.values()) s.sort((a, b) => a - b);
-  const notInMapWhy = new Map(notInMap.map((x) => [x.vcpu, x.why]));
-  return { present: map.present, size, slots, byId, vcpuSlots, counts, notInMap, notInMapWhy, states, vcpuAt };
+  const notInMapByVcpu = new Map(notInMap.map((x) => [x.vcpu, x]));
+  return { present: map.present, size, slots, byId, vcpuSlots, counts, notInMap, notInMapByVcpu, states, vcpuAt };
 }
 
 /** The density view's hover readout for slot `id`: O(1). */
@@ -291,12 +291,10 @@ export function routeOf(step: Record<string, unknown> | undefined, result: StepR
   if (!step || !result || !decision) return null;
   const delivered = field(result, 'delivered') ?? [];
   const dropped = field(result, 'dropped') ?? [];
-  const ids = [...new Set([...decision.vcpus, ...delivered.map((d) => d.vcpu), ...dropped.map((a) => a.vcpus[0])])];
-  const targets = ids.map((vcpu): RouteTarget => ({
-    vcpu,
-    accepted: delivered.some((d) => d.vcpu === vcpu),
-    drop: dropped.find((a) => a.vcpus[0] === vcpu) ?? null,
-  }));
+  const accepted = new Set(delivered.map((d) => d.vcpu));
+  const drops = new Map(dropped.map((a) => [a.vcpus[0], a] as const));
+  const ids = new Set([...decision.vcpus, ...accepted, ...drops.keys()]);
+  const targets = [...ids].map((vcpu): RouteTarget => ({ vcpu, accepted: accepted.has(vcpu), drop: drops.get(vcpu) ?? null }));
 
   const firstSlot = (vcpu: number) => (model.vcpuSlots.get(vcpu) ?? []).slice(0, 1);
   let slots: number[] = [];

@@ -2,18 +2,20 @@ import { useMemo } from 'react';
 import { moreWarnings, NO_SURPRISES, selectHint, warningLevelWord } from '../../explain/panels';
 import { labStore, useLab } from '../../store/labStore';
 import { useConflictReport } from '../conflicts/useConflictReport';
+import { KvmSource } from '../KvmSource';
 import { computeWarnings, type Warning } from './warnings';
 import './warnings.css';
 
 const ICON = { warn: '⚠', info: 'ℹ' } as const;
 
-function Item({ w }: { w: Warning }) {
+/** One warning; `withSource` adds the link to the KVM function that decided (the drop-down has room for it). */
+function Item({ w, withSource = false }: { w: Warning; withSource?: boolean }) {
   const first = w.vcpus[0];
   return (
     <li className={`wn-item wn-${w.level}`} data-testid={`warning-${w.key}`}>
       <button
         className="wn-btn"
-        title={[w.text, w.detail, first !== undefined && selectHint(first)].filter(Boolean).join('\n\n')}
+        title={first === undefined ? w.detail : `${w.detail}\n\n${selectHint(first)}`}
         aria-label={`${warningLevelWord[w.level]}: ${w.text}`}
         onClick={() => first !== undefined && labStore.getState().select(first)}
         onMouseEnter={() => first !== undefined && labStore.getState().setHover({ vcpu: first })}
@@ -26,6 +28,7 @@ function Item({ w }: { w: Warning }) {
         </span>
         <span className="wn-text">{w.text}</span>
       </button>
+      {withSource && w.kvm && <KvmSource fn={w.kvm} />}
     </li>
   );
 }
@@ -60,7 +63,7 @@ export function Warnings({ max = 2 }: { max?: number }) {
           <summary aria-label={moreWarnings(rest.length)}>+{rest.length} more</summary>
           <ul className="wn-pop">
             {rest.map((w) => (
-              <Item key={w.key} w={w} />
+              <Item key={w.key} w={w} withSource />
             ))}
           </ul>
         </details>

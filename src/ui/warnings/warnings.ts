@@ -8,7 +8,7 @@
 import type { MapDecision } from '../../core/decisions';
 import { explain, type Now } from '../../explain/explain';
 import {
-  andMore, ipiAliasWarning, ipiDroppedWarning, logicalAliasArchitecture, logicalIpiWarning, physicalAliasArchitecture,
+  findingsLike, ipiAliasWarning, ipiDroppedWarning, logicalAliasArchitecture, logicalIpiWarning, physicalAliasArchitecture,
   relocatedBaseWarning, routeWords, truncatedWarning,
 } from '../../explain/panels';
 import { field, type FinalState, type StepResult } from '../../scenario/result';
@@ -17,9 +17,11 @@ import { physicalIdOf, type ConflictReport } from '../conflicts/aliases';
 export interface Warning {
   level: 'warn' | 'info';
   text: string;
-  /** The longer explanation (tooltip). */
-  detail?: string;
+  /** The whole explanation, standing alone (the tooltip): the text's words, then the why. */
+  detail: string;
   vcpus: number[];
+  /** The KVM function that decided, when a decision did. */
+  kvm?: string;
   /** Stable key for lists. */
   key: string;
 }
@@ -41,6 +43,9 @@ const MAP_LEVELS: Partial<Record<MapDecision['code'], Warning['level']>> = {
 };
 const MAX_PER_CODE = 3;
 
+/** Explanations one a line (each already in src/explain's words). */
+const sentences = (...parts: string[]) => parts.join('\n');
+
 const longWords = (decisions: readonly (MapDecision | undefined)[], now: Now) =>
   decisions.flatMap((d) => (d ? [explain(d, 'long', now)] : []));
 
@@ -60,7 +65,8 @@ export function computeWarnings(s: FinalState, last: StepResult | null, report: 
         if (!owners.length) continue;
         const ownerSet = new Set(owners);
         const notOnline = mapWhy.filter((d) => d.code === 'VCPU_NOT_ONLINE' && d.vcpus.some((v) => ownerSet.has(v)));
-        out.push({ level: 'warn', key: `ipi-dropped-${id}`, text: ipiDroppedWarning(id, owners), detail: [routeWords(route, 'long'), ...longWords(notOnline, now)].join(' '), vcpus: owners });
+        const text = ipiDroppedWarning(id, owners);
+        out.push({ level: 'warn', key: `ipi-dropped-${id}`, text, detail: sentences(text, routeWords(route, 'long'), ...longWords(notOnline, now)), vcpus: owners, kvm: route.kvm });
         continue;
       }
       const conflict = report.physical.find((c) => c.apicId === id);
@@ -68,26 +74,18 @@ export function computeWarnings(s: FinalState, last: StepResult | null, report: 
       const sharing = conflict.members.map((m) => m.vcpu);
       const got = sharing.filter((v) => selected.has(v));
       if (got.length === sharing.length) continue;
-      out.push({
-        level: 'warn',
-        key: `ipi-alias-${id}`,
-        text: ipiAliasWarning(id, got, sharing),
-        detail: [routeWords(route, 'long'), ...longWords(conflict.why, now), physicalAliasArchitecture(id, sharing)].join(' '),
-        vcpus: sharing,
-      });
+      const text = ipiAliasWarning(id, got, sharing);
+      const detail = sentences(text, routeWords(route, 'long'), ...longWords(conflict.why, now), physicalAliasArchitecture(id, sharing));
+      out.push({ level: 'warn', key: `ipi-alias-${id}`, text, detail, vcpus: sharing, kvm: route.kvm });
     }
     const slots = new Set(route.logicalSlots);
     for (const c of report.logical) {
       if (route.logicalMode !== c.mode || !slots.has(c.bit) || (c.cluster !== null && c.cluster !== route.cluster)) continue;
       const got = c.vcpus.filter((v) => selected.has(v));
       if (got.length === c.vcpus.length) continue;
-      out.push({
-        level: 'warn',
-        key: `ipi-logical-${c.mode}-${c.cluster}-${c.bit}`,
-        text: logicalIpiWarning(c.logicalId, got, c.vcpus),
-        detail: [routeWords(route, 'long'), ...longWords(c.why, now), logicalAliasArchitecture(c.cluster, c.bit, c.vcpus)].join(' '),
-        vcpus: c.vcpus,
-      });
+      const text = logicalIpiWarning(c.logicalId, got, c.vcpus);
+      const detail = sentences(text, routeWords(route, 'long'), ...longWords(c.why, now), logicalAliasArchitecture(c.cluster, c.bit, c.vcpus));
+      out.push({ level: 'warn', key: `ipi-logical-${c.mode}-${c.cluster}-${c.bit}`, text, detail, vcpus: c.vcpus, kvm: route.kvm });
     }
   }
 
@@ -102,9 +100,10 @@ export function computeWarnings(s: FinalState, last: StepResult | null, report: 
       out.push({
         level,
         key: code === 'VCPU_NOT_ONLINE' && !i ? 'missing-from-map' : `map-${code}-${i}`,
-        text: folded ? andMore(explain(d, 'short', now), decisions.length - 1) : explain(d, 'short', now),
-        detail: folded ? decisions.slice(0, 8).map((x) => explain(x, 'short', now)).join('; ') : explain(d, 'long', now),
+        text: folded ? findingsLike(decisions.length, explain(d, 'short', now)) : explain(d, 'short', now),
+        detail: folded ? sentences(...decisions.slice(0, 8).map((x) => explain(x, 'short', now))) : explain(d, 'long', now),
         vcpus: folded ? [...new Set(decisions.flatMap((x) => x.vcpus))] : d.vcpus,
+        kvm: d.kvm,
       });
     });
   }
@@ -115,13 +114,14 @@ export function computeWarnings(s: FinalState, last: StepResult | null, report: 
   });
   if (relocated.length) {
     const ids = relocated.map((r) => r.vcpu);
-    out.push({ level: 'warn', key: 'apic-base', ...relocatedBaseWarning(ids, BigInt(relocated[0].apicBase) & BASE_MASK), vcpus: ids });
+    const w = relocatedBaseWarning(ids, BigInt(relocated[0].apicBase) & BASE_MASK);
+    out.push({ level: 'warn', key: 'apic-base', text: w.text, detail: sentences(w.text, w.detail), vcpus: ids, kvm: s.inhibitWhy.APIC_BASE_MODIFIED?.kvm });
   }
 
   if (report.truncated.length) {
     const w = truncatedWarning(report.truncated);
     const hack = report.reachedBy32BitId;
-    out.push({ level: 'info', key: 'truncated', text: w.text, detail: hack ? `${w.detail} ${explain(hack, 'long', now)}` : w.detail, vcpus: report.truncated.map((x) => x.vcpu) });
+    out.push({ level: 'info', key: 'truncated', text: w.text, detail: sentences(w.text, w.detail, ...longWords([hack ?? undefined], now)), vcpus: report.truncated.map((x) => x.vcpu), kvm: hack?.kvm });
   }
 
   return out.sort((a, b) => (a.level === b.level ? 0 : a.level === 'warn' ? -1 : 1));

@@ -162,6 +162,13 @@ test.describe("the issue's cases, in every panel", () => {
     const warnings = page.getByTestId('warnings');
     await expect(warnings).toContainText('vCPUs 1 and 2 share physical APIC ID 1');
     await expect(warnings).not.toContainText(/vCPU 0\b|logical ID/);
+    const map = page.getByRole('region', { name: 'Optimized APIC map' });
+    await expect(map).toContainText('vCPUs 1 and 2 share physical APIC ID 1');
+    await expect(map).not.toContainText(/logical ID 0x3/);
+    // The step's kvm_apicv_inhibit_changed events carry the same decision, shown under the log.
+    const log = page.getByRole('region', { name: 'Event log' });
+    await expect(log).toContainText('vCPUs 1 and 2 share physical APIC ID 1');
+    await expect(log).not.toContainText(/logical ID 0x3/);
     await page.screenshot({ path: `${SHOTS}/case-a.png` });
   });
 
@@ -178,5 +185,19 @@ test.describe("the issue's cases, in every panel", () => {
       await expect(panel).not.toContainText('are off');
     }
     await page.screenshot({ path: `${SHOTS}/case-b.png` });
+  });
+
+  test('(c) a refused x2APIC WRMSR names the branch that refused it under the modelled release', async ({ page }) => {
+    await page.goto('/');
+    const steps = [
+      { op: 'wrmsr', vcpu: 0, msr: '0x1b', value: '0xfee00d00', host: true },
+      { op: 'wrmsr', vcpu: 0, msr: '0x802', value: '0x100000000' },
+    ];
+    const log = page.getByRole('region', { name: 'Event log' });
+    await importDoc(page, { format: 'apic-scenario/1', vm: { vcpus: 2, kvm: '6.2' }, steps });
+    await expect(log).toContainText('register 0x20 is read-only in x2APIC mode');
+    await expect(log).not.toContainText('bits 63:32 are reserved');
+    await importDoc(page, { format: 'apic-scenario/1', vm: { vcpus: 2 }, steps });
+    await expect(log).toContainText('bits 63:32 are reserved in every x2APIC register but the ICR');
   });
 });

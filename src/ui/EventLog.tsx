@@ -22,6 +22,7 @@ const STATUS_LINE = { margin: '2px 0', flex: 'none', fontSize: 12 } as const;
 export function EventLog() {
   const log = useLab((s) => s.log);
   const cursor = useLab((s) => s.cursor);
+  const x2apicFormat = useLab((s) => s.snapshot.caps.x2apicFormat);
   const [filter, setFilter] = useState('');
   const [copied, setCopied] = useState<{ ok: boolean; text: string } | null>(null);
   const shown = useMemo(() => {
@@ -117,7 +118,7 @@ export function EventLog() {
                 {why.slice(0, MAX_WHY).map((d, k) => (
                   <li key={k} className={d.kind === 'refusal' ? 'fault' : ''}>
                     {d.kind === 'refusal' && <strong>{String(current.result.fault ?? current.result.error)}: </strong>}
-                    {explain(d, 'long')} <KvmSource fn={d.kvm} />
+                    {explain(d, 'long', { x2apicFormat })} <KvmSource fn={d.kvm} />
                   </li>
                 ))}
                 {why.length > MAX_WHY && <li className="muted">and {why.length - MAX_WHY} more decisions</li>}
@@ -132,7 +133,7 @@ export function EventLog() {
                   {t.vcpu !== undefined ? ` vcpu ${t.vcpu}` : ''}: {t.detail}
                   {t.decision && !explained.has(t.decision) && (
                     <div className="muted">
-                      why: {explain(t.decision, 'long')} <KvmSource fn={t.decision.kvm} />
+                      why: {explain(t.decision, 'long', { x2apicFormat })} <KvmSource fn={t.decision.kvm} />
                     </div>
                   )}
                 </div>

@@ -366,7 +366,7 @@ function IcrResult({ last, hovered, sendError, x2apicFormat, destWide }: { last:
       {route && (
         <div data-testid="icr-why">
           <span className="muted">Why: </span>
-          {explain(route, 'long')} <KvmSource fn={route.kvm} />
+          {explain(route, 'long', { x2apicFormat })} <KvmSource fn={route.kvm} />
         </div>
       )}
       {drops.length > 0 && (

@@ -82,7 +82,7 @@ export function ApicMapPanel() {
         <NodesView model={model} hover={hover} selected={selected} route={route} />
       )}
       <p className="map-readout mono" data-testid="map-readout">{readout || ' '}</p>
-      <RouteText route={route} />
+      <RouteText route={route} x2apicFormat={x2apicFormat} />
       <NotInMap model={model} />
       {map.present && rebuildFindings(map).length > 0 && (
         <section className="map-why" data-testid="map-why" aria-label="What the last rebuild found">
@@ -288,7 +288,7 @@ function NotInMap({ model }: { model: SlotModel }) {
   );
 }
 
-function RouteText({ route }: { route: RouteView | null }) {
+function RouteText({ route, x2apicFormat }: { route: RouteView | null; x2apicFormat: boolean }) {
   if (!route) return null;
   const d = route.decision;
   const accepted = route.targets.filter((t) => t.accepted).map((t) => t.vcpu);
@@ -301,7 +301,7 @@ function RouteText({ route }: { route: RouteView | null }) {
         Last interrupt <span className="muted">(step {route.step}: {route.label})</span>
       </h3>
       <p data-testid="map-route-why">
-        <span className={`path-badge path-${route.path}`}>{route.path === 'fast' ? '⚡ fast path' : '↻ slow path'}</span> {explain(d, 'long')}{' '}
+        <span className={`path-badge path-${route.path}`}>{route.path === 'fast' ? '⚡ fast path' : '↻ slow path'}</span> {explain(d, 'long', { x2apicFormat })}{' '}
         <KvmSource fn={d.kvm} />
       </p>
       <p>

@@ -88,6 +88,22 @@ describe('buildSlots', () => {
     expect(m.size).toBe(257);
   });
 
+  it('says why an aliased vCPU lost its slot, from the rebuild decision', () => {
+    // 32-bit IDs: vCPU 1 writes xAPIC ID 2, then vCPU 2 enters x2APIC mode: its x2APIC ID 2 takes the slot.
+    const s = lab({ vcpus: 3 }, [
+      { op: 'enable_cap', cap: 'X2APIC_API', flags: 1 },
+      { op: 'mmio_write', vcpu: 1, offset: '0x20', value: '0x2000000' },
+      enterX2(2),
+      swEnableX(0),
+    ]);
+    const m = model(s);
+    expect(m.byId.get(2)).toMatchObject({ vcpu: 2, state: 'alias', claims: [1, 2] });
+    expect(m.byId.get(2)!.note).toBe('x2APIC ID 2 of vCPU 2; phys_map[2] goes to vCPU 2 (x2APIC ID 2) over vCPU 1 (xAPIC ID 2)');
+    expect(m.notInMap).toEqual([
+      { vcpu: 1, why: 'phys_map[2] goes to vCPU 2 (x2APIC ID 2) over vCPU 1 (xAPIC ID 2)', decision: expect.objectContaining({ code: 'HOTPLUG_X2APIC_WINS', vcpus: [2, 1], physId: 2 }) },
+    ]);
+  });
+
   it('has 44 shared IDs with 300 xAPIC vCPUs', () => {
     const m = model(lab({ vcpus: 300 }));
     expect(m.present).toBe(false);

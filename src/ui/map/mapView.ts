@@ -94,9 +94,11 @@ function noteFor(id: number, v: FinalVcpu, findings: readonly MapDecision[]): st
 export function buildSlots(map: FinalMap, vcpus: readonly FinalVcpu[], x2apicFormat: boolean): SlotModel {
   const findings = rebuildFindings(map);
   const now = { x2apicFormat };
+  /** A finding that gave slot `id` to its first vCPU over the others (the holder first). */
+  const slotWonAt = (d: MapDecision) => d.code === 'HOTPLUG_FIRST_WINS' || d.code === 'HOTPLUG_X2APIC_WINS';
   /** The rebuild's decision that keeps `vcpu` out of phys_map: missing until the next rebuild, or an alias's loser. */
   const keptOut = (vcpu: number) =>
-    findings.find((d) => (d.code === 'VCPU_NOT_ONLINE' && d.vcpus[0] === vcpu) || (d.code === 'HOTPLUG_FIRST_WINS' && d.vcpus.slice(1).includes(vcpu)));
+    findings.find((d) => (d.code === 'VCPU_NOT_ONLINE' && d.vcpus[0] === vcpu) || (slotWonAt(d) && d.vcpus.slice(1).includes(vcpu)));
   const byVcpu = new Map(vcpus.map((v) => [v.vcpu, v]));
   const claims = new Map<number, number[]>();
   for (const v of vcpus) {
@@ -126,9 +128,9 @@ export function buildSlots(map: FinalMap, vcpus: readonly FinalVcpu[], x2apicFor
         ? { id, vcpu, claims: c.includes(vcpu) ? c : [vcpu, ...c], state: stateFor(id, v), mode: v.mode, note: noteFor(id, v, findings) }
         : { id, vcpu, claims: [vcpu], state: 'alias', mode: null, note: `vCPU ${vcpu}` };
       if (others.length) {
-        const firstWins = findings.find((d) => d.code === 'HOTPLUG_FIRST_WINS' && d.physId === id);
+        const won = findings.find((d) => slotWonAt(d) && d.physId === id);
         base.state = 'alias';
-        base.note += `; ${firstWins ? explain(firstWins, 'short', now) : `also claimed by vCPU ${others.join(', ')}`}`;
+        base.note += `; ${won ? explain(won, 'short', now) : `also claimed by vCPU ${others.join(', ')}`}`;
       }
       byId.set(id, base);
       place(id, vcpu);

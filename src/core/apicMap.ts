@@ -63,22 +63,35 @@ export class HotplugChoices {
   private readonly byX2apicId: VcpuId[] = [];
   private readonly x2apicWins = new Map<number, MapDecision>();
   constructor(private readonly legacy: boolean) {}
-  lost(physId: number, holder: Vcpu, loser: Vcpu): void {
+  private lost(physId: number, holder: Vcpu, loser: Vcpu): void {
     const d = this.firstWins.get(physId);
     if (d) d.vcpus.push(loser.id);
     else this.firstWins.set(physId, { kind: 'map', code: 'HOTPLUG_FIRST_WINS', kvm: 'kvm_recalculate_phys_map', vcpus: [holder.id, loser.id], physId, x2apicFormat: !this.legacy, ...(this.legacy ? { legacy: true } : {}) });
   }
+  /**
+   * The hotplug hack's slots for one vCPU: phys_map[x2apic_id] in x2APIC mode or above 0xff
+   * (up to `x2apicLimit`), and in xAPIC mode phys_map[xapic_id] if still empty (first wins).
+   */
+  place(map: ApicMap, v: Vcpu, x2apicLimit = Infinity): void {
+    const apic = v.apic;
+    if ((apic.x2apicMode || apic.x2apicId > 0xff) && apic.x2apicId <= x2apicLimit) {
+      this.setX2apicSlot(map, apic.x2apicId, v);
+      if (!apic.x2apicMode) this.byX2apicId.push(v.id);
+    }
+    if (apic.x2apicMode) return;
+    const holder = map.phys.get(apic.xapicId);
+    if (!holder) map.phys.set(apic.xapicId, v);
+    else if (holder !== v) this.lost(apic.xapicId, holder, v);
+  }
+
   /** phys_map[x2apic_id] is set whoever held it: note the xAPIC-ID holder it displaces. */
-  setX2apicSlot(map: ApicMap, physId: number, v: Vcpu): void {
+  private setX2apicSlot(map: ApicMap, physId: number, v: Vcpu): void {
     const old = map.phys.get(physId);
     map.phys.set(physId, v);
     if (!old || old === v) return;
     const d = this.x2apicWins.get(physId);
     if (d) d.vcpus.push(old.id);
     else this.x2apicWins.set(physId, { kind: 'map', code: 'HOTPLUG_X2APIC_WINS', kvm: 'kvm_recalculate_phys_map', vcpus: [v.id, old.id], physId, ...(this.legacy ? { legacy: true } : { x2apicFormat: true }) });
-  }
-  reachedByX2apicId(v: Vcpu): void {
-    this.byX2apicId.push(v.id);
   }
   decisions(): MapDecision[] {
     const out = [...this.firstWins.values(), ...this.x2apicWins.values()];
@@ -104,16 +117,7 @@ export function buildApicMap(vcpus: readonly Vcpu[], x2apicFormat: boolean): Map
     }
 
     if (x2apicFormat) {
-      // Hotplug hack: reachable by x2APIC ID even in xAPIC mode; aliased xAPIC IDs: first wins.
-      if (apic.x2apicMode || x2 > 0xff) {
-        hotplug.setX2apicSlot(map, x2, v);
-        if (!apic.x2apicMode) hotplug.reachedByX2apicId(v);
-      }
-      if (!apic.x2apicMode) {
-        const holder = map.phys.get(xid);
-        if (!holder) map.phys.set(xid, v);
-        else if (holder !== v) hotplug.lost(xid, holder, v);
-      }
+      hotplug.place(map, v);
     } else {
       const physId = apic.x2apicMode ? x2 : xid;
       const holder = map.phys.get(physId);

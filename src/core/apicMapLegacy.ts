@@ -36,17 +36,7 @@ export function buildApicMapV62(vcpus: readonly Vcpu[]): MapRebuild {
   for (const v of vcpus) {
     const apic = v.apic;
     if (!apic.hwEnabled) continue;
-    const xid = apic.xapicId;
-    const x2 = apic.x2apicId;
-    if ((apic.x2apicMode || x2 > 0xff) && x2 <= maxId) {
-      hotplug.setX2apicSlot(map, x2, v);
-      if (!apic.x2apicMode) hotplug.reachedByX2apicId(v);
-    }
-    if (!apic.x2apicMode) {
-      const holder = map.phys.get(xid);
-      if (!holder) map.phys.set(xid, v);
-      else if (holder !== v) hotplug.lost(xid, holder, v);
-    }
+    hotplug.place(map, v, maxId);
     if (!apic.swEnabled) continue;
     let ldr = apic.getReg(APIC_LDR);
     let bit = 0;

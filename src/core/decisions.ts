@@ -17,7 +17,7 @@
  * - inhibit: why an APICv/AVIC inhibit reason was set that no map rebuild explains, or that a
  *            reason was cleared.
  */
-import type { DeliveryModeName } from './delivery';
+import type { DeliveryModeName, SHORTHAND_NAMES } from './codec';
 import type { LogicalMode } from './apicMap';
 import type { AnyInhibitReason } from './inhibits';
 import type { Errno, MpState, VcpuId } from './types';
@@ -104,7 +104,7 @@ export const ROUTE_CODES = {
 } as const;
 export type RouteCode = keyof typeof ROUTE_CODES;
 
-export type ShorthandName = 'none' | 'self' | 'all' | 'all-but-self';
+export type ShorthandName = (typeof SHORTHAND_NAMES)[number];
 
 export interface RouteDecision {
   kind: 'route';

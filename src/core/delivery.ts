@@ -17,33 +17,21 @@ import { APIC_IRR, APIC_TMR, APIC_BROADCAST, X2APIC_BROADCAST } from './apicdef'
 import { logicalDest } from './apicMap';
 import type { IcrExit } from './ipiVirtualization';
 import type { Lapic } from './lapic';
-import { ACCEPT_CODES, ROUTE_CODES, type AcceptCode, type AcceptDecision, type RouteCode, type RouteDecision, type ShorthandName } from './decisions';
+import { ACCEPT_CODES, ROUTE_CODES, type AcceptCode, type AcceptDecision, type RouteCode, type RouteDecision } from './decisions';
 import { LazyTraceEvent } from './types';
 import type { Vcpu } from './vcpu';
 import type { Vm } from './vm';
 
 import {
   decodeIcr, decodeMsi, DELIVERY_MODE_NAMES, DM_FIXED, DM_INIT, DM_LOWEST, DM_NMI, DM_REMRD, DM_SMI, DM_STARTUP,
-  SHORT_ALLBUT, SHORT_ALLINC, SHORT_NONE, SHORT_SELF, type DeliveryModeName,
+  SHORT_ALLBUT, SHORT_ALLINC, SHORT_NONE, SHORT_SELF, type DeliveryModeName, type Irq, SHORTHAND_NAMES,
 } from './codec';
 import { formatAcceptIrq } from './traceFormat';
 
 export { DELIVERY_MODE_NAMES, type DeliveryModeName } from './codec';
 
-/** struct kvm_lapic_irq, with the delivery mode and shorthand as small numbers. */
-export interface LapicIrq {
-  vector: number;
-  /** 0..7, ICR bits 10:8. */
-  deliveryMode: number;
-  logical: boolean;
-  level: boolean;
-  /** Level-triggered (ICR bit 15 / MSI data bit 15). */
-  trigLevel: boolean;
-  /** 0 none, 1 self, 2 all including self, 3 all excluding self. */
-  shorthand: number;
-  destId: number;
-  msiRedirHint: boolean;
-}
+/** struct kvm_lapic_irq, with the delivery mode and shorthand as small numbers (codec.ts). */
+export type LapicIrq = Irq;
 
 export interface Delivery {
   vcpu: number;
@@ -67,7 +55,6 @@ export interface DeliveryOutcome {
   exit?: IcrExit;
 }
 
-const SHORTHAND_NAMES: readonly ShorthandName[] = ['none', 'self', 'all', 'all-but-self'];
 
 /** kvm_icr_to_lapic_irq(). */
 export function icrToIrq(apic: Lapic, icrLow: number, icrHigh: number): LapicIrq {

@@ -92,7 +92,7 @@ function explainRoute(d: RouteDecision, form: Form, now: Now): string {
       s = 'fast path: lowest priority with an empty mask, so nobody gets it';
       break;
     case 'SHORTHAND_ALL':
-      s = `slow path: shorthand "${d.shorthand === 'all' ? 'all including self' : 'all excluding self'}" matches every vCPU one by one`;
+      s = `slow path: shorthand "${d.shorthand}" matches every vCPU one by one`;
       break;
     case 'NO_MAP': {
       const alias = d.mapWhy?.find((m) => m.code === 'PHYS_ID_ALIASED');

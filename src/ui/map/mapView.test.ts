@@ -201,7 +201,7 @@ describe('routeOf', () => {
   it('reports the slow path for a shorthand', () => {
     const r = route(lab({ vcpus: 4 }, [...x2vm, { op: 'wrmsr', vcpu: 0, msr: '0x830', value: '0x80030' }]))!;
     expect(r).toMatchObject({ path: 'slow', slots: [] });
-    expect(r.decision).toMatchObject({ code: 'SHORTHAND_ALL', kvm: 'kvm_irq_delivery_to_apic', shorthand: 'all', examined: 4 });
+    expect(r.decision).toMatchObject({ code: 'SHORTHAND_ALL', kvm: 'kvm_irq_delivery_to_apic', shorthand: 'all incl. self', examined: 4 });
     expect(r.targets.map((t) => t.vcpu)).toEqual([0, 1, 2, 3]);
   });
 

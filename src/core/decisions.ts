@@ -16,6 +16,12 @@
  *            kvm_recalculate_logical_map), including the hotplug hack's choices.
  * - inhibit: why an APICv/AVIC inhibit reason was set that no map rebuild explains, or that a
  *            reason was cleared.
+ *
+ * Inaccuracies: `kvm` names the function that holds the rule in current upstream KVM (and in the
+ * release the rule is specific to, where it names one); in older releases a rule may have lived
+ * in a caller or a predecessor (kvm_set_apic_base before kvm_apic_set_base, for example). The
+ * lab's own ops (nested, SMM) refuse with EINVAL and a decision where the real vCPU would take a
+ * fault or simply not get there.
  */
 import type { DeliveryModeName, SHORTHAND_NAMES } from './codec';
 import type { LogicalMode } from './apicMap';

@@ -13,7 +13,7 @@ const apply = (page: Page, step: object) =>
 
 test.describe('optimized APIC map', () => {
   test('default VM: the newest vCPU joins the map at the next rebuild', async ({ page }) => {
-    await page.goto('/');
+    await page.goto('/?preset=kvm-created');
     const map = panel(page);
     await expect(map).toBeVisible();
     await expect(map.getByTestId('map-nodes')).toBeVisible();
@@ -52,7 +52,7 @@ test.describe('optimized APIC map', () => {
   });
 
   test('aliased physical IDs: no optimized map, with the reason', async ({ page }) => {
-    await page.goto('/');
+    await page.goto('/?preset=kvm-created');
     const doc = {
       format: 'apic-scenario/1',
       title: 'aliasing',
@@ -83,7 +83,7 @@ test.describe('optimized APIC map', () => {
   });
 
   test('an x2APIC IPI draws its route through phys_map', async ({ page }) => {
-    await page.goto('/');
+    await page.goto('/?preset=kvm-created');
     for (const v of [0, 1, 2, 3]) {
       await apply(page, { op: 'wrmsr', vcpu: v, msr: '0x1b', value: '0xfee00d00' });
       await apply(page, { op: 'wrmsr', vcpu: v, msr: '0x80f', value: '0x1ff' });
@@ -111,7 +111,7 @@ test.describe('optimized APIC map', () => {
   });
 
   test('a logical xAPIC IPI goes through the flat table; an MSI comes from a device', async ({ page }) => {
-    await page.goto('/');
+    await page.goto('/?preset=kvm-created');
     for (const v of [0, 1, 2, 3]) {
       await apply(page, { op: 'mmio_write', vcpu: v, offset: '0xf0', value: '0x1ff' });
       await apply(page, { op: 'mmio_write', vcpu: v, offset: '0xd0', value: '0x' + (1 << (24 + v)).toString(16) });
@@ -135,7 +135,7 @@ test.describe('optimized APIC map', () => {
   });
 
   test('a cluster IPI goes through xapic_cluster_map; a dropped target says why', async ({ page }) => {
-    await page.goto('/');
+    await page.goto('/?preset=kvm-created');
     const apic = (v: number, cluster: number, bit: number) => [
       { op: 'mmio_write', vcpu: v, offset: '0xf0', value: '0x1ff' },
       { op: 'mmio_write', vcpu: v, offset: '0xe0', value: '0x0fffffff' },
@@ -165,7 +165,7 @@ test.describe('optimized APIC map', () => {
 
   test('a rebuild fades changed slots in and an IPI pulses, under 300 ms; reduced motion skips both', async ({ page }) => {
     await page.clock.install();
-    await page.goto('/');
+    await page.goto('/?preset=kvm-created');
     const map = panel(page);
     const card3 = map.getByTestId('map-slot-3');
     await expect(card3).toHaveClass(/st-missing/);

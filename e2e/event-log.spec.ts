@@ -27,7 +27,7 @@ const traces = (page: Page, n: number) =>
 
 test.describe('event log', () => {
   test('a #GP shows the rule that fired, in full, with its KVM function', async ({ page }) => {
-    await page.goto('/');
+    await page.goto('/?preset=kvm-created');
     await gpOnVcpu1(page);
     const why = log(page).getByTestId('log-why');
     const words = 'vCPU 1: x2APIC -> xAPIC is illegal for the guest (disable the APIC first): a #GP for the guest.';
@@ -47,7 +47,7 @@ test.describe('event log', () => {
   });
 
   test('an IPI lists its route and each dropped target', async ({ page }) => {
-    await page.goto('/');
+    await page.goto('/?preset=kvm-created');
     await page.evaluate(() => window.lab.getState().apply({ op: 'msi', addressLo: '0xfee01000', data: '0x31' }));
     const why = log(page).getByTestId('log-why');
     await expect(why.getByRole('listitem')).toHaveText([
@@ -58,7 +58,7 @@ test.describe('event log', () => {
 
   test('Copy trace copies the steps up to the shown one as trace-cmd report text', async ({ page, context }) => {
     await context.grantPermissions(['clipboard-read', 'clipboard-write']);
-    await page.goto('/');
+    await page.goto('/?preset=kvm-created');
     const copy = log(page).getByRole('button', { name: 'Copy trace' });
     await expect(copy).toBeDisabled();
     await gpOnVcpu1(page);
@@ -85,7 +85,7 @@ test.describe('event log', () => {
     await page.addInitScript(() => {
       navigator.clipboard.writeText = () => Promise.reject(new DOMException('Write permission denied.', 'NotAllowedError'));
     });
-    await page.goto('/');
+    await page.goto('/?preset=kvm-created');
     await gpOnVcpu1(page);
     await log(page).getByRole('button', { name: 'Copy trace' }).click();
     const status = log(page).getByTestId('copy-trace-status');

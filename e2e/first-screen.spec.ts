@@ -2,7 +2,7 @@ import { expect, test } from '@playwright/test';
 
 test.describe('first screen', () => {
   test('shows the default VM with real LAPIC state', async ({ page }) => {
-    await page.goto('/');
+    await page.goto('/?preset=kvm-created');
     await expect(page.getByRole('heading', { name: 'VM', exact: true })).toBeVisible();
     const vcpus = page.getByRole('region', { name: 'vCPUs' });
     await expect(vcpus.getByRole('listitem')).toHaveCount(4);
@@ -17,7 +17,7 @@ test.describe('first screen', () => {
 
 test.describe('vCPUs and the register page', () => {
   test('the x2APIC toggle is a guest WRMSR that changes the IDs, the LDR and the register view', async ({ page }) => {
-    await page.goto('/');
+    await page.goto('/?preset=kvm-created');
     const row = page.getByTestId('vcpu-row-3');
     await row.getByRole('button', { name: 'Enter x2APIC mode on vCPU 3' }).click();
     await expect(row).toContainText('x2APIC');
@@ -32,7 +32,7 @@ test.describe('vCPUs and the register page', () => {
   });
 
   test('an illegal guest transition shows the #GP and the rule that fired', async ({ page }) => {
-    await page.goto('/');
+    await page.goto('/?preset=kvm-created');
     const row = page.getByTestId('vcpu-row-1');
     await row.getByRole('button', { name: 'Enter x2APIC mode on vCPU 1' }).click();
     await row.getByRole('button', { name: 'Leave x2APIC mode on vCPU 1' }).click();
@@ -44,7 +44,7 @@ test.describe('vCPUs and the register page', () => {
   });
 
   test('editing a register is a guest write through the right path', async ({ page }) => {
-    await page.goto('/');
+    await page.goto('/?preset=kvm-created');
     const regs = page.getByRole('region', { name: 'Register page' });
     await regs.getByRole('button', { name: 'Edit APIC_TASKPRI of vCPU 0' }).click();
     await regs.getByLabel('New value for APIC_TASKPRI').fill('0x1234');
@@ -56,7 +56,7 @@ test.describe('vCPUs and the register page', () => {
 
 test.describe('event log', () => {
   test('time travel, undo and redo', async ({ page }) => {
-    await page.goto('/');
+    await page.goto('/?preset=kvm-created');
     const regs = page.getByRole('region', { name: 'Register page' });
     for (const v of ['0x10', '0x20', '0x30']) {
       await regs.getByRole('button', { name: 'Edit APIC_TASKPRI of vCPU 0' }).click();
@@ -77,7 +77,7 @@ test.describe('event log', () => {
 });
 
 test('screens at 1280x720 with 4 and with 300 vCPUs', async ({ page }) => {
-  await page.goto('/');
+  await page.goto('/?preset=kvm-created');
   await page.screenshot({ path: 'test-results/screen-4.png' });
   await page.goto('/?vcpus=300');
   await expect(page.getByRole('region', { name: 'vCPUs' }).getByRole('listitem').first()).toBeVisible();

@@ -15,7 +15,7 @@ const irrOf = (page: Page, vcpu: number) =>
 
 test.describe('ICR composer', () => {
   test('a Fixed IPI from an xAPIC vCPU 0 reaches vCPU 2 with vector 0x41', async ({ page }) => {
-    await page.goto('/');
+    await page.goto('/?preset=kvm-created');
     // set_lapic rebuilds the map: vCPU 3, the newest, is in the optimized map only after a rebuild.
     await swEnable(page, [0, 1, 2, 3]);
     const icr = page.getByRole('region', { name: 'ICR' });
@@ -58,7 +58,7 @@ test.describe('ICR composer', () => {
   });
 
   test('a target whose APIC is software-disabled drops the IPI, and the panel says why', async ({ page }) => {
-    await page.goto('/');
+    await page.goto('/?preset=kvm-created');
     // The default VM: every APIC is software-disabled (SPIV bit 8 clear).
     const icr = page.getByRole('region', { name: 'ICR' });
     await icr.getByLabel('destination', { exact: true }).fill('1');
@@ -74,7 +74,7 @@ test.describe('ICR composer', () => {
   });
 
   test('raw value and fields stay in sync; bad hex sends nothing', async ({ page }) => {
-    await page.goto('/');
+    await page.goto('/?preset=kvm-created');
     const icr = page.getByRole('region', { name: 'ICR' });
     const raw = icr.getByLabel('raw APIC_ICR', { exact: true });
     // Raw -> fields: NMI (4), logical, level-triggered, shorthand all excluding self.

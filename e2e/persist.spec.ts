@@ -1,7 +1,7 @@
 import { expect, test } from '@playwright/test';
 
 test('the session survives a reload', async ({ page }) => {
-  await page.goto('/');
+  await page.goto('/?preset=kvm-created');
   await page.getByTestId('vcpu-row-1').getByRole('button', { name: 'Enter x2APIC mode on vCPU 1' }).click();
   await expect(page.getByTestId('vcpu-row-1')).toContainText('x2APIC');
   await page.waitForTimeout(500); // the save is debounced
@@ -11,7 +11,7 @@ test('the session survives a reload', async ({ page }) => {
 });
 
 test('a corrupt stored session is reported, set aside, and the app starts fresh', async ({ page }) => {
-  await page.goto('/');
+  await page.goto('/?preset=kvm-created');
   await page.evaluate(() => localStorage.setItem('kvm-lapic-lab/session', '{"version": 1, "session": {"scenario": {"format": "apic-scenario/1", "steps": [{"op": "nope"}]}, "cursor": 0, "selectedVcpu": null}}'));
   await page.reload();
   await expect(page.getByRole('alert')).toContainText('stored session: step 0: unknown op "nope"');

@@ -3,14 +3,14 @@ import { expect, test } from '@playwright/test';
 test('a link copied from one browser session restores the same state in a new one', async ({ browser }) => {
   const first = await browser.newContext({ permissions: ['clipboard-read', 'clipboard-write'] });
   const page = await first.newPage();
-  await page.goto('/');
+  await page.goto('/?preset=kvm-created');
   await page.getByTestId('vcpu-row-2').getByRole('button', { name: 'Enter x2APIC mode on vCPU 2' }).click();
   await page.getByTestId('vcpu-row-2').getByRole('button', { name: 'Select vCPU 2' }).click();
   const regs = page.getByRole('region', { name: 'Register page' });
   await regs.getByRole('button', { name: 'Edit APIC_TASKPRI of vCPU 2' }).click();
   await regs.getByLabel('New value for APIC_TASKPRI').fill('0x40');
   await regs.getByLabel('New value for APIC_TASKPRI').press('Enter');
-  await page.getByRole('button', { name: 'Share' }).click();
+  await page.getByRole('button', { name: 'Share', exact: true }).click();
   await expect(page.getByRole('button', { name: 'Link copied' })).toBeVisible();
   const url = await page.evaluate(() => navigator.clipboard.readText());
   expect(url).toMatch(/#s=1\./);

@@ -18,6 +18,7 @@ import { finalState, type FinalState, type StepResult } from '../scenario/result
 import { parseScenario, parseScenarioText, ScenarioInputError, type Step, type VmInput } from '../scenario/schema';
 import { toDocument } from '../scenario/document';
 import { decodeSession, encodeSession, type SharedSession } from './share';
+import { preset, presetScenario, type PresetId } from '../presets/presets';
 
 export interface LogEntry {
   step: Step;
@@ -35,6 +36,8 @@ export interface Tour {
   /** The release the tour was written for (its vm.kvm), to switch back to. */
   after: string;
   narrations: string[];
+  /** Per step: the kernel-level detail behind the narration ('' when none), shown folded. */
+  details: string[];
   focus: string[][];
 }
 
@@ -82,6 +85,8 @@ export interface LabState {
   reset(vm: VmInput): void;
   /** Load a scenario document as the session (the current one is set aside); a bad one changes nothing. */
   loadScenario(doc: unknown, label: string): boolean;
+  /** Start from a VM preset with `vcpus` vCPUs (capped at what it addresses), keeping the vendor and release; the current session is set aside. */
+  loadPreset(id: PresetId, vcpus: number): boolean;
   /** Go back to a state the user left; the current one is set aside in its place. */
   restoreSetAside(index: number): boolean;
   /** Change the VM's configuration and replay the log under it. */
@@ -244,6 +249,12 @@ export function createLabStore(initial: VmInput = DEFAULT_VM) {
           return false;
         }
       },
+      loadPreset(id, vcpus) {
+        const { vcpus: _n, ...vm } = get().vmInput;
+        void _n;
+        const s = presetScenario(id, vcpus, vm);
+        return get().loadScenario(toDocument({ title: s.title, vm: s.vm, steps: s.steps }), `before the preset "${preset(id).label}"`);
+      },
       restoreSetAside(index) {
         const entry = get().setAside[index];
         if (!entry) return false;
@@ -333,7 +344,7 @@ export function createLabStore(initial: VmInput = DEFAULT_VM) {
         try {
           const s = parseScenario(doc);
           const t = (s.raw.tour ?? {}) as Partial<Tour>;
-          const raw = s.raw.steps as { narration?: string; focus?: string[] }[];
+          const raw = s.raw.steps as { narration?: string; detail?: string; focus?: string[] }[];
           const session = get().tour ? beforeTour : get().session();
           if (!load(s.vm, s.steps, s.title ?? '', 0)) return false;
           beforeTour = session;
@@ -346,6 +357,7 @@ export function createLabStore(initial: VmInput = DEFAULT_VM) {
               before: String(t.before ?? ''),
               after: s.vm.kvm ?? 'current',
               narrations: raw.map((r) => r.narration ?? ''),
+              details: raw.map((r) => r.detail ?? ''),
               focus: raw.map((r) => r.focus ?? []),
             },
           });

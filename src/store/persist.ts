@@ -4,7 +4,7 @@
  * newer version is reported and moved aside (never silently dropped or overwritten); a full
  * storage is reported once.
  */
-import type { LabState } from './labStore';
+import { MAX_SET_ASIDE, type LabState, type SetAside } from './labStore';
 import type { SharedSession } from './share';
 
 export const STORAGE_KEY = 'kvm-lapic-lab/session';
@@ -70,13 +70,47 @@ export function writeStored(storage: Storage, session: SharedSession, now = new 
   }
 }
 
+/** The states the user left (the store's set-aside list) are kept too, so a reload does not lose them. */
+export const SET_ASIDE_KEY = 'kvm-lapic-lab/left-states';
+
+/** The stored set-aside list; entries that do not look like one are skipped (each is validated again when restored). */
+export function readSetAside(storage: Storage): SetAside[] {
+  try {
+    const raw = storage.getItem(SET_ASIDE_KEY);
+    if (raw === null || raw.length > MAX_STORED) return [];
+    const e = JSON.parse(raw) as { version?: number; entries?: unknown };
+    if (e?.version !== STORAGE_VERSION || !Array.isArray(e.entries)) return [];
+    return (e.entries as SetAside[])
+      .filter((x) => typeof x === 'object' && x !== null && typeof x.label === 'string' && Number.isInteger(x.steps) && typeof x.session?.scenario === 'object' && x.session.scenario !== null)
+      .slice(0, MAX_SET_ASIDE);
+  } catch {
+    return [];
+  }
+}
+
+/** Save the set-aside list; returns an error message when the storage refuses it. */
+export function writeSetAside(storage: Storage, entries: readonly SetAside[]): string | null {
+  try {
+    if (entries.length === 0) storage.removeItem(SET_ASIDE_KEY);
+    else storage.setItem(SET_ASIDE_KEY, JSON.stringify({ version: STORAGE_VERSION, entries }));
+    return null;
+  } catch {
+    return 'could not keep the set-aside sessions for the next visit: the browser storage is full';
+  }
+}
+
 /** Keep the store's session in storage from now on (debounced); returns a stop function. */
-export function persistStore(store: { getState(): LabState; subscribe(f: (s: LabState, p: LabState) => void): () => void }, storage: Storage, delayMs = 300): () => void {
+export function persistStore(store: { getState(): LabState; subscribe(f: (s: LabState, p: LabState) => void): () => void }, storage: Storage, delayMs = 300): (() => void) & { flush(): void } {
   let timer: ReturnType<typeof setTimeout> | undefined;
   let reported = false;
+  let asideSaved: readonly SetAside[] | null = null;
   const save = () => {
     const s = store.getState();
-    const msg = writeStored(storage, s.session());
+    let msg = writeStored(storage, s.session());
+    if (s.setAside !== asideSaved && s.setAside) {
+      asideSaved = s.setAside;
+      msg = writeSetAside(storage, s.setAside) ?? msg;
+    }
     if (msg && !reported) {
       reported = true;
       s.setNotice(msg);
@@ -85,12 +119,18 @@ export function persistStore(store: { getState(): LabState; subscribe(f: (s: Lab
   const unsubscribe = store.subscribe((s, p) => {
     // A tour plays in a workspace of its own: the stored session stays the user's.
     if (s.tour) return;
-    if (s.log === p.log && s.cursor === p.cursor && s.vmInput === p.vmInput && s.selectedVcpu === p.selectedVcpu) return;
+    if (s.log === p.log && s.cursor === p.cursor && s.vmInput === p.vmInput && s.selectedVcpu === p.selectedVcpu && s.setAside === p.setAside) return;
     clearTimeout(timer);
     timer = setTimeout(save, delayMs);
   });
-  return () => {
+  const stop = () => {
     clearTimeout(timer);
     unsubscribe();
   };
+  /** Save now (after the page has set up its start state). */
+  const flush = () => {
+    clearTimeout(timer);
+    save();
+  };
+  return Object.assign(stop, { flush });
 }

@@ -4,6 +4,7 @@
  * Each carries a `tour` block (see README.md) and per-step narration; the UI parses them with
  * parseScenario().
  */
+import beginner from './beginner.json';
 import x2apicIcr from './x2apic-icr.json';
 import aliasedIds from './aliased-ids.json';
 import avicX2apic from './avic-x2apic.json';
@@ -33,17 +34,38 @@ export interface TourCitation {
 
 export interface TourInfo {
   id: string;
-  /** The post the tour reproduces: its id, the file name it was received as ("000_<hash>.txt"). */
-  discussion: string;
-  /** Where to read that post. */
-  citation: TourCitation;
+  /**
+   * The post the tour reproduces: its id, the file name it was received as ("000_<hash>.txt").
+   * Absent for a basics tour (one that teaches the APIC itself, not a kernel change).
+   */
+  discussion?: string;
+  /** Where to read that post (absent with `discussion`). */
+  citation?: TourCitation;
   /** The thread's subject (without "Re:") and month, a short label (the demo recordings show it). */
   thread: string;
-  /** The KVM release before the change the discussion led to ("replay under <before>"). */
-  before: string;
+  /** The KVM release before the change the discussion led to ("replay under <before>"); absent for a basics tour. */
+  before?: string;
+  /** Plain words for a learner: what the tour shows and which panels to watch. */
   intro: string;
+  /** Kernel-developer background of the intro (the discussion, who said what), shown folded. */
+  introDetail?: string;
+  /** Plain words: what the tour showed and what to try next, naming the controls to use. */
   outro: string;
+  /** Kernel-developer background of the outro (commits, releases), shown folded. */
+  outroDetail?: string;
   variants?: TourVariant[];
+}
+
+/** A tour step: a scenario step plus its words and checks (see README.md). */
+export interface TourStep {
+  op: string;
+  /** Plain language for a learner, pointing at panels and controls. */
+  narration: string;
+  /** The kernel-developer detail (functions, commits, releases), shown folded as "Kernel detail". */
+  detail?: string;
+  /** Titles of the panels the step is about (highlighted). */
+  focus: string[];
+  [field: string]: unknown;
 }
 
 /** A tour document as bundled; validate it with parseScenario() before running it. */
@@ -57,4 +79,4 @@ export interface TourDocument {
   [field: string]: unknown;
 }
 
-export const TOURS: readonly TourDocument[] = [x2apicIcr, aliasedIds, avicX2apic, initSipi, apicBase] as unknown as TourDocument[];
+export const TOURS: readonly TourDocument[] = [beginner, x2apicIcr, aliasedIds, avicX2apic, initSipi, apicBase] as unknown as TourDocument[];

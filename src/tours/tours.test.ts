@@ -7,6 +7,8 @@
  *   vm.kvm = tour.before ("replay under <before>"), and at least one of them must differ from
  *   the current run, so the tour really shows a change;
  * - `tour.variants`: replays with other vm fields that the outro invites the learner to try.
+ * A basics tour (no `discussion`: it teaches the APIC itself) has no `before` and no
+ * before-expectations. Narrations, intro and outro are plain words; kernel names go to `detail`.
  */
 import { describe, expect, it } from 'vitest';
 import { applyStep, createVm, runScenario } from '../scenario/runner';
@@ -16,11 +18,12 @@ import { parseScenario, type Scenario } from '../scenario/schema';
 import { TOURS, type TourDocument } from './index';
 
 const PANELS = ['VM', 'vCPUs', 'Optimized APIC map', 'ICR', 'Register page', 'Event log', 'Alias conflicts', 'APICv inhibits'];
-const IDS = ['x2apic-icr', 'aliased-ids', 'avic-x2apic', 'init-sipi', 'apic-base'];
+const IDS = ['beginner', 'x2apic-icr', 'aliased-ids', 'avic-x2apic', 'init-sipi', 'apic-base'];
 
 type Expectation = Record<string, unknown> | undefined;
 interface RawStep {
   narration?: string;
+  detail?: string;
   focus?: string[];
   expect?: Expectation;
   expectBefore?: Expectation;
@@ -69,7 +72,7 @@ function check(doc: TourDocument, run: Replay, resultKey: keyof RawStep, stateKe
 }
 
 describe('guided tours', () => {
-  it('are the five discussions, in order', () => {
+  it('are the basics tour, then the five discussions, in order', () => {
     expect(TOURS.map((t) => t.tour.id)).toEqual(IDS);
   });
 
@@ -77,15 +80,22 @@ describe('guided tours', () => {
     describe(doc.tour.id, () => {
       const scenario = parseScenario(doc);
       const { tour } = doc;
+      const basics = tour.discussion === undefined;
 
       it('parses and carries its tour fields', () => {
         expect(doc.format).toBe('apic-scenario/1');
         expect(doc.title.length).toBeGreaterThan(0);
         expect(doc.description.length).toBeGreaterThan(0);
-        expect(tour.discussion).toMatch(/^\d{3}_[0-9a-f]{16}\.txt$/);
         for (const field of ['thread', 'intro', 'outro'] as const) expect(tour[field].length, field).toBeGreaterThan(20);
-        expect(tour.before).toMatch(/^\d+\.\d+$/);
-        expect(() => withVm(doc, { kvm: tour.before })).not.toThrow();
+        if (basics) {
+          expect([tour.citation, tour.before, doc.expectFinalBefore]).toEqual([undefined, undefined, undefined]);
+          for (const s of rawSteps(doc)) expect([s.expectBefore, s.expectStateBefore]).toEqual([undefined, undefined]);
+        } else {
+          expect(tour.discussion).toMatch(/^\d{3}_[0-9a-f]{16}\.txt$/);
+          expect(tour.citation?.author.length).toBeGreaterThan(0);
+          expect(tour.before).toMatch(/^\d+\.\d+$/);
+          expect(() => withVm(doc, { kvm: tour.before })).not.toThrow();
+        }
         expect(scenario.vm.kvm ?? 'current').toBe('current');
         expect(scenario.steps.length).toBeGreaterThanOrEqual(8);
         expect(scenario.steps.length).toBeLessThanOrEqual(22);
@@ -97,7 +107,23 @@ describe('guided tours', () => {
           expect(s.focus?.length ?? 0, `step ${i} focus`).toBeGreaterThan(0);
           for (const p of s.focus ?? []) expect(PANELS, `step ${i} focus`).toContain(p);
           expect(s.expect, `step ${i} expect`).toBeDefined();
+          expect(s.detail?.trim().length ?? 0, `step ${i} detail`).toBeGreaterThan(0);
         });
+      });
+
+      it('speaks plainly: kernel names and commits in the folded detail, controls (not log numbers or JSON fields) in the text', () => {
+        const texts = [
+          ['intro', tour.intro],
+          ['outro', tour.outro],
+          ...rawSteps(doc).map((s, i) => [`step ${i}`, s.narration ?? ''] as const),
+        ] as const;
+        for (const [where, text] of texts) {
+          expect(text, `${where}: a kernel function`).not.toMatch(/\b[a-z][a-z0-9]*_[a-z0-9_]+\(\)/);
+          expect(text, `${where}: a commit hash`).not.toMatch(/\b[0-9a-f]{12}\b/);
+          expect(text, `${where}: a JSON field`).not.toMatch(/\bvm\.[a-z]|`/);
+          expect(text, `${where}: a log number instead of a control`).not.toMatch(/\bsteps? \d/i);
+        }
+        expect(tour.outroDetail ?? '', 'outro detail: a log number').not.toMatch(/\bsteps? \d/i);
       });
 
       it('passes its expectations with its own vm', () => {
@@ -108,6 +134,8 @@ describe('guided tours', () => {
         expect(run.states[run.states.length - 1]).toEqual(result.final);
         expect(check(doc, run, 'expect', 'expectState', 'expectFinal')).toEqual([]);
       });
+
+      if (basics) return;
 
       it(`passes its before-expectations when replayed under ${tour.before}`, () => {
         const before = replay(withVm(doc, { kvm: tour.before }));

@@ -23,6 +23,11 @@ export function ApicBaseEditor({ vcpu, value }: { vcpu: number; value: string })
         aria-label="APICBASE value"
         data-testid="apicbase"
         value={draft ?? value}
+        // Clicking the value to edit it selects the old text, so typing replaces it.
+        onFocus={(e) => e.currentTarget.select()}
+        onMouseUp={(e) => {
+          if (draft === null) e.preventDefault(); // keep the selection the focus made
+        }}
         onChange={(e) => setDraft(e.target.value)}
         onKeyDown={(e) => {
           if (e.key === 'Enter') write(e.currentTarget.value.trim());

@@ -31,18 +31,7 @@ export function EventLog() {
     return f ? all.filter((i) => searchText(log[i]).includes(f)) : all;
   }, [log, filter]);
 
-  useEffect(() => {
-    const onKey = (e: KeyboardEvent) => {
-      if (!(e.ctrlKey || e.metaKey) || (e.target as HTMLElement)?.tagName === 'INPUT') return;
-      const k = e.key.toLowerCase();
-      if (k === 'z' && !e.shiftKey) labStore.getState().undo();
-      else if (k === 'y' || (k === 'z' && e.shiftKey)) labStore.getState().redo();
-      else return;
-      e.preventDefault();
-    };
-    window.addEventListener('keydown', onKey);
-    return () => window.removeEventListener('keydown', onKey);
-  }, []);
+  // Ctrl+Z / Ctrl+Y: useUndoKeys (called by the VM bar).
   // What the copy said applies to the log it copied.
   useEffect(() => setCopied(null), [log, cursor]);
 
@@ -112,7 +101,7 @@ export function EventLog() {
           />
         )}
         {current && (
-          <div className="tracebox" aria-label={`Trace of step ${cursor - 1}`}>
+          <div className="tracebox" role="region" tabIndex={0} aria-label={`Trace of step ${cursor - 1}`}>
             {why.length > 0 && (
               <ul className="log-list" aria-label={`Why step ${cursor - 1} did what it did`} data-testid="log-why">
                 {why.slice(0, MAX_WHY).map((d, k) => (

@@ -55,6 +55,7 @@ function SlotRow({ vcpu, off, value, x2view, mode, nrLvt, changed }: { vcpu: num
           <input
             className="mono hexin"
             autoFocus
+            onFocus={(e) => e.currentTarget.select()}
             aria-label={`New value for ${name}`}
             value={edit}
             onChange={(e) => setEdit(e.target.value)}

@@ -3,7 +3,7 @@ import { useShallow } from 'zustand/react/shallow';
 import type { FinalVcpu } from '../scenario/result';
 import { labStore, useLab } from '../store/labStore';
 import { KvmSource } from './KvmSource';
-import { Panel } from './Panel';
+import { Panel, Tip, WithTip } from './Panel';
 import { failureName, refusalWords } from './stepText';
 import { VirtualRows } from './VirtualRows';
 
@@ -32,9 +32,9 @@ function Events({ v }: { v: FinalVcpu }) {
   return (
     <span className="vflags">
       {flags.map(([t, title]) => (
-        <span key={t} className="badge" title={title}>
+        <Tip key={t} className="badge" tip={title}>
           {t}
-        </span>
+        </Tip>
       ))}
     </span>
   );
@@ -66,37 +66,43 @@ function VcpuRow({ index, host }: { index: number; host: boolean }) {
       <button className="linkish mono" onClick={() => store.select(v.vcpu)} aria-label={`Select vCPU ${v.vcpu}`}>
         {v.vcpu}
       </button>
-      <span className={`mode mode-${v.mode}`} title={`APIC mode ${v.mode}${v.swEnabled ? '' : ', software-disabled (SPIV bit 8 clear)'}`}>
-        {MODE_LABEL[v.mode]}
-      </span>
-      <span className="mono" title="xAPIC ID: bits 31:24 of APIC_ID (kvm_xapic_id)">{v.xapicId}</span>
-      <span className="mono" title="x2APIC ID: always the vcpu_id (kvm_x2apic_id)">{v.x2apicId}</span>
-      <span className="mono" title="APIC_LDR">{v.ldr}</span>
-      <span className="mono" title={`mp_state ${v.mpState}`}>{MP_SHORT[v.mpState] ?? v.mpState}</span>
-      <span className="mono" title={irrTop === null ? 'IRR empty' : `IRR: ${v.irr.join(', ')}; ISR: ${v.isr.join(', ') || 'empty'}`}>
-        {irrTop === null ? '·' : `${irrTop}${v.irr.length > 1 ? `+${v.irr.length - 1}` : ''}`}
-      </span>
+      {/* Software-disabled shows as the sw-off badge under ev; what each column is, on its heading. */}
+      <span className={`mode mode-${v.mode}`}>{MODE_LABEL[v.mode]}</span>
+      <span className="mono">{v.xapicId}</span>
+      <span className="mono">{v.x2apicId}</span>
+      <span className="mono">{v.ldr}</span>
+      <span className="mono">{MP_SHORT[v.mpState] ?? v.mpState}</span>
+      {irrTop === null && v.isr.length === 0 ? (
+        <span className="mono">·</span>
+      ) : (
+        <Tip className="mono" tip={`IRR: ${v.irr.join(', ') || 'empty'}; ISR: ${v.isr.join(', ') || 'empty'}`}>
+          {irrTop === null ? '·' : `${irrTop}${v.irr.length > 1 ? `+${v.irr.length - 1}` : ''}`}
+        </Tip>
+      )}
       <Events v={v} />
       <span className="vtoggles">
-        <button
-          aria-pressed={v.mode !== 'disabled'}
-          aria-label={`${v.mode === 'disabled' ? 'Enable' : 'Disable'} the APIC of vCPU ${v.vcpu} (APICBASE.EN)`}
-          title={`WRMSR IA32_APIC_BASE ${toggled(v.apicBase, 11)}${host ? ' (host-initiated)' : ''}`}
-          onClick={() => write(11)}
-        >
-          EN
-        </button>
-        <button
-          aria-pressed={v.mode === 'x2apic'}
-          aria-label={`${v.mode === 'x2apic' ? 'Leave' : 'Enter'} x2APIC mode on vCPU ${v.vcpu} (APICBASE.EXTD)`}
-          title={`WRMSR IA32_APIC_BASE ${toggled(v.apicBase, 10)}${host ? ' (host-initiated)' : ''}`}
-          onClick={() => write(10)}
-        >
-          x2
-        </button>
+        <WithTip tip={`WRMSR IA32_APIC_BASE ${toggled(v.apicBase, 11)}${host ? ' (host-initiated)' : ''}`}>
+          <button
+            aria-pressed={v.mode !== 'disabled'}
+            aria-label={`${v.mode === 'disabled' ? 'Enable' : 'Disable'} the APIC of vCPU ${v.vcpu} (APICBASE.EN)`}
+            onClick={() => write(11)}
+          >
+            EN
+          </button>
+        </WithTip>
+        <WithTip tip={`WRMSR IA32_APIC_BASE ${toggled(v.apicBase, 10)}${host ? ' (host-initiated)' : ''}`}>
+          <button
+            aria-pressed={v.mode === 'x2apic'}
+            aria-label={`${v.mode === 'x2apic' ? 'Leave' : 'Enter'} x2APIC mode on vCPU ${v.vcpu} (APICBASE.EXTD)`}
+            onClick={() => write(10)}
+          >
+            x2
+          </button>
+        </WithTip>
       </span>
       {fault && (
-        <span className="row-fault" role="alert" title={refusalWords(fault)}>
+        // The rule that fired is spelled out in full under the list (LastFault).
+        <span className="row-fault" role="alert" aria-describedby="vcpu-fault">
           {failureName(fault)}
         </span>
       )}
@@ -112,7 +118,7 @@ function LastFault() {
   if (!last || last.result.ok || !('vcpu' in last.step)) return null;
   const r = last.result;
   return (
-    <p className="error" style={FAULT_LINE} data-testid="vcpu-fault">
+    <p className="error" style={FAULT_LINE} data-testid="vcpu-fault" id="vcpu-fault">
       <strong>{failureName(r)}</strong> at step {r.i}: {refusalWords(r)} {r.refusal && <KvmSource fn={r.refusal.kvm} />}
     </p>
   );
@@ -128,21 +134,24 @@ export function VcpuList() {
       title="vCPUs"
       className="vcpus area-vcpus"
       actions={
-        <label className="small" title="APICBASE writes from the toggles: a guest WRMSR (#GP on illegal transitions) or KVM_SET_MSRS from userspace">
-          <input type="checkbox" checked={host} onChange={(e) => setHost(e.target.checked)} /> as host
-        </label>
+        <WithTip tip="APICBASE writes from the toggles: a guest WRMSR (#GP on illegal transitions) or KVM_SET_MSRS from userspace">
+          <label className="small">
+            <input type="checkbox" checked={host} onChange={(e) => setHost(e.target.checked)} /> as host
+          </label>
+        </WithTip>
       }
     >
-      <div className="vrow vhead" aria-hidden="true">
+      {/* Column headings; the short ones say what they stand for on hover, focus or tap. */}
+      <div className="vrow vhead">
         <span>vCPU</span>
-        <span>mode</span>
-        <span title="xAPIC ID">xID</span>
-        <span title="x2APIC ID">x2ID</span>
-        <span>LDR</span>
-        <span title="mp_state">mp</span>
-        <span title="highest IRR vector">IRR</span>
-        <span title="pending events and state">ev</span>
-        <span title="APICBASE toggles">base</span>
+        <Tip tip="APIC mode: off, xAPIC or x2APIC (from IA32_APIC_BASE)">mode</Tip>
+        <Tip tip="xAPIC ID: bits 31:24 of APIC_ID (kvm_xapic_id)">xID</Tip>
+        <Tip tip="x2APIC ID: always the vcpu_id (kvm_x2apic_id)">x2ID</Tip>
+        <Tip tip="APIC_LDR, the logical destination register">LDR</Tip>
+        <Tip tip={`mp_state: ${Object.entries(MP_SHORT).map(([k, v]) => `${v} = ${k}`).join(', ')}`}>mp</Tip>
+        <Tip tip="highest IRR vector, +N more pending (the full IRR and ISR on the cell)">IRR</Tip>
+        <Tip tip="pending events and state (each badge says what it is)">ev</Tip>
+        <Tip tip="APICBASE toggles: EN (bit 11) and EXTD (bit 10), written as a guest WRMSR or, with as host, KVM_SET_MSRS">base</Tip>
       </div>
       <VirtualRows count={count} rowHeight={ROW} label="vCPUs" scrollTo={selectedIndex} render={(i) => <VcpuRow key={i} index={i} host={host} />} />
       <LastFault />

@@ -12,7 +12,11 @@ import type { VmInput } from '../scenario/schema';
 import { labStore, useLab } from '../store/labStore';
 import { TOURS } from '../tours';
 import { CompareDialog } from './compare/CompareDialog';
+import { PresetMenu, SetAsideMenu } from './VmMenus';
+import { useUndoKeys } from './useUndoKeys';
 import { Warnings } from './warnings/Warnings';
+import { Welcome } from './Welcome';
+import './vmMenus.css';
 
 /** Larger files are refused before reading (a trace of 200,000 lines is about 20 MB). */
 const MAX_IMPORT_BYTES = 32 * 1024 * 1024;
@@ -62,17 +66,20 @@ export function VmBar() {
   const [vcpus, setVcpus] = useState<string | null>(null);
   const file = useRef<HTMLInputElement>(null);
   const [comparing, setComparing] = useState(false);
-  const [shared, setShared] = useState(false);
+  /** What Share did: copied the link, or could not (the link is then shown to copy by hand). */
+  const [shared, setShared] = useState<{ copied: true } | { copied: false; url: string; why: string } | null>(null);
+  useUndoKeys();
   const share = async () => {
     const url = `${location.origin}${location.pathname}${location.search}#${store.shareLink()}`;
     history.replaceState(null, '', url);
     try {
+      if (!navigator.clipboard?.writeText) throw new Error('this page has no clipboard access');
       await navigator.clipboard.writeText(url);
-    } catch {
-      // No clipboard permission: the address bar has the link.
+      setShared({ copied: true });
+      setTimeout(() => setShared((s) => (s?.copied ? null : s)), 2000);
+    } catch (e) {
+      setShared({ copied: false, url, why: e instanceof Error ? e.message : String(e) });
     }
-    setShared(true);
-    setTimeout(() => setShared(false), 2000);
   };
   const store = labStore.getState();
   const vendor = vmInput.vendor ?? 'intel';
@@ -119,7 +126,8 @@ export function VmBar() {
         className="inline"
         onSubmit={(e) => {
           e.preventDefault();
-          const n = Number(vcpus);
+          // Reset always starts over, with the count shown (the session is set aside).
+          const n = Number(vcpus ?? count);
           if (Number.isInteger(n) && n >= 1 && n <= 4096) {
             store.reset({ ...vmInput, vcpus: n });
             setVcpus(null);
@@ -129,10 +137,11 @@ export function VmBar() {
         <label>
           vCPUs <input className="num" type="number" min={1} max={4096} aria-label="Number of vCPUs" value={vcpus ?? count} onChange={(e) => setVcpus(e.target.value)} />
         </label>
-        <button type="submit" title="Start over with this many vCPUs (ids 0..N-1)">
+        <button type="submit" title="Start over with this many vCPUs (ids 0..N-1), as KVM creates them; the session is set aside">
           Reset
         </button>
       </form>
+      <PresetMenu vcpus={Number(vcpus ?? count)} onLoaded={() => setVcpus(null)} />
       <form
         className="inline"
         onSubmit={(e) => {
@@ -179,7 +188,7 @@ export function VmBar() {
         }}
       />
       <button onClick={share} title="Put the whole session in the address bar and copy the link">
-        {shared ? 'Link copied' : 'Share'}
+        {shared?.copied ? 'Link copied' : 'Share'}
       </button>
       <button onClick={() => setComparing(true)} title="Replay this scenario under two KVM releases side by side">
         Compare
@@ -188,6 +197,7 @@ export function VmBar() {
       <button onClick={() => download('scenario.json', store.exportScenario())} aria-label="Export scenario" title="Export the log up to the shown step as an apic-scenario/1 file">
         Export
       </button>
+      <SetAsideMenu />
       <span className="status">
         <span
           data-testid="map-state"
@@ -202,6 +212,23 @@ export function VmBar() {
         </span>
       </span>
       <Warnings max={2} />
+      <Welcome />
+      {shared && !shared.copied && (
+        <p className="notice share-by-hand" role="status">
+          The link could not be copied ({shared.why}): copy it by hand{' '}
+          <input
+            className="mono"
+            readOnly
+            aria-label="Link to this session"
+            value={shared.url}
+            autoFocus
+            onFocus={(e) => e.currentTarget.select()}
+          />{' '}
+          <button className="mini" onClick={() => setShared(null)} aria-label="Dismiss the link">
+            ✕
+          </button>
+        </p>
+      )}
       {notice && !error && (
         <p className="notice" role="status">
           {notice}{' '}

@@ -7,7 +7,7 @@ import {
 } from '../../explain/panels';
 import { labStore, useLab, type Hover } from '../../store/labStore';
 import { KvmSource } from '../KvmSource';
-import { Panel } from '../Panel';
+import { Expandable, Panel, Tip } from '../Panel';
 import { hex8, type ApicMode, type ConflictReport, type LogicalConflict, type PhysicalConflict } from './aliases';
 import { useConflictReport } from './useConflictReport';
 import './conflicts.css';
@@ -26,7 +26,6 @@ function VcpuChip({ vcpu, mode, selected, label }: { vcpu: number; mode?: ApicMo
       className={`cf-chip ${mode ? `cf-${mode}` : ''} ${selected ? 'cf-sel' : ''}`}
       aria-label={`select vCPU ${vcpu}${mode ? ` (${mode === 'x2apic' ? 'x2APIC' : 'xAPIC'} mode)` : ''}`}
       aria-pressed={selected}
-      title={`vCPU ${vcpu}${mode ? `, ${mode === 'x2apic' ? 'x2APIC ID' : 'xAPIC ID'}` : ''}: click to open its register page`}
       onClick={() => select(vcpu)}
       onMouseEnter={() => hover({ vcpu })}
       onFocus={() => hover({ vcpu })}
@@ -44,25 +43,27 @@ function Chips({ items, selected }: { items: { vcpu: number; mode?: ApicMode }[]
       {items.slice(0, MAX_CHIPS).map((m) => (
         <VcpuChip key={m.vcpu} vcpu={m.vcpu} mode={m.mode} selected={m.vcpu === selected} />
       ))}
-      {items.length > MAX_CHIPS && <span className="muted" title={items.slice(MAX_CHIPS).map((m) => m.vcpu).join(', ')}>+{items.length - MAX_CHIPS}</span>}
+      {items.length > MAX_CHIPS && (
+        <Tip className="muted" tip={`also vCPU ${items.slice(MAX_CHIPS).map((m) => m.vcpu).join(', ')}`}>
+          +{items.length - MAX_CHIPS}
+        </Tip>
+      )}
     </span>
   );
 }
 
 /** The path badge, who of the sharing vCPUs KVM reaches, and the first finding about them. */
-function Verdict({ c, now }: { c: PhysicalConflict | LogicalConflict; now: Now }) {
+function Verdict({ c, now, onClick }: { c: PhysicalConflict | LogicalConflict; now: Now; onClick: () => void }) {
   const sharing = c.kind === 'physical' ? c.members.map((m) => m.vcpu) : c.vcpus;
+  // Clicking the words opens the row (the ID button is the keyboard way): the full text wraps.
   return (
-    <span className={`cf-verdict ${c.route ? `cf-${c.route.path}` : ''}`}>
+    <span className={`cf-verdict ${c.route ? `cf-${c.route.path}` : ''}`} onClick={onClick}>
       {c.route && <span className="cf-path">{c.route.path}</span>} {aliasVerdict(sharing, c.reached)}
       {c.why[0] && <span className="cf-why"> — {explain(c.why[0], 'short', now)}</span>}
     </span>
   );
 }
 
-/** The words of a row's route and findings, for its tooltip. */
-const rowTitle = (route: RouteDecision | null, why: MapDecision[], now: Now, hardware: string) =>
-  [route && routeWords(route, 'short'), ...why.map((d) => explain(d, 'short', now)), hardware].filter(Boolean).join('\n');
 
 function Explain({ route, why, hardware, now }: { route: RouteDecision | null; why: MapDecision[]; hardware: string; now: Now }) {
   return (
@@ -99,23 +100,22 @@ const PhysRow = memo(function PhysRow({ c, hot, selected, open, toggle, now }: R
   const key = `p${c.apicId}`;
   const hardware = physicalAliasArchitecture(c.apicId, c.members.map((m) => m.vcpu));
   return (
-    <li className={`cf-row ${hot ? 'cf-hot' : ''}`} data-testid={`conflict-phys-${c.apicId}`} onMouseEnter={() => hover({ apicId: c.apicId })} onMouseLeave={() => hover(null)}>
+    <li className={`cf-row ${hot ? 'cf-hot' : ''}${open ? ' cf-open' : ''}`} data-testid={`conflict-phys-${c.apicId}`} onMouseEnter={() => hover({ apicId: c.apicId })} onMouseLeave={() => hover(null)}>
       <div className="cf-line">
         <button
           className="cf-id"
           aria-expanded={open}
           aria-label={`APIC ID ${c.apicId}: ${open ? 'hide' : 'show'} why`}
-          title={rowTitle(c.route, [...c.why, ...c.routeWhy], now, hardware)}
           onClick={() => toggle(key)}
           onFocus={() => hover({ apicId: c.apicId })}
         >
           <span aria-hidden="true">{open ? '▾' : '▸'}</span> ID <span className="mono">{c.apicId}</span>
         </button>
         <Chips items={c.members} selected={selected} />
-        <Verdict c={c} now={now} />
-        <span className="cf-hw" title={hardware}>
+        <Verdict c={c} now={now} onClick={() => toggle(key)} />
+        <Tip className="cf-hw" tip={hardware}>
           {hardwareShort(c.members.length)}
-        </span>
+        </Tip>
       </div>
       {open && <Explain route={c.route} why={[...c.why, ...c.routeWhy]} hardware={hardware} now={now} />}
     </li>
@@ -127,14 +127,14 @@ const LogRow = memo(function LogRow({ c, hot, selected, open, toggle, now }: Row
   const where = logicalSlotWords(c.cluster, c.bit);
   const hardware = logicalAliasArchitecture(c.cluster, c.bit, c.vcpus);
   return (
-    <li className={`cf-row ${hot ? 'cf-hot' : ''}`} data-testid={`conflict-log-${hex8(c.logicalId)}`}>
+    <li className={`cf-row ${hot ? 'cf-hot' : ''}${open ? ' cf-open' : ''}`} data-testid={`conflict-log-${hex8(c.logicalId)}`}>
       <div className="cf-line">
-        <button className="cf-id" aria-expanded={open} aria-label={`logical ID ${hex8(c.logicalId)}, ${where}: ${open ? 'hide' : 'show'} why`} title={rowTitle(c.route, [...c.why, ...c.routeWhy], now, hardware)} onClick={() => toggle(key)}>
+        <button className="cf-id" aria-expanded={open} aria-label={`logical ID ${hex8(c.logicalId)}, ${where}: ${open ? 'hide' : 'show'} why`} onClick={() => toggle(key)}>
           <span aria-hidden="true">{open ? '▾' : '▸'}</span> LDR <span className="mono">{hex8(c.logicalId)}</span>
         </button>
         <span className="cf-where muted">{where}</span>
         <Chips items={c.vcpus.map((vcpu) => ({ vcpu }))} selected={selected} />
-        <Verdict c={c} now={now} />
+        <Verdict c={c} now={now} onClick={() => toggle(key)} />
       </div>
       {open && <Explain route={c.route} why={[...c.why, ...c.routeWhy]} hardware={hardware} now={now} />}
     </li>
@@ -151,8 +151,10 @@ function Truncated({ report, selected, now }: { report: ConflictReport; selected
         <span className="cf-h">{truncatedHeading(t.length)}</span> <span className="muted">{TRUNCATED_HELP}</span>
       </summary>
       {hack && (
-        <p className="cf-policy" title={explain(hack, 'long', now)}>
-          {explain(hack, 'short', now)}
+        <p className="cf-policy">
+          <Expandable className="cf-more" full={explain(hack, 'long', now)}>
+            {explain(hack, 'short', now)}
+          </Expandable>
           <KvmSource fn={hack.kvm} />
         </p>
       )}
@@ -239,9 +241,11 @@ export function ConflictsPanel() {
             Logical IDs ({report.logical.length}) {report.logical.length > 0 && <span className="cf-policy">— {logicalPreviewHelp}</span>}
           </h3>
           {report.logicalNotes.map((d, i) => (
-            <p className="cf-note" key={i} data-testid={`conflict-note-${d.code}`} title={explain(d, 'long', now)}>
+            <p className="cf-note" key={i} data-testid={`conflict-note-${d.code}`}>
               <span aria-hidden="true">⚠ </span>
-              {explain(d, 'short', now)}
+              <Expandable className="cf-more" full={explain(d, 'long', now)}>
+                {explain(d, 'short', now)}
+              </Expandable>
               <KvmSource fn={d.kvm} />
             </p>
           ))}

@@ -3,7 +3,7 @@ import { explain } from '../../explain/explain';
 import { field, resultFields } from '../../scenario/result';
 import { labStore, useLab, type LogEntry } from '../../store/labStore';
 import { KvmSource } from '../KvmSource';
-import { Panel } from '../Panel';
+import { Expandable, Panel, Tip, WithTip } from '../Panel';
 import { failureName, refusalWords } from '../stepText';
 import {
   checksReservedBits, decodeLow, decodeX2apic, DEFAULT_FIELDS, DELIVERY_MODES, destHint, encodeLow, encodeMsi, encodeX2apic,
@@ -35,17 +35,14 @@ export function IcrPanel() {
 
   const [fields, setFields] = useState<IcrFields>(DEFAULT_FIELDS);
   const [drafts, setDrafts] = useState<Partial<Record<DraftKey, string>>>({});
-  const [sender, setSender] = useState<number | null>(selected);
-  const [prevSelected, setPrevSelected] = useState(selected);
+  const [chosen, setSender] = useState<number | null>(selected);
+  /** Whether the sender follows the vCPU selected elsewhere (off: the sender is only what this select says). */
+  const [follow, setFollow] = useState(false);
   const [sendError, setSendError] = useState<string | null>(null);
 
-  // The sender follows the vCPU selected elsewhere; the select here picks another one.
-  if (selected !== prevSelected) {
-    setPrevSelected(selected);
-    if (selected !== null) setSender(selected);
-  }
-
   const byId = useMemo(() => new Map(vcpus.map((v) => [v.vcpu, v])), [vcpus]);
+  // A sender that no longer exists (a new VM) falls back to the first vCPU.
+  const sender = follow && selected !== null ? selected : chosen !== null && byId.has(chosen) ? chosen : (vcpus[0]?.vcpu ?? null);
   const senderVcpu = sender === null ? undefined : byId.get(sender);
   const mode = senderVcpu?.mode ?? 'disabled';
   const x2 = mode === 'x2apic';
@@ -86,11 +83,10 @@ export function IcrPanel() {
     setDrafts({});
     setSendError(null);
   };
-  const textInput = (k: DraftKey, label: string, title: string, cls: string) => (
+  const textInput = (k: DraftKey, label: string, cls: string) => (
     <input
       className={`mono icr-in ${cls}`}
       aria-label={label}
-      title={title}
       aria-invalid={errors[k] ? true : undefined}
       spellCheck={false}
       value={text(k)}
@@ -145,12 +141,14 @@ export function IcrPanel() {
       className="icr area-icr"
       actions={
         <div className="actions">
+          <WithTip tip={follow ? 'the sender is the vCPU selected in the vCPU list' : 'the sender is the vCPU chosen here (selecting a vCPU elsewhere does not change it)'}>
           <label className="icr-lbl">
             from
             <select
               className="icr-in"
               aria-label="sender vCPU"
               value={sender ?? ''}
+              disabled={follow}
               onChange={(e) => {
                 setSender(Number(e.target.value));
                 setDrafts({});
@@ -164,28 +162,45 @@ export function IcrPanel() {
               ))}
             </select>
           </label>
+          </WithTip>
+          <WithTip tip="Tick to make the sender the vCPU selected in the vCPU list">
+          <label className="icr-lbl">
+            <input
+              type="checkbox"
+              checked={follow}
+              onChange={(e) => {
+                setFollow(e.target.checked);
+                if (!e.target.checked && sender !== null) setSender(sender);
+                setDrafts({});
+                setSendError(null);
+              }}
+            />
+            follow selection
+          </label>
+          </WithTip>
           <span className={`mode mode-${mode}`} data-testid="icr-sender-mode">
             {MODE_LABEL[mode]}
           </span>
-          <button onClick={sendIpi} disabled={ipiBlocked !== null} title={ipiBlocked ?? (x2 ? 'WRMSR 0x830' : 'write APIC_ICR2, then APIC_ICR')}>
-            Send IPI
-          </button>
-          <button
-            onClick={sendMsi}
-            disabled={badHex.length > 0}
-            title={`KVM_SIGNAL_MSI (no source vCPU): address_lo ${hex(msi.addressLo)}, address_hi ${hex(msi.addressHi)}, data ${hex(msi.data)}`}
-          >
-            Send MSI
-          </button>
+          <WithTip tip={ipiBlocked ?? (x2 ? 'WRMSR 0x830' : 'write APIC_ICR2, then APIC_ICR')}>
+            <button onClick={sendIpi} disabled={ipiBlocked !== null}>
+              Send IPI
+            </button>
+          </WithTip>
+          <WithTip tip={`KVM_SIGNAL_MSI (no source vCPU): address_lo ${hex(msi.addressLo)}, address_hi ${hex(msi.addressHi)}, data ${hex(msi.data)}`}>
+            <button onClick={sendMsi} disabled={badHex.length > 0}>
+              Send MSI
+            </button>
+          </WithTip>
         </div>
       }
     >
       <div className="icr-form">
         <div className="icr-row">
-          <label className="icr-lbl" title="ICR bits 7:0">
-            vector{textInput('vector', 'vector', 'ICR bits 7:0 (hex)', 'icr-w-vec')}
-          </label>
-          <label className="icr-lbl" title="ICR bits 10:8">
+          <WithTip tip="ICR bits 7:0 (hex)">
+            <label className="icr-lbl">vector{textInput('vector', 'vector', 'icr-w-vec')}</label>
+          </WithTip>
+          <WithTip tip="ICR bits 10:8">
+          <label className="icr-lbl">
             delivery
             <select className="icr-in" aria-label="delivery mode" value={fields.mode} onChange={(e) => change({ mode: Number(e.target.value) })}>
               {DELIVERY_MODES.map((m, i) => (
@@ -195,49 +210,60 @@ export function IcrPanel() {
               ))}
             </select>
           </label>
-          <select className="icr-in" aria-label="trigger mode" title="trigger mode: ICR bit 15 (APIC_INT_LEVELTRIG)" value={fields.trigLevel ? 1 : 0} onChange={(e) => change({ trigLevel: e.target.value === '1' })}>
-            <option value={0}>edge</option>
-            <option value={1}>level</option>
-          </select>
-          <label className="icr-lbl" title="ICR bit 14 (APIC_INT_ASSERT)">
-            <input type="checkbox" aria-label="level assert" checked={fields.level} onChange={(e) => change({ level: e.target.checked })} />
-            assert
-          </label>
+          </WithTip>
+          <WithTip tip="trigger mode: ICR bit 15 (APIC_INT_LEVELTRIG)">
+            <select className="icr-in" aria-label="trigger mode" value={fields.trigLevel ? 1 : 0} onChange={(e) => change({ trigLevel: e.target.value === '1' })}>
+              <option value={0}>edge</option>
+              <option value={1}>level</option>
+            </select>
+          </WithTip>
+          <WithTip tip="ICR bit 14 (APIC_INT_ASSERT)">
+            <label className="icr-lbl">
+              <input type="checkbox" aria-label="level assert" checked={fields.level} onChange={(e) => change({ level: e.target.checked })} />
+              assert
+            </label>
+          </WithTip>
         </div>
         <div className="icr-row">
-          <label className="icr-lbl" title={x2 ? 'ICR bits 63:32 (32-bit)' : 'APIC_ICR2 bits 31:24 (8-bit)'}>
-            dest{textInput('dest', 'destination', x2 ? 'ICR bits 63:32 (hex)' : 'APIC_ICR2 bits 31:24 (hex)', 'icr-w-dest')}
-          </label>
-          <select className="icr-in" aria-label="destination mode" title="ICR bit 11 (APIC_DEST_LOGICAL)" value={fields.logical ? 1 : 0} onChange={(e) => change({ logical: e.target.value === '1' })}>
-            <option value={0}>physical</option>
-            <option value={1}>logical</option>
-          </select>
-          <select className="icr-in" aria-label="shorthand" title="destination shorthand: ICR bits 19:18" value={fields.shorthand} onChange={(e) => change({ shorthand: Number(e.target.value) })}>
-            {SHORTHANDS.map((s, i) => (
-              <option key={s} value={i}>
-                {i === 0 ? 'no shorthand' : s}
-              </option>
-            ))}
-          </select>
-          <span className="muted icr-hint" data-testid="icr-dest-hint" title={destHint(fields, x2)}>
+          <WithTip tip={x2 ? 'ICR bits 63:32 (32-bit, hex)' : 'APIC_ICR2 bits 31:24 (8-bit, hex)'}>
+            <label className="icr-lbl">dest{textInput('dest', 'destination', 'icr-w-dest')}</label>
+          </WithTip>
+          <WithTip tip="ICR bit 11 (APIC_DEST_LOGICAL)">
+            <select className="icr-in" aria-label="destination mode" value={fields.logical ? 1 : 0} onChange={(e) => change({ logical: e.target.value === '1' })}>
+              <option value={0}>physical</option>
+              <option value={1}>logical</option>
+            </select>
+          </WithTip>
+          <WithTip tip="destination shorthand: ICR bits 19:18">
+            <select className="icr-in" aria-label="shorthand" value={fields.shorthand} onChange={(e) => change({ shorthand: Number(e.target.value) })}>
+              {SHORTHANDS.map((s, i) => (
+                <option key={s} value={i}>
+                  {i === 0 ? 'no shorthand' : s}
+                </option>
+              ))}
+            </select>
+          </WithTip>
+          <Expandable className="muted icr-hint" testId="icr-dest-hint">
             {destHint(fields, x2)}
-          </span>
+          </Expandable>
         </div>
         <div className="icr-row">
           {x2 ? (
-            <label className="icr-lbl" title="x2APIC: one 64-bit MSR, destination in bits 63:32">
-              <span className="icr-layout mode-x2apic">x2APIC</span> ICR <span className="mono">MSR 0x830</span>
-              {textInput('raw', 'raw ICR, 64-bit', 'MSR 0x830 (64-bit hex; "_" allowed)', 'icr-w-raw')}
-            </label>
+            <WithTip tip={'x2APIC: one 64-bit MSR, destination in bits 63:32 (hex; "_" allowed)'}>
+              <label className="icr-lbl">
+                <span className="icr-layout mode-x2apic">x2APIC</span> ICR <span className="mono">MSR 0x830</span>
+                {textInput('raw', 'raw ICR, 64-bit', 'icr-w-raw')}
+              </label>
+            </WithTip>
           ) : (
             <>
               <span className={`icr-layout mode-${mode}`}>{mode === 'disabled' ? 'no APIC' : 'xAPIC'}</span>
-              <label className="icr-lbl" title="APIC_ICR2 (0x310): destination in bits 31:24">
-                APIC_ICR2{textInput('icr2', 'raw APIC_ICR2', 'APIC_ICR2 at 0x310 (hex)', 'icr-w-32')}
-              </label>
-              <label className="icr-lbl" title="APIC_ICR (0x300): writing it sends the IPI">
-                APIC_ICR{textInput('icr', 'raw APIC_ICR', 'APIC_ICR at 0x300 (hex)', 'icr-w-32')}
-              </label>
+              <WithTip tip="APIC_ICR2 (0x310, hex): destination in bits 31:24">
+                <label className="icr-lbl">APIC_ICR2{textInput('icr2', 'raw APIC_ICR2', 'icr-w-32')}</label>
+              </WithTip>
+              <WithTip tip="APIC_ICR (0x300, hex): writing it sends the IPI">
+                <label className="icr-lbl">APIC_ICR{textInput('icr', 'raw APIC_ICR', 'icr-w-32')}</label>
+              </WithTip>
             </>
           )}
         </div>
@@ -249,13 +275,14 @@ export function IcrPanel() {
               <span className="muted">IPI: {ipiBlocked}</span>
             ) : null}
             {badHex.length === 0 && reserved !== 0 && (
-              <span className={x2 && checksReservedBits(kvm) ? 'icr-warn' : 'muted'} title="X2APIC_ICR_RESERVED_BITS: bits 31:20, 17:16 and 13 (commit 71bf395a276f, KVM 6.12)">
+              <span className={x2 && checksReservedBits(kvm) ? 'icr-warn' : 'muted'}>
                 {' '}⚠ reserved bits {reservedRanges(reserved)} set ({hex(reserved)}):{' '}
                 {x2
                   ? checksReservedBits(kvm)
                     ? '#GP on KVM 6.12+'
                     : 'accepted before KVM 6.12'
-                  : 'xAPIC does not check them'}
+                  : 'xAPIC does not check them'}{' '}
+                <span className="muted">(X2APIC_ICR_RESERVED_BITS: bits 31:20, 17:16 and 13; commit 71bf395a276f, KVM 6.12)</span>
               </span>
             )}
             {badHex.length === 0 && (fields.extra & 0x1000) !== 0 && <span className="muted"> bit 12 (busy) is cleared by KVM.</span>}
@@ -319,9 +346,13 @@ function IcrResult({ last, hovered, sendError, x2apicFormat, destWide }: { last:
       <div className="icr-line2">
         {v.path ? (
           <>
-            <span className={`icr-path icr-path-${field(r, 'path')}`} title={v.pathFn}>
-              {v.path}
-            </span>
+            {v.pathFn ? (
+              <Tip className={`icr-path icr-path-${field(r, 'path')}`} tip={v.pathFn}>
+                {v.path}
+              </Tip>
+            ) : (
+              <span className={`icr-path icr-path-${field(r, 'path')}`}>{v.path}</span>
+            )}
             <span className="muted"> · examined {v.examined ?? 0} ·</span>
           </>
         ) : !r.ok ? (
@@ -344,18 +375,18 @@ function IcrResult({ last, hovered, sendError, x2apicFormat, destWide }: { last:
               <li key={g.key} className="icr-group">
                 <span className="muted">→ {g.mode}</span> <span className="mono">{hexPad(g.vector, 2)}</span> <span className="muted">to</span>
                 {g.vcpus.map((id) => (
-                  <button
-                    key={id}
-                    className={`icr-target${hovered === id ? ' hovered' : ''}`}
-                    onMouseEnter={() => setHover({ vcpu: id })}
-                    onMouseLeave={() => setHover(null)}
-                    onFocus={() => setHover({ vcpu: id })}
-                    onBlur={() => setHover(null)}
-                    onClick={() => labStore.getState().select(id)}
-                    title={`vCPU ${id} accepted ${g.mode} vector ${g.vector}; click to open its register page`}
-                  >
-                    vCPU {id}
-                  </button>
+                  <WithTip key={id} tip={`vCPU ${id} accepted ${g.mode} vector ${g.vector}; click to open its register page`}>
+                    <button
+                      className={`icr-target${hovered === id ? ' hovered' : ''}`}
+                      onMouseEnter={() => setHover({ vcpu: id })}
+                      onMouseLeave={() => setHover(null)}
+                      onFocus={() => setHover({ vcpu: id })}
+                      onBlur={() => setHover(null)}
+                      onClick={() => labStore.getState().select(id)}
+                    >
+                      vCPU {id}
+                    </button>
+                  </WithTip>
                 ))}
               </li>
             ))}

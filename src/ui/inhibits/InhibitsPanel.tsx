@@ -4,7 +4,7 @@ import {
 } from '../../explain/panels';
 import { useLab } from '../../store/labStore';
 import { KvmSource } from '../KvmSource';
-import { Panel } from '../Panel';
+import { Expandable, Panel, Tip } from '../Panel';
 import { accessPageDeleter, inhibitView } from './inhibitRows';
 import './inhibits.css';
 
@@ -40,14 +40,14 @@ export function InhibitsPanel() {
       title="APICv inhibits"
       className="area-inhibits ih-panel"
       actions={
-        <span
+        <Tip
           className={`ih-active ${v.active ? 'ih-on' : 'ih-off'}`}
-          data-testid="apicv-active"
-          title={engineStateTitle(v.vendor, v.active, v.rows.filter((r) => r.set).map((r) => r.reason))}
+          testId="apicv-active"
+          tip={engineStateTitle(v.vendor, v.active, v.rows.filter((r) => r.set).map((r) => r.reason))}
         >
           <span aria-hidden="true">{v.active ? '● ' : '⊘ '}</span>
           {v.engine} {v.active ? 'active' : 'inhibited'}
-        </span>
+        </Tip>
       }
     >
       <p className={`ih-page ih-page-${v.accessPage.state}`} data-testid="apic-access-page">
@@ -60,18 +60,16 @@ export function InhibitsPanel() {
           <li key={r.reason} className={r.set ? 'ih-set' : 'ih-clear'} data-testid={`inhibit-${r.reason}`}>
             <div className="ih-line">
               <span className="ih-state">{r.set ? 'SET' : 'clear'}</span>
-              <code className="ih-name" title={r.title}>
-                {r.reason}
-              </code>
+              <Tip className="ih-name" tip={r.title}>
+                <code>{r.reason}</code>
+              </Tip>
               {r.sticky && (
-                <span className="ih-sticky" title={STICKY_HELP}>
+                <Tip className="ih-sticky" tip={STICKY_HELP}>
                   <Lock />
                   sticky
-                </span>
+                </Tip>
               )}
-              <span className="ih-meaning" title={r.meaning}>
-                {r.meaning}
-              </span>
+              <Expandable className="ih-meaning">{r.meaning}</Expandable>
             </div>
             {r.set && (
               <div className="ih-cause">

@@ -13,7 +13,7 @@ import {
   STATE_WORDS, type RouteView, type SlotModel, type SlotState,
 } from './mapView';
 import { createSlotNodes, type SlotNodes } from './slotNodes';
-import { createDensityGrid, type DensityGrid } from './densityCanvas';
+import { createDensityGrid, gridLayout, type DensityGrid } from './densityCanvas';
 import './apicMap.css';
 
 /** Past this many occupied slots the map is drawn as a density grid on a canvas. */
@@ -214,6 +214,10 @@ function DensityView({ model, hoverSlots, selected, route }: { model: SlotModel;
         <span className="mono">{zoom === 1 ? 'fit' : `${zoom}×`}</span>
         <button type="button" aria-label="Zoom in" disabled={zoom >= 4} onClick={() => setZoom((z) => Math.min(4, z * 2))}>+</button>
       </div>
+      <p className="density-axis muted" data-testid="density-axis">
+        Each row holds {gridLayout(model.size, width || 300).cols} slots: APIC ID = the row's label on the left + the column (0 to{' '}
+        {gridLayout(model.size, width || 300).cols - 1}).
+      </p>
       <ul className="density-legend" aria-label="Legend">
         {LEGEND.filter((s) => s === 'empty' || s === 'xapic' || model.counts[s] > 0).map((s) => (
           <li key={s}>

@@ -3,6 +3,7 @@ import { moreWarnings, NO_SURPRISES, selectHint, warningLevelWord } from '../../
 import { labStore, useLab } from '../../store/labStore';
 import { useConflictReport } from '../conflicts/useConflictReport';
 import { KvmSource } from '../KvmSource';
+import { useTip } from '../Panel';
 import { computeWarnings, type Warning } from './warnings';
 import './warnings.css';
 
@@ -11,17 +12,31 @@ const ICON = { warn: '⚠', info: 'ℹ' } as const;
 /** One warning; `withSource` adds the link to the KVM function that decided (the drop-down has room for it). */
 function Item({ w, withSource = false }: { w: Warning; withSource?: boolean }) {
   const first = w.vcpus[0];
+  // The whole story on hover, focus or tap (not a title: keyboard and touch reach it too).
+  const tip = useTip<HTMLButtonElement>(first === undefined ? w.detail : `${w.detail}\n\n${selectHint(first)}`);
   return (
     <li className={`wn-item wn-${w.level}`} data-testid={`warning-${w.key}`}>
       <button
         className="wn-btn"
-        title={first === undefined ? w.detail : `${w.detail}\n\n${selectHint(first)}`}
+        {...tip.trigger}
         aria-label={`${warningLevelWord[w.level]}: ${w.text}`}
         onClick={() => first !== undefined && labStore.getState().select(first)}
-        onMouseEnter={() => first !== undefined && labStore.getState().setHover({ vcpu: first })}
-        onFocus={() => first !== undefined && labStore.getState().setHover({ vcpu: first })}
-        onMouseLeave={() => labStore.getState().setHover(null)}
-        onBlur={() => labStore.getState().setHover(null)}
+        onMouseEnter={() => {
+          tip.trigger.onMouseEnter();
+          if (first !== undefined) labStore.getState().setHover({ vcpu: first });
+        }}
+        onFocus={() => {
+          tip.trigger.onFocus();
+          if (first !== undefined) labStore.getState().setHover({ vcpu: first });
+        }}
+        onMouseLeave={() => {
+          tip.trigger.onMouseLeave();
+          labStore.getState().setHover(null);
+        }}
+        onBlur={() => {
+          tip.trigger.onBlur();
+          labStore.getState().setHover(null);
+        }}
       >
         <span className="wn-icon" aria-hidden="true">
           {ICON[w.level]}
@@ -29,6 +44,7 @@ function Item({ w, withSource = false }: { w: Warning; withSource?: boolean }) {
         <span className="wn-text">{w.text}</span>
       </button>
       {withSource && w.kvm && <KvmSource fn={w.kvm} />}
+      {tip.tip}
     </li>
   );
 }

@@ -1,5 +1,6 @@
 import { useState } from 'react';
 import { labStore } from '../store/labStore';
+import { Tip, WithTip } from './Panel';
 
 /** MSR_IA32_APICBASE of one vCPU, decoded (BSP, EXTD, EN, base) and writable as guest or host. */
 export function ApicBaseEditor({ vcpu, value }: { vcpu: number; value: string }) {
@@ -11,13 +12,17 @@ export function ApicBaseEditor({ vcpu, value }: { vcpu: number; value: string })
     if (r) setDraft(null);
   };
   const bit = (b: bigint, name: string, title: string) => (
-    <label className="bitbox" title={title}>
-      <input type="checkbox" checked={(v & b) !== 0n} onChange={() => write(v ^ b)} /> {name}
-    </label>
+    <WithTip tip={title}>
+      <label className="bitbox">
+        <input type="checkbox" checked={(v & b) !== 0n} onChange={() => write(v ^ b)} /> {name}
+      </label>
+    </WithTip>
   );
   return (
     <div className="apicbase" aria-label={`MSR_IA32_APICBASE of vCPU ${vcpu}`} role="group">
-      <span className="mono" title="MSR_IA32_APICBASE (0x1b)">APICBASE</span>
+      <Tip className="mono" tip="MSR_IA32_APICBASE (0x1b)">
+        APICBASE
+      </Tip>
       <input
         className="mono hexin"
         aria-label="APICBASE value"
@@ -37,10 +42,14 @@ export function ApicBaseEditor({ vcpu, value }: { vcpu: number; value: string })
       {bit(1n << 8n, 'BSP', 'bit 8: bootstrap processor')}
       {bit(1n << 10n, 'EXTD', 'bit 10: x2APIC mode')}
       {bit(1n << 11n, 'EN', 'bit 11: APIC globally enabled')}
-      <span className="mono muted" title="bits MAXPHYADDR-1:12: where the xAPIC MMIO window decodes">base 0x{(v & ~0xfffn).toString(16)}</span>
-      <label className="small" title="a guest WRMSR (#GP on illegal transitions) or host-initiated KVM_SET_MSRS">
-        <input type="checkbox" checked={host} onChange={(e) => setHost(e.target.checked)} /> host
-      </label>
+      <Tip className="mono muted" tip="bits MAXPHYADDR-1:12: where the xAPIC MMIO window decodes">
+        base 0x{(v & ~0xfffn).toString(16)}
+      </Tip>
+      <WithTip tip="a guest WRMSR (#GP on illegal transitions) or host-initiated KVM_SET_MSRS">
+        <label className="small">
+          <input type="checkbox" checked={host} onChange={(e) => setHost(e.target.checked)} /> host
+        </label>
+      </WithTip>
     </div>
   );
 }

@@ -4,7 +4,7 @@ import type { Decision } from '../core/decisions';
 import { explain } from '../explain/explain';
 import { labStore, useLab } from '../store/labStore';
 import { KvmSource } from './KvmSource';
-import { Panel } from './Panel';
+import { Panel, WithTip } from './Panel';
 import { decisionsOf, resultLine, searchText, stepLine } from './stepText';
 import { VirtualRows } from './VirtualRows';
 
@@ -59,15 +59,17 @@ export function EventLog() {
       className="log area-log"
       actions={
         <div className="actions">
-          <button onClick={() => store.undo()} disabled={cursor === 0} aria-label="Undo (Ctrl+Z)" title="Undo (Ctrl+Z)">
+          <button onClick={() => store.undo()} disabled={cursor === 0} aria-label="Undo (Ctrl+Z)">
             ↶
           </button>
-          <button onClick={() => store.redo()} disabled={cursor === log.length} aria-label="Redo (Ctrl+Y)" title="Redo (Ctrl+Y)">
+          <button onClick={() => store.redo()} disabled={cursor === log.length} aria-label="Redo (Ctrl+Y)">
             ↷
           </button>
-          <button className="mini" onClick={copyTrace} disabled={cursor === 0} title={`Copy the KVM trace events (${KVM_FORMAT_EVENTS.join(', ')}) of steps 0 to ${cursor - 1} as trace-cmd report text`}>
-            Copy trace
-          </button>
+          <WithTip tip={`Copy the KVM trace events (${KVM_FORMAT_EVENTS.join(', ')}) of steps 0 to ${cursor - 1} as trace-cmd report text`}>
+            <button className="mini" onClick={copyTrace} disabled={cursor === 0}>
+              Copy trace
+            </button>
+          </WithTip>
           <input className="filter" type="search" placeholder="filter" aria-label="Filter the event log" value={filter} onChange={(e) => setFilter(e.target.value)} />
         </div>
       }

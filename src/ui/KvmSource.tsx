@@ -5,12 +5,15 @@
 import type { KvmFunction } from '../core/decisions';
 import { kvmSourceUrl } from '../explain/source';
 import { useLab } from '../store/labStore';
+import { WithTip } from './Panel';
 
 export function KvmSource({ fn }: { fn: KvmFunction | string }) {
   const release = useLab((s) => s.vmInput.kvm ?? 'current');
   return (
-    <a className="kvm-source" href={kvmSourceUrl(fn, release)} target="_blank" rel="noreferrer noopener" title={`Read ${fn}() in Linux ${release === 'current' ? '(newest)' : release}`}>
-      <code>{fn}</code> ↗
-    </a>
+    <WithTip tip={`Read ${fn}() in Linux ${release === 'current' ? '(newest)' : release}`}>
+      <a className="kvm-source" href={kvmSourceUrl(fn, release)} target="_blank" rel="noreferrer noopener">
+        <code>{fn}</code> ↗
+      </a>
+    </WithTip>
   );
 }

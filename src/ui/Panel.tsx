@@ -110,6 +110,9 @@ export function useTip<T extends HTMLElement>(content: ReactNode) {
     setPos({ left: Math.max(8, Math.min(r.left / z, vw - maxWidth - 8)), top: r.bottom / z + 4, maxWidth });
   };
   const hide = () => setPos(null);
+  // A tap focuses (and on a touch screen fakes a hover) before its click: the click toggles from
+  // the state the pointer found, so that a tap opens the tip rather than closing what focus opened.
+  const shownAtPointerDown = useRef(false);
   return {
     trigger: {
       ref,
@@ -120,7 +123,10 @@ export function useTip<T extends HTMLElement>(content: ReactNode) {
       onBlur: hide,
       onKeyDown: (e: React.KeyboardEvent) => e.key === 'Escape' && hide(),
     },
-    toggle: () => (pos ? hide() : show()),
+    onPointerDown: () => {
+      shownAtPointerDown.current = pos !== null;
+    },
+    toggle: () => (shownAtPointerDown.current ? hide() : show()),
     tip: pos && (
       <span role="tooltip" id={id} className="tip-text" style={pos}>
         {content}
@@ -133,7 +139,7 @@ export function useTip<T extends HTMLElement>(content: ReactNode) {
 export function Tip({ tip, children, className, testId }: { tip: ReactNode; children: ReactNode; className?: string; testId?: string }) {
   const t = useTip<HTMLSpanElement>(tip);
   return (
-    <span tabIndex={0} className={`tip ${className ?? ''}`} data-testid={testId} {...t.trigger} onClick={t.toggle}>
+    <span tabIndex={0} className={`tip ${className ?? ''}`} data-testid={testId} {...t.trigger} onPointerDown={t.onPointerDown} onClick={t.toggle}>
       {children}
       {t.tip}
     </span>

@@ -5,7 +5,7 @@ import { slotReadable, slotWritable } from '../core/lapic';
 import { labStore, useLab } from '../store/labStore';
 import { ApicBaseEditor } from './ApicBaseEditor';
 import { decodeSlot, FIELD_DOCS } from './decode';
-import { Panel } from './Panel';
+import { Panel, Tip, WithTip } from './Panel';
 import { VectorGrid } from './VectorGrid';
 
 /** ISR, TMR and IRR words: which 32 vectors a word holds. */
@@ -15,17 +15,28 @@ function vectorWordDoc(off: number, name: string): string | undefined {
   return `${name}: vectors ${first}-${first + 31} (bit n = vector ${first} + n)`;
 }
 
+/** The access marks of the register table in words, for the view shown: the rules in full, not in tooltips. */
+function AccessLegend({ x2 }: { x2: boolean }) {
+  const how = x2 ? 'RDMSR/WRMSR' : 'MMIO read/write';
+  return (
+    <p className="muted small" data-testid="reg-access-legend" style={{ margin: '4px 0 0' }}>
+      acc ({how}): RW readable and writable
+      {x2 ? '; RW0 writable with 0 only (other values #GP)' : ''}; RO read-only{x2 ? ' (a write #GPs)' : ' (writes ignored)'}; WO write-only
+      {x2 ? ' (a read #GPs)' : ' (reads return nothing)'}; {x2 ? '#GP not an x2APIC register: RDMSR and WRMSR #GP' : '— not readable or writable through MMIO'}.
+    </p>
+  );
+}
+
 const hex8 = (v: number) => '0x' + (v >>> 0).toString(16).padStart(8, '0');
 
-/** What a guest access to the slot does in this view: its access mark and a tooltip. */
-function accessOf(off: number, x2: boolean, nrLvt: number): { mark: string; title: string } {
+/** What a guest access to the slot does in this view, as a mark (AccessLegend says them in words). */
+function accessOf(off: number, x2: boolean, nrLvt: number): { mark: string } {
   const r = slotReadable(off, x2, nrLvt);
   const w = slotWritable(off, x2, nrLvt);
-  const how = x2 ? 'RDMSR/WRMSR' : 'MMIO read/write';
-  if (r && w) return { mark: off === 0x280 && x2 ? 'RW0' : 'RW', title: `${how}: readable and writable${off === 0x280 && x2 ? ' (only 0; other values #GP)' : ''}` };
-  if (r) return { mark: 'RO', title: `${how}: read-only${x2 ? ' (a write #GPs)' : ' (writes ignored)'}` };
-  if (w) return { mark: 'WO', title: `${how}: write-only${x2 ? ' (a read #GPs)' : ' (reads return nothing)'}` };
-  return { mark: x2 ? '#GP' : '—', title: x2 ? 'not an x2APIC register: RDMSR and WRMSR #GP' : 'not readable or writable through MMIO' };
+  if (r && w) return { mark: off === 0x280 && x2 ? 'RW0' : 'RW' };
+  if (r) return { mark: 'RO' };
+  if (w) return { mark: 'WO' };
+  return { mark: x2 ? '#GP' : '—' };
 }
 
 function SlotRow({ vcpu, off, value, x2view, mode, nrLvt, changed }: { vcpu: number; off: number; value: number; x2view: boolean; mode: string; nrLvt: number; changed: boolean }) {
@@ -40,17 +51,18 @@ function SlotRow({ vcpu, off, value, x2view, mode, nrLvt, changed }: { vcpu: num
   return (
     <tr data-testid={`reg-${slotKey(off)}`} className={`${changed ? 'changed' : ''} ${access.mark === '#GP' || access.mark === '—' ? 'absent' : ''}`}>
       <td className="mono">{x2view ? '0x' + msr.toString(16) : slotKey(off)}</td>
-      <td className="mono" title={FIELD_DOCS.get(off) ?? vectorWordDoc(off, name)}>
-        {name}
+      <td className="mono">
+        <Tip tip={FIELD_DOCS.get(off) ?? vectorWordDoc(off, name)}>{name}</Tip>
       </td>
-      <td className="mono acc" title={access.title}>
-        {access.mark}
-      </td>
+      {/* What each mark means is spelled out under the table (AccessLegend). */}
+      <td className="mono acc">{access.mark}</td>
       <td className="mono value">
         {edit === null ? (
-          <button className="linkish mono" aria-label={`Edit ${name} of vCPU ${vcpu}`} title={`write ${name} as the guest (${mode === 'x2apic' ? 'WRMSR' : 'MMIO'})`} onClick={() => setEdit(hex8(value))}>
-            {hex8(value)}
-          </button>
+          <WithTip tip={`write ${name} as the guest (${mode === 'x2apic' ? 'WRMSR' : 'MMIO'})`}>
+            <button className="linkish mono" aria-label={`Edit ${name} of vCPU ${vcpu}`} onClick={() => setEdit(hex8(value))}>
+              {hex8(value)}
+            </button>
+          </WithTip>
         ) : (
           <input
             className="mono hexin"
@@ -110,15 +122,21 @@ export function RegisterPage() {
               </button>
             ))}
           </div>
-          <button className="mini" aria-label="Image ↓" title="Download this vCPU's KVM_GET_LAPIC image (1024 bytes)" onClick={() => saveImage(id, false)}>
-            ↓bin
-          </button>
-          <button className="mini" aria-label="Dump ↓" title="Download the image as an xxd hex dump" onClick={() => saveImage(id, true)}>
-            ↓hex
-          </button>
-          <button className="mini" aria-label="Image ↑" title="Load a KVM_GET_LAPIC image (binary or hex dump) with KVM_SET_LAPIC" onClick={() => imageFile.current?.click()}>
-            ↑load
-          </button>
+          <WithTip tip="Download this vCPU's KVM_GET_LAPIC image (1024 bytes)">
+            <button className="mini" aria-label="Image ↓" onClick={() => saveImage(id, false)}>
+              ↓bin
+            </button>
+          </WithTip>
+          <WithTip tip="Download the image as an xxd hex dump">
+            <button className="mini" aria-label="Dump ↓" onClick={() => saveImage(id, true)}>
+              ↓hex
+            </button>
+          </WithTip>
+          <WithTip tip="Load a KVM_GET_LAPIC image (binary or hex dump) with KVM_SET_LAPIC">
+            <button className="mini" aria-label="Image ↑" onClick={() => imageFile.current?.click()}>
+              ↑load
+            </button>
+          </WithTip>
           <input
             ref={imageFile}
             type="file"
@@ -135,9 +153,11 @@ export function RegisterPage() {
             }}
           />
           {!vcpu.swEnabled && vcpu.mode !== 'disabled' && (
-            <button className="mini" title="Set SPIV bit 8 (APIC software enable) as the guest" onClick={() => act(vcpu.mode === 'x2apic' ? { op: 'wrmsr', vcpu: id, msr: '0x80f', value: '0x1ff' } : { op: 'mmio_write', vcpu: id, offset: '0x0f0', value: '0x1ff' })}>
-              SW-enable
-            </button>
+            <WithTip tip="Set SPIV bit 8 (APIC software enable) as the guest">
+              <button className="mini" onClick={() => act(vcpu.mode === 'x2apic' ? { op: 'wrmsr', vcpu: id, msr: '0x80f', value: '0x1ff' } : { op: 'mmio_write', vcpu: id, offset: '0x0f0', value: '0x1ff' })}>
+                SW-enable
+              </button>
+            </WithTip>
           )}
         </div>
       }
@@ -153,7 +173,9 @@ export function RegisterPage() {
           <tr>
             <th scope="col">{x2view ? 'MSR' : 'offset'}</th>
             <th scope="col">register</th>
-            <th scope="col" title="what a guest access does in this view">acc</th>
+            <th scope="col">
+              <Tip tip="what a guest access does in this view (the marks are listed under the table)">acc</Tip>
+            </th>
             <th scope="col">value</th>
             <th scope="col">fields</th>
           </tr>
@@ -164,6 +186,7 @@ export function RegisterPage() {
           ))}
         </tbody>
       </table>
+      <AccessLegend x2={x2view} />
     </Panel>
   );
 }

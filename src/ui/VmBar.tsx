@@ -12,6 +12,7 @@ import type { VmInput } from '../scenario/schema';
 import { labStore, useLab } from '../store/labStore';
 import { TOURS } from '../tours';
 import { CompareDialog } from './compare/CompareDialog';
+import { Tip, WithTip } from './Panel';
 import { PresetMenu, SetAsideMenu } from './VmMenus';
 import { useUndoKeys } from './useUndoKeys';
 import { Warnings } from './warnings/Warnings';
@@ -85,9 +86,11 @@ export function VmBar() {
   const vendor = vmInput.vendor ?? 'intel';
   const configure = (patch: Partial<VmInput>) => store.configure({ ...vmInput, ...patch });
   const flag = (bit: number, set: boolean, label: string, title: string) => (
-    <label title={set ? vmBarHelp.flagSet(title) : title}>
-      <input type="checkbox" checked={set} disabled={set} onChange={() => store.apply({ op: 'enable_cap', cap: 'X2APIC_API', flags: bit })} /> {label}
-    </label>
+    <WithTip tip={set ? vmBarHelp.flagSet(title) : title}>
+      <label>
+        <input type="checkbox" checked={set} disabled={set} onChange={() => store.apply({ op: 'enable_cap', cap: 'X2APIC_API', flags: bit })} /> {label}
+      </label>
+    </WithTip>
   );
   return (
     <section className={`vmbar${focused ? ' focused' : ''}`} aria-labelledby="vm-heading">
@@ -98,17 +101,23 @@ export function VmBar() {
           <option value="amd">AMD</option>
         </select>
       </label>
-      <label title={vmBarHelp.apicv(vendor)}>
-        <input type="checkbox" checked={vmInput.apicv ?? true} onChange={(e) => configure({ apicv: e.target.checked })} /> {engineName(vendor)}
-      </label>
+      <WithTip tip={vmBarHelp.apicv(vendor)}>
+        <label>
+          <input type="checkbox" checked={vmInput.apicv ?? true} onChange={(e) => configure({ apicv: e.target.checked })} /> {engineName(vendor)}
+        </label>
+      </WithTip>
       {vendor === 'intel' ? (
-        <label title={vmBarHelp.ipiv}>
-          <input type="checkbox" checked={vmInput.ipiv ?? false} onChange={(e) => configure({ ipiv: e.target.checked })} /> IPIv
-        </label>
+        <WithTip key="ipiv" tip={vmBarHelp.ipiv}>
+          <label>
+            <input type="checkbox" checked={vmInput.ipiv ?? false} onChange={(e) => configure({ ipiv: e.target.checked })} /> IPIv
+          </label>
+        </WithTip>
       ) : (
-        <label title={vmBarHelp.x2avic}>
-          <input type="checkbox" checked={vmInput.x2avic ?? true} onChange={(e) => configure({ x2avic: e.target.checked })} /> x2AVIC
-        </label>
+        <WithTip key="x2avic" tip={vmBarHelp.x2avic}>
+          <label>
+            <input type="checkbox" checked={vmInput.x2avic ?? true} onChange={(e) => configure({ x2avic: e.target.checked })} /> x2AVIC
+          </label>
+        </WithTip>
       )}
       <label>
         KVM{' '}
@@ -137,9 +146,9 @@ export function VmBar() {
         <label>
           vCPUs <input className="num" type="number" min={1} max={4096} aria-label="Number of vCPUs" value={vcpus ?? count} onChange={(e) => setVcpus(e.target.value)} />
         </label>
-        <button type="submit" title="Start over with this many vCPUs (ids 0..N-1), as KVM creates them; the session is set aside">
-          Reset
-        </button>
+        <WithTip tip="Start over with this many vCPUs (ids 0..N-1), as KVM creates them; the session is set aside">
+          <button type="submit">Reset</button>
+        </WithTip>
       </form>
       <PresetMenu vcpus={Number(vcpus ?? count)} onLoaded={() => setVcpus(null)} />
       <form
@@ -150,9 +159,9 @@ export function VmBar() {
         }}
       >
         <input className="num" placeholder="id" aria-label="New vCPU id" value={newId} onChange={(e) => setNewId(e.target.value)} />
-        <button type="submit" title="KVM_CREATE_VCPU with this id (hotplug; ids above 255 allowed)">
-          Add vCPU
-        </button>
+        <WithTip tip="KVM_CREATE_VCPU with this id (hotplug; ids above 255 allowed)">
+          <button type="submit">Add vCPU</button>
+        </WithTip>
       </form>
       <select
         className="tours"
@@ -170,9 +179,11 @@ export function VmBar() {
           </option>
         ))}
       </select>
-      <button onClick={() => file.current?.click()} aria-label="Import scenario" title="Import an apic-scenario/1 file, or the text of trace-cmd report / an ftrace trace with KVM's APIC events">
-        Import
-      </button>
+      <WithTip tip="Import an apic-scenario/1 file, or the text of trace-cmd report / an ftrace trace with KVM's APIC events">
+        <button onClick={() => file.current?.click()} aria-label="Import scenario">
+          Import
+        </button>
+      </WithTip>
       <input
         ref={file}
         type="file"
@@ -187,25 +198,28 @@ export function VmBar() {
           else importFile(await f.text());
         }}
       />
-      <button onClick={share} title="Put the whole session in the address bar and copy the link">
-        {shared?.copied ? 'Link copied' : 'Share'}
-      </button>
-      <button onClick={() => setComparing(true)} title="Replay this scenario under two KVM releases side by side">
-        Compare
-      </button>
+      <WithTip tip="Put the whole session in the address bar and copy the link">
+        <button onClick={share}>{shared?.copied ? 'Link copied' : 'Share'}</button>
+      </WithTip>
+      <WithTip tip="Replay this scenario under two KVM releases side by side">
+        <button onClick={() => setComparing(true)}>Compare</button>
+      </WithTip>
       {comparing && <CompareDialog onClose={() => setComparing(false)} />}
-      <button onClick={() => download('scenario.json', store.exportScenario())} aria-label="Export scenario" title="Export the log up to the shown step as an apic-scenario/1 file">
-        Export
-      </button>
+      <WithTip tip="Export the log up to the shown step as an apic-scenario/1 file">
+        <button onClick={() => download('scenario.json', store.exportScenario())} aria-label="Export scenario">
+          Export
+        </button>
+      </WithTip>
       <SetAsideMenu />
       <span className="status">
-        <span
-          data-testid="map-state"
+        {/* The findings in words on hover / focus / tap; the map panel shows them in full. */}
+        <Tip
+          testId="map-state"
           className={map.present ? '' : 'warn'}
-          title={vmBarHelp.map(map.present, (map.why ?? []).map((d) => explain(d, 'short', { x2apicFormat: caps.x2apicFormat })))}
+          tip={vmBarHelp.map(map.present, (map.why ?? []).map((d) => explain(d, 'short', { x2apicFormat: caps.x2apicFormat })))}
         >
           map {map.present ? 'present' : 'absent'}
-        </span>
+        </Tip>
         {' · '}
         <span data-testid="apicv-state" className={apicvActive ? '' : 'warn'}>
           {engineName(vendor)} {apicvActive ? 'active' : 'inhibited'}

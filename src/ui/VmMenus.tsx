@@ -5,11 +5,15 @@
 import { useRef, useState, type ReactNode } from 'react';
 import { PRESETS } from '../presets/presets';
 import { labStore, useLab } from '../store/labStore';
+import { useTip } from './Panel';
 
 /** A drop-down: a button that opens a panel under it; Escape or a click elsewhere closes it. */
-function Menu({ label, title, children, testId }: { label: string; title: string; children: (close: () => void) => ReactNode; testId: string }) {
+function Menu({ label, tip: tipText, children, testId }: { label: string; tip: string; children: (close: () => void) => ReactNode; testId: string }) {
   const ref = useRef<HTMLDetailsElement>(null);
   const pop = useRef<HTMLDivElement>(null);
+  // What the menu is for, on hover / focus / tap of its button while it is closed (not a title).
+  const [open, setOpen] = useState(false);
+  const tip = useTip<HTMLElement>(tipText);
   /** Keep the open panel inside the window: shift it left when it would pass the right edge. */
   const fit = () => {
     const el = pop.current;
@@ -22,11 +26,15 @@ function Menu({ label, title, children, testId }: { label: string; title: string
     if (ref.current) ref.current.open = false;
   };
   return (
+    <>
     <details
       ref={ref}
       className="vm-menu"
       data-testid={testId}
-      onToggle={fit}
+      onToggle={() => {
+        setOpen(!!ref.current?.open);
+        fit();
+      }}
       onKeyDown={(e) => {
         if (e.key === 'Escape' && ref.current?.open) {
           close();
@@ -37,11 +45,13 @@ function Menu({ label, title, children, testId }: { label: string; title: string
         if (ref.current && !ref.current.contains(e.relatedTarget as Node | null) && e.relatedTarget !== null) close();
       }}
     >
-      <summary title={title}>{label}</summary>
+      <summary {...tip.trigger}>{label}</summary>
       <div className="vm-menu-pop" ref={pop}>
         {children(close)}
       </div>
     </details>
+    {!open && tip.tip}
+    </>
   );
 }
 
@@ -51,7 +61,7 @@ export function PresetMenu({ vcpus, onLoaded }: { vcpus: number; onLoaded(): voi
   const count = Number(n ?? vcpus);
   const valid = Number.isInteger(count) && count >= 1 && count <= 4096;
   return (
-    <Menu label="Start from…" title="Start from a VM preset: as KVM creates it, as a VMM sets it up, or as a Linux guest left it (the session is set aside)" testId="preset-menu">
+    <Menu label="Start from…" tip="Start from a VM preset: as KVM creates it, as a VMM sets it up, or as a Linux guest left it (the session is set aside)" testId="preset-menu">
       {(close) => (
         <>
           <label className="vm-menu-count">
@@ -91,11 +101,15 @@ export function SetAsideMenu() {
   const entries = useLab((s) => s.setAside);
   const inTour = useLab((s) => s.tour !== null);
   return (
-    <Menu label={`Set aside (${entries.length})`} title="Sessions you left (by Reset, a preset, an import, a link, or acting in the past): restore one to go back" testId="set-aside-menu">
+    <Menu label={`Set aside (${entries.length})`} tip="Sessions you left (by Reset, a preset, an import, a link, or acting in the past): restore one to go back" testId="set-aside-menu">
       {(close) =>
         entries.length === 0 ? (
           <p className="vm-menu-foot muted">Nothing set aside yet: Reset, a preset, an import, a link, or a step taken in the past keep the session they replace here.</p>
         ) : (
+          <>
+          <p className="vm-menu-foot muted" data-testid="set-aside-hint">
+            {inTour ? 'End the tour first to restore a session.' : 'Restore goes back to a session; the current one is set aside in its place.'}
+          </p>
           <ul className="vm-menu-list" aria-label="Set-aside sessions">
             {entries.map((e, i) => (
               <li key={`${entries.length - i}`} className="vm-aside">
@@ -110,7 +124,6 @@ export function SetAsideMenu() {
                 <button
                   className="mini"
                   disabled={inTour}
-                  title={inTour ? 'End the tour first' : 'Go back to this session (the current one is set aside in its place)'}
                   aria-label={`Restore: ${e.label}`}
                   onClick={() => {
                     if (labStore.getState().restoreSetAside(i)) close();
@@ -121,6 +134,7 @@ export function SetAsideMenu() {
               </li>
             ))}
           </ul>
+          </>
         )
       }
     </Menu>

@@ -5,6 +5,7 @@ import type { StepResult } from '../../scenario/result';
 import { compareReleases } from '../../scenario/compareReleases';
 import { parseScenarioText } from '../../scenario/schema';
 import { labStore } from '../../store/labStore';
+import { WithTip } from '../Panel';
 import { decisionsOf, resultLine } from '../stepText';
 import { RELEASES } from '../VmBar';
 import './compare.css';
@@ -100,9 +101,11 @@ function ResultCell({ result, release, differs }: { result: StepResult; release:
       {why.slice(0, MAX_WHY).map((d, k) => (
         <div key={k} className="muted small cmp-why">
           {explain(d)}{' '}
-          <a className="kvm-source" href={kvmSourceUrl(d.kvm, release)} target="_blank" rel="noreferrer noopener" title={`Read ${d.kvm}() in Linux ${release}`}>
-            <code>{d.kvm}</code> ↗
-          </a>
+          <WithTip tip={`Read ${d.kvm}() in Linux ${release}`}>
+            <a className="kvm-source" href={kvmSourceUrl(d.kvm, release)} target="_blank" rel="noreferrer noopener">
+              <code>{d.kvm}</code> ↗
+            </a>
+          </WithTip>
         </div>
       ))}
       {why.length > MAX_WHY && <div className="muted small">and {why.length - MAX_WHY} more decisions</div>}

@@ -2,6 +2,7 @@ import { useEffect, useLayoutEffect, useRef, useState } from 'react';
 import { labStore, useLab } from '../../store/labStore';
 import { TOURS } from '../../tours';
 import { KvmSource } from '../KvmSource';
+import { WithTip } from '../Panel';
 import { failureName, refusalWords } from '../stepText';
 import { bestPlacement, DOCKS, placementAt, type Dock, type Placement, type Rect } from './dock';
 import './tour.css';
@@ -132,15 +133,17 @@ export function TourPlayer() {
     </button>
   );
   const endButton = (
-    <button className="close" onClick={() => store.endTour()} aria-label="End the tour" title="End the tour and return to your own session">
-      ✕
-    </button>
+    <WithTip tip="End the tour and return to your own session">
+      <button className="close" onClick={() => store.endTour()} aria-label="End the tour">
+        ✕
+      </button>
+    </WithTip>
   );
 
   if (folded) {
     return (
-      <aside ref={ref} className="tour folded" data-dock={placement.dock} data-align={placement.align} data-size={placement.size} role="region" aria-label="Guided tour" title={moved}>
-        <button className="unfold" onClick={() => setFolded(false)} aria-label="Unfold the tour card" aria-expanded={false} title="Show the narration">
+      <aside ref={ref} className="tour folded" data-dock={placement.dock} data-align={placement.align} data-size={placement.size} role="region" aria-label="Guided tour">
+        <button className="unfold" onClick={() => setFolded(false)} aria-label="Unfold the tour card" aria-expanded={false}>
           ▴
         </button>
         <strong className="tour-title">{tour.title}</strong>
@@ -161,19 +164,14 @@ export function TourPlayer() {
         <span className="tour-controls">
           <span className="dock-picker" role="group" aria-label="Dock the tour card">
             {DOCKS.map((d) => (
-              <button
-                key={d}
-                className="mini"
-                aria-pressed={dock === d}
-                aria-label={`Dock the tour card to the ${DOCK_WORDS[d].name}`}
-                title={`Dock to the ${DOCK_WORDS[d].name}${placed === d && dock !== d ? ' (moved here to uncover the highlighted panel)' : ''}`}
-                onClick={() => chooseDock(d)}
-              >
-                {DOCK_WORDS[d].arrow}
-              </button>
+              <WithTip key={d} tip={`Dock to the ${DOCK_WORDS[d].name}${placed === d && dock !== d ? ' (moved here to uncover the highlighted panel)' : ''}`}>
+                <button className="mini" aria-pressed={dock === d} aria-label={`Dock the tour card to the ${DOCK_WORDS[d].name}`} onClick={() => chooseDock(d)}>
+                  {DOCK_WORDS[d].arrow}
+                </button>
+              </WithTip>
             ))}
           </span>
-          <button className="mini" onClick={() => setFolded(true)} aria-label="Fold the tour card" aria-expanded={true} title="Fold to a slim bar">
+          <button className="mini" onClick={() => setFolded(true)} aria-label="Fold the tour card" aria-expanded={true}>
             ▾
           </button>
           {endButton}
@@ -182,9 +180,9 @@ export function TourPlayer() {
       <div className="tour-sub muted">
         <span data-testid="tour-step">{label}</span> · KVM {kvm}
         {moved && (
-          <span className="tour-moved" data-testid="tour-moved" title={moved}>
+          <span className="tour-moved" data-testid="tour-moved">
             {' '}
-            · moved to the {placed}
+            · {moved}
           </span>
         )}
       </div>
@@ -226,7 +224,7 @@ export function TourPlayer() {
           </select>
         </label>
         {tour.before && (
-          <button onClick={switchRelease} aria-pressed={oldRelease} title={`Replay this tour as KVM ${oldRelease ? tour.after : tour.before} behaved`}>
+          <button onClick={switchRelease} aria-pressed={oldRelease}>
             {oldRelease ? `Back to KVM ${tour.after}` : `Replay under KVM ${tour.before}`}
           </button>
         )}

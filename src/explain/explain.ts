@@ -336,13 +336,11 @@ function physAliasCause(d: MapDecision, now: Now = {}): string {
   return `${listVcpus(d.vcpus)} share physical APIC ID ${d.physId}${flag}`;
 }
 
-const inhibitEngine = (d: InhibitDecision) => (d.reason === 'DISABLED' ? 'the enable_apicv / avic module parameter is off' : '');
-
 function explainInhibit(d: InhibitDecision, form: Form): string {
   const long = form === 'long';
   switch (d.code) {
     case 'MODULE_PARAM_OFF':
-      return inhibitEngine(d);
+      return 'the enable_apicv (Intel) / avic (AMD) module parameter is off';
     case 'APIC_BASE_RELOCATED':
       return `${vcpu(d.vcpus[0])} enabled its APIC at base ${d.base}${long ? ', which APICv and AVIC cannot virtualize (sticky)' : ''}`;
     case 'VCPU_IN_L2':

@@ -46,7 +46,8 @@ export function Panel({ title, className, children, actions }: { title: string; 
           <button className="panel-help-close" onClick={() => setHelpOpen(false)}>Close</button>
         </div>
       )}
-      <div className="panel-body">{children}</div>
+      {/* While the help is open it takes the panel's whole body; Close brings the panel back. */}
+      <div className="panel-body" hidden={help && helpOpen}>{children}</div>
     </section>
   );
 }

@@ -91,3 +91,24 @@ test('undo works with a checkbox focused; Share says the truth about the clipboa
   await expect(page.getByText('copy it by hand')).toBeVisible();
   await expect(page.getByLabel('Link to this session')).toHaveValue(/#s=1\./);
 });
+
+test('acting in the past keeps the undone steps as a branch the set-aside menu brings back', async ({ page }) => {
+  await page.goto('/?preset=kvm-created');
+  await page.evaluate(() => {
+    const lab = window.lab.getState();
+    lab.apply({ op: 'wrmsr', vcpu: 1, msr: '0x1b', value: '0xfee00c00' });
+    lab.apply({ op: 'rdmsr', vcpu: 1, msr: '0x802' });
+    lab.apply({ op: 'get_mp_state', vcpu: 0 });
+  });
+  // Go back to the state after step 0 in the log, then act: steps 1 and 2 are undone and replaced.
+  await page.getByRole('button', { name: 'Show the state after step 0' }).click();
+  await page.getByTestId('vcpu-row-2').getByRole('button', { name: 'Enter x2APIC mode on vCPU 2' }).click();
+  expect(await steps(page)).toEqual(['wrmsr', 'wrmsr']);
+  const menu = page.getByTestId('set-aside-menu');
+  await menu.getByText('Set aside (1)').click();
+  await expect(menu).toContainText('3 steps');
+  await menu.getByRole('button', { name: /^Restore: steps 1-2/ }).click();
+  expect(await steps(page)).toEqual(['wrmsr', 'rdmsr', 'get_mp_state']);
+  // Going back set the newer branch aside in its turn.
+  await expect(menu).toContainText('Set aside (1)');
+});

@@ -3,7 +3,8 @@
  *
  * Models lapic.c kvm_apic_accept_events() and lapic.h kvm_apic_init_sipi_allowed(); x86.c
  * kvm_arch_vcpu_ioctl_get_mpstate() (which runs kvm_apic_accept_events first),
- * kvm_arch_vcpu_ioctl_set_mpstate() as of 6.17+, and the INIT part of kvm_vcpu_reset().
+ * kvm_arch_vcpu_ioctl_set_mpstate() as of 6.17+, kvm_set_mp_state() (RUNNABLE clears pv_unhalted),
+ * and the INIT part of kvm_vcpu_reset().
  *
  * Nested guests are in nested.ts. Inaccuracies: SEV-ES AP reset hold is not modelled; the register
  * state other than the LAPIC, CS and RIP is not reset by INIT.
@@ -48,7 +49,7 @@ export function acceptEvents(v: Vcpu): void {
   if (apic.pendingInit) {
     apic.pendingInit = false;
     initReset(v);
-    v.mpState = v.isBsp ? 'RUNNABLE' : 'INIT_RECEIVED';
+    setMpStateRaw(v, v.isBsp ? 'RUNNABLE' : 'INIT_RECEIVED');
     event('INIT_RESET', { mpState: v.mpState });
   }
   if (apic.pendingSipi) {
@@ -57,7 +58,7 @@ export function acceptEvents(v: Vcpu): void {
       v.csSelector = apic.sipiVector << 8;
       v.csBase = apic.sipiVector << 12;
       v.rip = 0;
-      v.mpState = 'RUNNABLE';
+      setMpStateRaw(v, 'RUNNABLE');
       event('SIPI_STARTED', { sipiVector: apic.sipiVector, mpState: v.mpState });
     } else {
       event('SIPI_IGNORED_NOT_WAITING', { mpState: v.mpState });
@@ -68,8 +69,19 @@ export function acceptEvents(v: Vcpu): void {
 /** KVM_GET_MP_STATE: processes pending INIT/SIPI first, so reading can change the state. */
 export function getMpState(v: Vcpu): MpState {
   acceptEvents(v);
+  return reportedMpState(v);
+}
+
+/** The state KVM_GET_MP_STATE reports without processing events: a PV-unhalted HALTED vCPU is RUNNABLE. */
+export function reportedMpState(v: Vcpu): MpState {
   if ((v.mpState === 'HALTED' || v.mpState === 'AP_RESET_HOLD') && v.pvUnhalted) return 'RUNNABLE';
   return v.mpState;
+}
+
+/** kvm_set_mp_state(): becoming RUNNABLE clears pv_unhalted. */
+export function setMpStateRaw(v: Vcpu, state: MpState): void {
+  v.mpState = state;
+  if (state === 'RUNNABLE') v.pvUnhalted = false;
 }
 
 /**
@@ -106,10 +118,10 @@ export function setMpState(v: Vcpu, state: MpState): RefusalDecision | null {
       return refuse('MP_STATE_INVALID');
   }
   if (state === 'SIPI_RECEIVED') {
-    v.mpState = 'INIT_RECEIVED';
+    setMpStateRaw(v, 'INIT_RECEIVED');
     v.apic.pendingSipi = true;
   } else {
-    v.mpState = state;
+    setMpStateRaw(v, state);
   }
   return null;
 }

@@ -230,6 +230,12 @@ export class Vm {
   /** KVM_CREATE_VCPU. */
   createVcpu(id: VcpuId): RefusalDecision | null {
     const refusal = this.createVcpuRefusal(id);
+    if (refusal?.code === 'VCPU_EXISTS') {
+      // kvm_arch_vcpu_create() has already reset the new vCPU, dirtying and rebuilding the map
+      // from the online vCPUs, when kvm_vm_ioctl_create_vcpu() finds the duplicate id.
+      this.markMapDirty();
+      this.recalculateApicMap();
+    }
     if (refusal) return refusal;
     const generation = this.mapGeneration;
     // RESET inside the constructor rebuilds the map before the vCPU is online (visible to

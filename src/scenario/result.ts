@@ -7,6 +7,7 @@ import type { AcceptDecision, EventDecision, InhibitCause, MapDecision, RefusalD
 import type { Delivery } from '../core/delivery';
 import type { IcrExit } from '../core/ipiVirtualization';
 import type { Errno, TraceEvent } from '../core/types';
+import { reportedMpState } from '../core/mpState';
 import type { Vm } from '../core/vm';
 import { explain, explainInhibitCause } from '../explain/explain';
 import type { OpName } from './schema';
@@ -180,7 +181,7 @@ export function finalState(vm: Vm): FinalState {
       irr: a.vectors(APIC_IRR),
       isr: a.vectors(APIC_ISR),
       tmr: a.vectors(APIC_TMR),
-      mpState: v.mpState,
+      mpState: reportedMpState(v),
       pendingInit: a.pendingInit,
       pendingSipi: a.pendingSipi,
       sipiVector: a.sipiVector,

@@ -63,6 +63,7 @@ export function setApicBaseRaw(vcpu: Vcpu, value: bigint): void {
     else if ((value & MSR_IA32_APICBASE_ENABLE) && vm.profile.hasNew('xapicIdReinitOnHostX2apicExit')) apic.setXapicId(vcpu.id);
   }
   if (changed & (MSR_IA32_APICBASE_ENABLE | X2APIC_ENABLE)) {
+    vcpu.apicvUpdatePending = vm.config.apicv; // kvm_make_request(KVM_REQ_APICV_UPDATE)
     vm.trace({ event: 'kvm_apicv_update_request', vcpu: vcpu.id, detail: `APIC mode ${apicMode(old)} -> ${apicMode(value)}` });
     vm.updateApicv(vcpu);
   }

@@ -44,7 +44,7 @@ function wrmsrExit(vm: Vm, irq: LapicIrq, path: 'fast' | 'slow', why: string): I
 export function icrWriteHandling(vm: Vm, src: Lapic, icrLow: number, irq: LapicIrq, path: 'fast' | 'slow'): IcrHandling {
   const cfg = vm.config;
   const x2 = src.x2apicMode;
-  if (!vm.apicvActive) {
+  if (!src.vcpu.apicvActive) {
     return x2 ? wrmsrExit(vm, irq, path, 'no APIC virtualization') : { exit: 'mmio', note: () => 'APIC MMIO write exits to KVM, which emulates the store (apic_mmio_write)' };
   }
   if (cfg.vendor === 'intel') {

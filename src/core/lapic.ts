@@ -165,7 +165,7 @@ export class Lapic {
   }
   /** apic_find_highest_isr(). */
   highestIsr(): number {
-    if (this.vm.apicvActive) return this.highestVector(APIC_ISR); // isr_count is pinned to 1
+    if (this.vcpu.apicvActive) return this.highestVector(APIC_ISR); // isr_count is pinned to 1
     if (!this.isrCount) return -1;
     if (this.highestIsrCache !== -1) return this.highestIsrCache;
     return this.highestVector(APIC_ISR);
@@ -173,7 +173,7 @@ export class Lapic {
 
   /** kvm_apic_update_apicv(): resynchronise the ISR cache with the ISR. */
   updateApicv(): void {
-    this.isrCount = this.vm.apicvActive ? 1 : this.vectors(APIC_ISR).length;
+    this.isrCount = this.vcpu.apicvActive ? 1 : this.vectors(APIC_ISR).length;
     this.highestIsrCache = -1;
   }
 
@@ -181,7 +181,7 @@ export class Lapic {
   setIsr(vec: number): void {
     if (this.testVector(APIC_ISR, vec)) return;
     this.setVector(APIC_ISR, vec, true);
-    if (!this.vm.apicvActive) {
+    if (!this.vcpu.apicvActive) {
       this.isrCount++;
       this.highestIsrCache = vec;
     }
@@ -191,7 +191,7 @@ export class Lapic {
   clearIsr(vec: number): void {
     if (!this.testVector(APIC_ISR, vec)) return;
     this.setVector(APIC_ISR, vec, false);
-    if (!this.vm.apicvActive) {
+    if (!this.vcpu.apicvActive) {
       this.isrCount--;
       this.highestIsrCache = -1;
     }

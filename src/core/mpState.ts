@@ -95,6 +95,7 @@ export function runVcpu(v: Vcpu): RefusalDecision | null {
   }
   v.lastVmexit = null;
   acceptEvents(v);
+  if (v.mpState === 'RUNNABLE') v.enterGuest(); // a vCPU that waits (SIPI, HLT) does not enter
   return null;
 }
 

@@ -2,10 +2,13 @@
  * A vCPU as far as the local APIC cares: its IA32_APIC_BASE, its LAPIC, MP state and the
  * event state that INIT/SIPI and NMI/SMI delivery touch.
  *
- * Models x86.c kvm_arch_vcpu_create (initial mp_state), kvm_vcpu_is_reset_bsp / kvm_vcpu_is_bsp,
- * and kvm_lapic_reset(init_event=false) through RESET at creation.
+ * Models x86.c kvm_arch_vcpu_create (initial mp_state, apicv_active with KVM_REQ_APICV_UPDATE
+ * pending), kvm_vcpu_is_reset_bsp / kvm_vcpu_is_bsp, kvm_lapic_reset(init_event=false) through
+ * RESET at creation, and __kvm_vcpu_update_apicv() when the vCPU enters the guest.
  *
  * Inaccuracies: general-purpose registers, CR8 and the rest of kvm_vcpu_reset are not modelled.
+ * "Entering the guest" is any guest access, `ack`, or `run` of a RUNNABLE vCPU; the vendor's
+ * per-vCPU inhibit reasons (NESTED on AMD) are VM-wide here.
  */
 import { MSR_IA32_APICBASE_BSP, MSR_IA32_APICBASE_ENABLE, X2APIC_ENABLE, APIC_DEFAULT_PHYS_BASE } from './apicdef';
 import { setApicBaseRaw } from './apicBase';
@@ -46,6 +49,13 @@ export class Vcpu {
   lastVmexit: NestedExit | null = null;
   /** vcpu->arch.pv.pv_unhalted (set by a RemoteRead-mode "kick"). */
   pvUnhalted = false;
+  /**
+   * vcpu->arch.apic->apicv_active: this vCPU's own view of APICv/AVIC. It follows the VM's
+   * inhibits only when the vCPU next enters the guest (KVM_REQ_APICV_UPDATE).
+   */
+  apicvActive: boolean;
+  /** KVM_REQ_APICV_UPDATE is pending. */
+  apicvUpdatePending = false;
   /** CS and RIP as the last SIPI set them (kvm_vcpu_deliver_sipi_vector). */
   csSelector = 0xf000;
   csBase = 0xffff0000;
@@ -53,10 +63,29 @@ export class Vcpu {
 
   constructor(readonly vm: Vm, readonly id: VcpuId) {
     this.apic = new Lapic(this);
+    // kvm_arch_vcpu_create(): with enable_apicv, start active and evaluate the inhibits at the
+    // first KVM_RUN, whatever the VM's state now.
+    this.apicvActive = vm.config.apicv;
+    this.apicvUpdatePending = vm.config.apicv;
     // kvm_create_lapic() stuffs EN so that RESET's __kvm_apic_set_base sees no EN toggle.
     this.apicBase = MSR_IA32_APICBASE_ENABLE;
     this.resetApic();
     this.mpState = this.isResetBsp ? 'RUNNABLE' : 'UNINITIALIZED';
+  }
+
+  /**
+   * What entering the guest does first (vcpu_enter_guest): a pending KVM_REQ_APICV_UPDATE runs
+   * __kvm_vcpu_update_apicv(), which takes the VM's APICv state (off while the APIC is disabled)
+   * and resynchronises the LAPIC when it changed. Every guest access goes through here.
+   */
+  enterGuest(): void {
+    if (!this.apicvUpdatePending) return;
+    this.apicvUpdatePending = false;
+    const activate = this.vm.apicvActive && this.mode !== 'disabled';
+    if (activate === this.apicvActive) return;
+    this.apicvActive = activate;
+    this.apic.updateApicv();
+    this.vm.trace({ event: 'kvm_vcpu_update_apicv', vcpu: this.id, detail: `apicv_active ${activate ? 1 : 0}` });
   }
 
   /** kvm_vcpu_is_reset_bsp(): vcpu_id == KVM_SET_BOOT_CPU_ID. */

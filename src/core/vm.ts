@@ -190,8 +190,8 @@ export class Vm {
         detail: `${set ? 'set' : 'cleared'} reason=${bit < 0 ? reason : bit}, inhibits=0x${this.inhibits.mask().toString(16)}`,
         ...(decision ? { decision } : {}),
       });
-      // kvm_vcpu_update_apicv() -> kvm_apic_update_apicv() on every vCPU when APICv flips.
-      if (wasActive !== this.apicvActive) for (const v of this.vcpus) v.apic.updateApicv();
+      // kvm_make_all_cpus_request(KVM_REQ_APICV_UPDATE): each vCPU follows at its next entry.
+      if (wasActive !== this.apicvActive) for (const v of this.vcpus) v.apicvUpdatePending = true;
     }
   }
 
@@ -315,6 +315,7 @@ export class Vm {
    * kvm_emulate_wrmsr() does, a guest access is traced (kvm_msr) after it ran; a host one is not.
    */
   wrmsr(vcpu: Vcpu, msr: number, value: bigint, host: boolean): MsrResult {
+    if (!host) vcpu.enterGuest();
     let r: MsrResult;
     if (msr === MSR_IA32_APICBASE) r = refused(setApicBase(vcpu, value, host), host);
     else {
@@ -327,6 +328,7 @@ export class Vm {
 
   /** RDMSR (guest) or KVM_GET_MSRS (host). */
   rdmsr(vcpu: Vcpu, msr: number, host: boolean): MsrResult {
+    if (!host) vcpu.enterGuest();
     const r = this.rdmsrUntraced(vcpu, msr, host);
     if (!host) this.trace(new LazyTraceEvent('kvm_msr', vcpu.id, () => formatMsr(false, msr, r.value ?? 0n, !r.ok)));
     return r;
@@ -343,12 +345,14 @@ export class Vm {
 
   /** A guest load from `gpa`: vcpu_mmio_read() tries the accessing vCPU's own LAPIC. */
   mmioRead(vcpu: Vcpu, gpa: bigint, len = 4): { value: number } | { unclaimed: true } {
+    vcpu.enterGuest();
     const v = vcpu.apic.mmioRead(gpa, len);
     return v === null ? { unclaimed: true } : { value: v };
   }
 
   /** A guest store to `gpa`. */
   mmioWrite(vcpu: Vcpu, gpa: bigint, value: number, len = 4): { unclaimed?: true } {
+    vcpu.enterGuest();
     return vcpu.apic.mmioWrite(gpa, len, value) ? {} : { unclaimed: true };
   }
 

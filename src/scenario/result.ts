@@ -113,6 +113,8 @@ export interface FinalVcpu {
   isr: number[];
   tmr: number[];
   mpState: string;
+  /** Extension: this vCPU's apicv_active, which follows the VM's inhibits at its next entry. */
+  apicvActive: boolean;
   pendingInit: boolean;
   pendingSipi: boolean;
   sipiVector: number;
@@ -182,6 +184,7 @@ export function finalState(vm: Vm): FinalState {
       isr: a.vectors(APIC_ISR),
       tmr: a.vectors(APIC_TMR),
       mpState: reportedMpState(v),
+      apicvActive: v.apicvActive,
       pendingInit: a.pendingInit,
       pendingSipi: a.pendingSipi,
       sipiVector: a.sipiVector,

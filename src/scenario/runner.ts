@@ -104,6 +104,7 @@ function applyStepOp(vm: Vm, step: Step, i: number): StepResult {
       return stepResult(i, step.op, {}, vm.createVcpu(step.vcpu));
     case 'ack': {
       const v = vcpuOf(step.vcpu);
+      v.enterGuest(); // the CPU takes interrupts only in the guest
       const vector = v.apic.hasInterrupt();
       if (vector !== -1) v.apic.ackInterrupt(vector);
       return stepResult(i, step.op, { vector: vector === -1 ? null : vector });

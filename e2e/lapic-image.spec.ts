@@ -25,3 +25,22 @@ test('a vCPU\'s KVM_GET_LAPIC image exports as 1024 bytes and imports back as a 
   await regs.getByLabel('Load a KVM_GET_LAPIC image').setInputFiles({ name: 'bad.txt', mimeType: 'text/plain', buffer: Buffer.from('00 11 22') });
   await expect(page.getByRole('alert')).toContainText('image: the dump holds 3 bytes');
 });
+
+test('a real squeezed `hexdump -C` dump imports; a squeezed `od -An -tx1` one says which od flags work', async ({ page }) => {
+  const data = (f: string) => readFileSync(new URL(`../src/scenario/testdata/lapic/${f}`, import.meta.url));
+  await page.goto('/');
+  await page.getByTestId('vcpu-row-0').getByRole('button', { name: 'Select vCPU 0' }).click();
+  const regs = page.getByRole('region', { name: 'Register page' });
+  await expect(regs.getByTestId('reg-0x020')).toContainText('0x00000000');
+
+  // vCPU 1's image from the core, dumped by the real hexdump -C ("*" lines and a final offset).
+  const squeezed = data('vcpu1.hexdump-C.txt');
+  expect(squeezed.toString()).toMatch(/^\*$/m);
+  await regs.getByLabel('Load a KVM_GET_LAPIC image').setInputFiles({ name: 'vcpu1.hexdump-C.txt', mimeType: 'text/plain', buffer: squeezed });
+  await expect(regs.getByTestId('reg-0x020')).toContainText('0x01000000');
+  await expect(page.getByRole('region', { name: 'Event log' })).toContainText('set_lapic vcpu 0');
+
+  await regs.getByLabel('Load a KVM_GET_LAPIC image').setInputFiles({ name: 'vcpu1.od-An-tx1.txt', mimeType: 'text/plain', buffer: data('vcpu1.od-An-tx1.txt') });
+  await expect(page.getByRole('alert')).toContainText('image: line 2: "*" stands for repeated lines that od -An squeezed');
+  await expect(page.getByRole('alert')).toContainText('od -An -tx1 -v');
+});

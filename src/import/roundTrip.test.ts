@@ -144,7 +144,7 @@ describe('round trip: an x2APIC guest', () => {
 });
 
 describe('round trip: what a trace cannot carry', () => {
-  it('KVM_ENABLE_CAP is not traced: an MSI to a 32-bit ID is imported, warned about, and replayed without 32-bit IDs', () => {
+  it('KVM_ENABLE_CAP is not traced, but an MSI to a 32-bit ID proves it: enable_cap is inferred and the replay routes to 256', () => {
     const steps = [
       { op: 'enable_cap', cap: 'X2APIC_API', flags: '0x1' },
       { op: 'wrmsr', vcpu: 0, msr: '0x1b', value: '0xfee00d00' },
@@ -155,9 +155,10 @@ describe('round trip: what a trace cannot carry', () => {
     ];
     const { ran, text, scenario, report, replayed } = roundTrip([0, 256], steps);
     expect(text).toMatch(/kvm_msi_set_irq: +dst 100 vec 0 \(NMI\|physical\|edge\)\n/);
-    expect(scenario.steps.map((s) => s.op)).toEqual(['wrmsr', 'wrmsr', 'wrmsr', 'wrmsr', 'msi']);
-    expect(report.warnings.map((w) => w.message).join('\n')).toMatch(/uses address_hi bits, which KVM only traces with KVM_CAP_X2APIC_API/);
+    expect(scenario.steps.map((s) => s.op)).toEqual(['enable_cap', 'wrmsr', 'wrmsr', 'wrmsr', 'wrmsr', 'msi']);
+    expect(scenario.steps[0]).toMatchObject({ op: 'enable_cap', cap: 'X2APIC_API', flags: 1 });
+    expect(report.notes.join('\n')).toMatch(/KVM_CAP_X2APIC_API was enabled \(flags 1, 32-bit IDs\): line \d+ shows an MSI to destination 0x100/);
     expect(delivered(ran).at(-1)).toEqual([{ vcpu: 256, mode: 'NMI', vector: 0 }]);
-    expect(delivered(replayed).at(-1)).toEqual([{ vcpu: 0, mode: 'NMI', vector: 0 }]); // routed by address_lo alone
+    expect(delivered(replayed).at(-1)).toEqual([{ vcpu: 256, mode: 'NMI', vector: 0 }]);
   });
 });

@@ -180,8 +180,13 @@ const BOUNDARY_EVENTS = new Set([
 // ---------------------------------------------------------------------------------------------
 // Lines
 
-/** `<comm>-<pid> [(<tgid>)] [<cpu>] [<flags>] <ts>: <event>: <fields>` */
-const LINE_RE = /^\s*(.*?)-(\d+)\s+(?:\(\s*(?:\d+|-+)\)\s+)?\[(\d+)\]\s+(?:([A-Za-z.0-9]{4,6})\s+)?(\d+\.\d+)(?:\s*us)?:\s+([A-Za-z_]\w*):\s*(.*?)\s*$/;
+/**
+ * `[<buffer>: ]<comm>-<pid> [(<tgid>)] [<cpu>] [<flags>] <ts>: <event>: <fields>`, or the latency
+ * format of `trace-cmd report -l`: `[<buffer>: ]<comm>-<pid> <cpu><flags> <ts>: ...` (comm cut to 8
+ * characters, the flags glued to the CPU number). `trace-cmd report` of an instance buffer
+ * (`trace-cmd extract -B NAME`) starts every line with `NAME: `.
+ */
+const LINE_RE = /^\s*(?:([\w.-]+):\s+)?(.*?)-(\d+)\s+(?:\(\s*(?:\d+|-+)\)\s+)?(?:\[(\d+)\]\s+(?:([A-Za-z.0-9]{4,6})\s+)?|(\d+)([dDXb.][A-Za-z.0-9]{3,5})\s+)(\d+\.\d+)(?:\s*us)?:\s+([A-Za-z_]\w*):\s*(.*?)\s*$/;
 
 interface Rec {
   line: number;
@@ -236,6 +241,8 @@ interface Slot {
   /** The ICR low word when the step sends an IPI (to recognise level de-asserts). */
   icrLow?: number;
   sends: boolean;
+  /** The trace shows the send itself (kvm_apic_ipi, kvm_msi_set_irq): no accept means no target. */
+  noTargetCheck?: boolean;
 }
 
 class Reporter {
@@ -275,6 +282,8 @@ export function importTrace(text: string, options: TraceImportOptions = {}): Tra
   let sawTraceCmdHeader = false;
   let sawFtraceHeader = false;
   let sawFlags = false;
+  let sawLatency = false;
+  const buffers = new Set<string>();
   lines.forEach((raw, i) => {
     const line = i + 1;
     if (raw.length > MAX_LINE_LENGTH) {
@@ -302,15 +311,19 @@ export function importTrace(text: string, options: TraceImportOptions = {}): Tra
       R.bad(line, 'not a trace event line (`<task>-<pid> [<cpu>] <timestamp>: <event>: <fields>`)', raw);
       return;
     }
-    const flags = m[4];
+    const flags = m[5] ?? m[7];
     if (flags) sawFlags = true;
+    if (m[7]) sawLatency = true;
+    if (m[1]) buffers.add(m[1]);
     recs.push({
-      line, comm: m[1].trim(), pid: Number(m[2]),
+      line, comm: m[2].trim(), pid: Number(m[3]),
       inIrq: !!flags && flags.length >= 3 && 'hHsSzZ'.includes(flags[2]),
-      event: m[6], body: m[7], text: raw,
+      event: m[9], body: m[10], text: raw,
     });
   });
   rep.eventLines = recs.length;
+  if (buffers.size) rep.notes.push(`Lines carry the instance buffer name${buffers.size > 1 ? 's' : ''} ${[...buffers].map((b) => `"${b}"`).join(', ')} (trace-cmd report of \`trace-cmd extract -B\`); it is not part of the task name.`);
+  if (sawLatency) rep.notes.push('Latency format (`trace-cmd report -l`): task names are cut to 8 characters, so a vCPU thread "CPU <n>/KVM" is recognised from "CPU <n>/" when the cut keeps the slash (ids below 1000).');
   rep.source = sawFtraceHeader || (sawFlags && !sawTraceCmdHeader) ? 'ftrace' : sawTraceCmdHeader || recs.length ? 'trace-cmd' : 'unknown';
 
   // ---- pass 2: which vCPU runs each thread --------------------------------------------------
@@ -350,7 +363,8 @@ export function importTrace(text: string, options: TraceImportOptions = {}): Tra
   };
   for (const t of threads.values()) {
     const forced = options.threads?.[String(t.pid)];
-    const nameMatch = /^CPU (\d+)\/KVM$/.exec(t.comm);
+    // QEMU's "CPU <n>/KVM", or what is left of it in `trace-cmd report -l` (8 characters).
+    const nameMatch = /^CPU (\d+)\/KVM$/.exec(t.comm) ?? (t.comm.length === 8 ? /^CPU (\d+)\/K?V?$/.exec(t.comm) : null);
     const fromName = nameMatch && nameMatch[1].length <= 6 ? Number(nameMatch[1]) : undefined;
     if (forced !== undefined) {
       if (!Number.isInteger(forced) || forced < 0) throw new TraceImportError(`importTrace: options.threads["${t.pid}"] must be a vCPU id (a non-negative integer)`);
@@ -382,6 +396,96 @@ export function importTrace(text: string, options: TraceImportOptions = {}): Tra
     }
   }
 
+  // ---- pass 2b: threads of x2APIC vCPUs, whose lone kvm_apic lines are host MSR accesses ------
+  // A guest x2APIC access is a kvm_apic line followed by kvm_msr; KVM_SET_MSRS / KVM_GET_MSRS run
+  // the same kvm_lapic_reg_write/read (so kvm_apic is traced) but not kvm_emulate_wrmsr (no kvm_msr).
+  // A thread is an x2APIC vCPU's when one of its lines can only be x2APIC: a 64-bit ICR value,
+  // SELF_IPI, an APIC_ID/LDR value in x2APIC format (low 24 bits), a guest x2APIC MSR access.
+  const x2Threads = new Map<number, string>();
+  {
+    const x2 = new Map<number, string>();
+    const xapic = new Map<number, string>();
+    for (const r of recs) {
+      if (r.event === 'kvm_msr') {
+        const m = /^msr_(read|write) (8[0-9a-fA-F]{2}) = 0x[0-9a-fA-F]+$/.exec(r.body);
+        if (m && !x2.has(r.pid)) x2.set(r.pid, `line ${r.line} is a guest x2APIC MSR access`);
+        continue;
+      }
+      if (r.event !== 'kvm_apic') continue;
+      const m = /^apic_(read|write) (APIC_\w+|0x[0-9a-fA-F]+) = 0x([0-9a-fA-F]{1,16})$/.exec(r.body);
+      if (!m) continue;
+      const reg = m[2].startsWith('0x') ? parseInt(m[2], 16) : APIC_TRACE_NAMES[m[2]];
+      const v = BigInt('0x' + m[3]);
+      let why: string | undefined;
+      let xa: string | undefined;
+      if (reg === APIC_ICR && v >> 32n) why = `line ${r.line} writes a 64-bit ICR value`;
+      else if (reg === 0x3f0) why = `line ${r.line} accesses SELF_IPI`;
+      else if ((reg === 0x20 || reg === 0xd0) && m[1] === 'read' && v !== 0n) {
+        if (v & 0xffffffn) why = `line ${r.line} reads ${m[2]} = ${hex(v)}, an x2APIC-format value`;
+        else xa = `line ${r.line} reads ${m[2]} = ${hex(v)}, an xAPIC-format value`;
+      } else if (reg === APIC_ICR2 || reg === 0xe0) xa = `line ${r.line} accesses ${m[2]}, which x2APIC mode does not have`;
+      if (why && !x2.has(r.pid)) x2.set(r.pid, why);
+      if (xa && !xapic.has(r.pid)) xapic.set(r.pid, xa);
+    }
+    for (const [pid, why] of x2) {
+      const t = threads.get(pid)!;
+      if (xapic.has(pid)) {
+        R.warn(`thread ${t.comm}-${pid} shows both x2APIC (${why}) and xAPIC mode (${xapic.get(pid)}): its kvm_apic lines without kvm_msr are all imported as MMIO`, t.firstLine);
+        continue;
+      }
+      x2Threads.set(pid, why);
+      if (vcpuOfPid.has(pid) && recs.some((r) => r.pid === pid && r.event === 'kvm_apic')) {
+        rep.notes.push(`Thread ${t.comm}-${pid} (vCPU ${vcpuOfPid.get(pid)}) is an x2APIC vCPU's (${why}): its kvm_apic lines with no kvm_msr after them are host-initiated MSR accesses (KVM_SET_MSRS / KVM_GET_MSRS made by the VMM on that thread), imported as wrmsr/rdmsr with host: true and MSR 0x800 + (offset >> 4). This assumes kvm_msr was traced.`);
+      }
+    }
+  }
+
+  // ---- pass 2c: the EOI KVM traces when it injects an interrupt ------------------------------
+  // On a backend that runs guests through the emulator (no kvm_entry/kvm_exit/kvm_inj_virq), KVM
+  // traces `apic_write APIC_EOI = 0x0` + `kvm_eoi` on the target's thread when it injects, before
+  // the guest runs. Such a pair is the first EOI of a vector the trace showed accepted for that
+  // vCPU; a guest's own EOI write comes later (the vector is then consumed, or it reports -1).
+  const injectionEoi = new Map<number, string>();
+  if (!recs.some((r) => r.event === 'kvm_inj_virq' || r.event === 'kvm_entry' || r.event === 'kvm_exit')) {
+    const pendingVec = new Map<number, Map<number, number>>();
+    const byPid = new Map<number, number[]>();
+    recs.forEach((r, i) => {
+      let l = byPid.get(r.pid);
+      if (!l) byPid.set(r.pid, (l = []));
+      l.push(i);
+    });
+    const posInPid = new Map<number, number>();
+    for (const l of byPid.values()) l.forEach((i, k) => posInPid.set(i, k));
+    recs.forEach((r, i) => {
+      if (r.event === 'kvm_apic_accept_irq') {
+        const m = /^apicid ([0-9a-fA-F]{1,8}) vec (\d{1,3}) \(\w+\|(edge|level)\)$/.exec(r.body);
+        if (!m) return;
+        const v = parseInt(m[1], 16);
+        let pv = pendingVec.get(v);
+        if (!pv) pendingVec.set(v, (pv = new Map()));
+        pv.set(Number(m[2]), (pv.get(Number(m[2])) ?? 0) + 1);
+        return;
+      }
+      if (r.event !== 'kvm_apic' || !/^apic_write APIC_EOI = 0x0$/.test(r.body)) return;
+      const vcpu = vcpuOfPid.get(r.pid);
+      if (vcpu === undefined) return;
+      const l = byPid.get(r.pid)!;
+      const k = posInPid.get(i)!;
+      const next = k + 1 < l.length ? recs[l[k + 1]] : undefined;
+      const prev = k > 0 ? recs[l[k - 1]] : undefined;
+      if (!next || next.event !== 'kvm_eoi' || (prev && (prev.event === 'kvm_mmio' || prev.event === 'kvm_emulate_insn'))) return;
+      const m = /^apicid ([0-9a-fA-F]{1,8}) vector (\d{1,3})$/.exec(next.body);
+      if (!m || parseInt(m[1], 16) !== vcpu) return;
+      const vec = Number(m[2]);
+      const pv = pendingVec.get(vcpu);
+      if (!pv?.get(vec)) return;
+      pv.set(vec, pv.get(vec)! - 1);
+      const why = `KVM injecting vector ${vec} into vCPU ${vcpu} (accepted earlier in the trace): the kernel EOIs at injection on this backend, before any guest code runs; not a guest access. The injection itself is not replayed (the replay keeps the vector in IRR)`;
+      injectionEoi.set(r.line, `${why}`);
+      injectionEoi.set(next.line, `${why} (the kvm_eoi of the EOI on line ${r.line})`);
+    });
+  }
+
   // ---- pass 3: events → steps ---------------------------------------------------------------
   const slots: Slot[] = [];
   const pending = new Map<number, Item[]>();
@@ -389,8 +493,10 @@ export function importTrace(text: string, options: TraceImportOptions = {}): Tra
   const acceptTraced = recs.some((r) => r.event === 'kvm_apic_accept_irq');
   const msiFormat = options.msiFormat ?? 'current';
   let msiSeen = false;
+  /** The first MSI whose destination needs address_hi: KVM_CAP_X2APIC_API (32-bit IDs) was on. */
+  let capProof: { line: number; dst: number } | undefined;
 
-  const addSlot = (s: Omit<Slot, 'also' | 'accepts' | 'sends'> & Partial<Pick<Slot, 'also' | 'sends' | 'icrLow'>>): Slot => {
+  const addSlot = (s: Omit<Slot, 'also' | 'accepts' | 'sends'> & Partial<Pick<Slot, 'also' | 'sends' | 'icrLow' | 'noTargetCheck'>>): Slot => {
     const slot: Slot = { also: [], accepts: [], sends: false, ...s };
     slots.push(slot);
     return slot;
@@ -411,22 +517,85 @@ export function importTrace(text: string, options: TraceImportOptions = {}): Tra
   };
   const flushItems = (items: Item[], ctx: string): void => {
     let current: Slot | null = null;
+    /** Host x2APIC ICR write: KVM traces its IPI and accepts first, then kvm_apic(write APIC_ICR). */
+    let pre: Item[] = [];
+    const loose = (it: Item): void => {
+      if (it.kind === 'ipi') R.skip(it.rec, 'an IPI with no traced cause on this thread (an APICv/AVIC-accelerated ICR write, or kvm_apic not traced): only its deliveries are known, and they are not replayed');
+      else if (it.kind === 'accept') skipAccept(it, it.rec.inIrq ? 'accepted in interrupt context (timer, posted interrupt...): not caused by a traced step' : 'an accepted interrupt with no traced cause in the same burst (timer, I/O APIC, PIC, an untraced IPI): a check, not an input, so it is not replayed');
+    };
+    const dropPre = (): void => {
+      for (const p of pre) loose(p);
+      pre = [];
+    };
     for (const it of items) {
+      const host = x2Threads.has(it.rec.pid);
       if (it.kind === 'apic') {
         current = null;
+        if (host) {
+          const ipiFirst = pre.length > 0 && it.write && it.reg === APIC_ICR;
+          if (!ipiFirst) dropPre();
+          hostMsrSlot(it, pre);
+          pre = [];
+          continue;
+        }
+        dropPre();
         const slot = mmioSlot(it, ctx);
         if (slot && it.write && it.reg === APIC_ICR) current = slot;
       } else if (it.kind === 'ipi') {
         if (current) {
           current.also.push(it.rec.line);
+          current.noTargetCheck = true;
           R.skip(it.rec, `the IPI sent by the ICR write on line ${current.line}; the lab recomputes it`);
-        } else R.skip(it.rec, 'an IPI with no traced cause on this thread (an APICv/AVIC-accelerated ICR write, or kvm_apic not traced): only its deliveries are known, and they are not replayed');
+        } else if (host) {
+          dropPre();
+          pre = [it];
+        } else loose(it);
       } else if (it.kind === 'accept') {
         if (current && !it.rec.inIrq) current.accepts.push(it);
-        else skipAccept(it, it.rec.inIrq ? 'accepted in interrupt context (timer, posted interrupt...): not caused by a traced step' : 'an accepted interrupt with no traced cause in the same burst (timer, I/O APIC, PIC, an untraced IPI): a check, not an input, so it is not replayed');
+        else if (pre.length && !it.rec.inIrq) pre.push(it);
+        else loose(it);
       } else {
         R.skip(it.rec, it.rec.event === 'kvm_pv_eoi' ? 'PV EOI is not modelled by the lab' : 'the EOI itself; the lab recomputes it from the APIC_EOI write');
       }
+    }
+    dropPre();
+  };
+  /** A kvm_apic line with no kvm_msr on an x2APIC vCPU's thread: KVM_SET_MSRS / KVM_GET_MSRS. */
+  const hostMsrSlot = (it: Extract<Item, { kind: 'apic' }>, pre: Item[]): void => {
+    const rec = it.rec;
+    if (it.reg === null || it.reg > 0x3f0 || it.reg & 0xf) {
+      for (const p of pre) R.skip(p.rec, `part of the host access on line ${rec.line}, which is not imported`);
+      R.skip(rec, it.reg === null ? `register ${it.regText} is not one kvm_trace_symbol_apic names` : `offset ${hex(it.reg)} is not an x2APIC register the lab models`);
+      return;
+    }
+    const vcpu = vcpuFor(rec);
+    if (vcpu === undefined) {
+      for (const p of pre) R.skip(p.rec, `part of the host access on line ${rec.line}, whose vCPU is unknown`);
+      return;
+    }
+    const msr = 0x800 + (it.reg >> 4);
+    const why = `kvm_apic with no kvm_msr on x2APIC vCPU ${vcpu}'s thread (${x2Threads.get(rec.pid)}): a host-initiated KVM_${it.write ? 'SET' : 'GET'}_MSRS by the VMM`;
+    if (!it.write) {
+      const step: Record<string, unknown> = { op: 'rdmsr', vcpu, msr: hex(msr), host: true, note: `trace line ${rec.line}: ${it.regText} read = x2APIC MSR ${hex(msr)}; ${why}` };
+      if (msr === MSR_X2APIC_TMCCT) {
+        step.expect = { ok: true };
+        R.warn(`line ${rec.line}: the value read from TMCCT (${hex(it.value)}) is not checked: the lab's APIC timer does not run`, rec.line);
+      } else step.expect = { ok: true, value: hex(it.value) };
+      addSlot({ order: rec.line, line: rec.line, event: 'kvm_apic', vcpu, step });
+      return;
+    }
+    const sends = msr === MSR_X2APIC_ICR || msr === MSR_X2APIC_SELF_IPI;
+    const slot = addSlot({
+      order: pre.length ? pre[0].rec.line : rec.line, line: rec.line, event: 'kvm_apic', vcpu, sends,
+      icrLow: sends ? (msr === MSR_X2APIC_SELF_IPI ? Number(it.value & 0xffn) : Number(it.value & 0xffffffffn)) : undefined,
+      step: { op: 'wrmsr', vcpu, msr: hex(msr), value: hex(it.value), host: true, note: `trace line ${rec.line}: ${it.regText} write = x2APIC MSR ${hex(msr)}; ${why}`, expect: { ok: true } },
+    });
+    for (const p of pre) {
+      if (p.kind === 'ipi') {
+        slot.also.push(p.rec.line);
+        slot.noTargetCheck = true;
+        R.skip(p.rec, `the IPI sent by the host ICR write on line ${rec.line}; the lab recomputes it`);
+      } else if (p.kind === 'accept') slot.accepts.push(p);
     }
   };
   const mmioSlot = (it: Extract<Item, { kind: 'apic' }>, ctx: string): Slot | null => {
@@ -533,6 +702,7 @@ export function importTrace(text: string, options: TraceImportOptions = {}): Tra
         R.skip(it.rec, `kvm_lapic_reg_${it.write ? 'write' : 'read'} inside the ${write ? 'WRMSR' : 'RDMSR'} on line ${rec.line}: the same access, not an MMIO one${it.write ? '' : ' (the lab recomputes the value; the RDMSR checks it)'}`);
       } else if (it.kind === 'ipi') {
         sawIpi = true;
+        if (sends) slot.noTargetCheck = true;
         slot.also.push(it.rec.line);
         R.skip(it.rec, sends ? `the IPI sent by the WRMSR on line ${rec.line}; the lab recomputes it` : `an IPI next to the MSR access on line ${rec.line}, which does not send one`);
       } else if (it.kind === 'accept') {
@@ -557,6 +727,12 @@ export function importTrace(text: string, options: TraceImportOptions = {}): Tra
       return l;
     };
     if (rec.event !== 'kvm_apic_accept_irq' && rec.event !== 'kvm_apicv_accept_irq') msiOpen.delete(pid);
+    const inj = injectionEoi.get(rec.line);
+    if (inj) {
+      flush(pid);
+      R.skip(rec, inj);
+      continue;
+    }
     switch (rec.event) {
       case 'kvm_msr':
         closeWithMsr(rec);
@@ -693,9 +869,9 @@ export function importTrace(text: string, options: TraceImportOptions = {}): Tra
     const level = m[5] === 'level';
     const rh = !!m[6];
     const { addressLo, addressHi, data } = encodeMsi({ vector: Number(vec), deliveryMode: mode.dm, logical, level, trigLevel: level, destId: d, msiRedirHint: rh });
-    if (addressHi) R.warn(`line ${rec.line}: the MSI's destination ${hex(d)} uses address_hi bits, which KVM only traces with KVM_CAP_X2APIC_API (32-bit IDs) enabled; the scenario does not enable it, so the replay routes the MSI by its low 8 bits`, rec.line);
+    if (addressHi && !capProof) capProof = { line: rec.line, dst: d };
     return addSlot({
-      order: rec.line, line: rec.line, event: 'kvm_msi_set_irq', sends: true, icrLow: data,
+      order: rec.line, line: rec.line, event: 'kvm_msi_set_irq', sends: true, icrLow: data, noTargetCheck: true,
       step: { op: 'msi', addressLo: hex(addressLo), addressHi: hex(addressHi), data: hex(data), note: `trace line ${rec.line}: MSI (address rebuilt from the traced fields; the extended-destination bits 11:5 and the data's assert bit are not traced)` },
     });
   }
@@ -725,6 +901,14 @@ export function importTrace(text: string, options: TraceImportOptions = {}): Tra
   }
 
   // ---- assemble -------------------------------------------------------------------------------
+  if (capProof) {
+    // KVM puts address_hi bits 31:8 into the destination only with KVM_X2APIC_API_USE_32BIT_IDS.
+    addSlot({
+      order: -1, line: capProof.line, event: 'kvm_msi_set_irq',
+      step: { op: 'enable_cap', cap: 'X2APIC_API', flags: 1, note: `inferred from trace line ${capProof.line}: the MSI's destination ${hex(capProof.dst)} is above 0xff, which kvm_msi_set_irq prints only when the VM enabled KVM_CAP_X2APIC_API with KVM_X2APIC_API_USE_32BIT_IDS`, expect: { ok: true } },
+    });
+    rep.notes.push(`KVM_CAP_X2APIC_API was enabled (flags 1, 32-bit IDs): line ${capProof.line} shows an MSI to destination ${hex(capProof.dst)}, above 0xff, which KVM builds from address_hi only with KVM_X2APIC_API_USE_32BIT_IDS. The scenario starts with that enable_cap; whether KVM_X2APIC_API_DISABLE_BROADCAST_QUIRK (flags 2) was also set is not in the trace.`);
+  }
   slots.sort((a, b) => a.order - b.order || a.line - b.line);
   let kept = slots.slice(0, maxSteps);
   if (slots.length > kept.length) {
@@ -791,6 +975,10 @@ export function importTrace(text: string, options: TraceImportOptions = {}): Tra
         slot.step.expect = { ...(slot.step.expect as object | undefined), delivered };
         rep.checks.push({ step: i, lines, delivered });
       }
+    } else if (slot.sends && slot.noTargetCheck && acceptTraced) {
+      // The send is traced and no kvm_apic_accept_irq follows it in its burst: it reached nobody.
+      slot.step.expect = { ...(slot.step.expect as object | undefined), delivered: [] };
+      rep.checks.push({ step: i, lines: [], delivered: [] });
     }
     steps.push(slot.step);
     rep.steps.push({ step: i, line: slot.line, event: slot.event, op: String(slot.step.op), ...(slot.vcpu !== undefined ? { vcpu: slot.vcpu } : {}), alsoLines: slot.also });
@@ -808,7 +996,7 @@ export function importTrace(text: string, options: TraceImportOptions = {}): Tra
       x2.set(s.vcpu, (v & 0xc00n) === 0xc00n);
     } else if (msr >= 0x800 && !x2.get(s.vcpu) && !warned.has(s.vcpu) && (s.expect as { ok?: boolean }).ok) {
       warned.add(s.vcpu);
-      R.warn(`vCPU ${s.vcpu} accesses x2APIC MSR ${hex(msr)} on line ${slot.line} but the trace never shows it enabling x2APIC (WRMSR 0x1b with bits 10 and 11): the replay starts at RESET in xAPIC mode, so this access will #GP there. Record from VM start to replay it faithfully.`, slot.line);
+      R.warn(`vCPU ${s.vcpu} accesses x2APIC MSR ${hex(msr)} on line ${slot.line} but the trace never shows it enabling x2APIC (WRMSR 0x1b with bits 10 and 11${s.host ? '; a host KVM_SET_MSRS of 0x1b, as VMMs do, is never traced' : ''}): the replay starts at RESET in xAPIC mode, so this access will ${s.host ? 'be refused' : '#GP'} there. ${s.host ? 'Add the APICBASE write to the scenario by hand to replay it.' : 'Record from VM start to replay it faithfully.'}`, slot.line);
     }
   });
 
@@ -818,7 +1006,7 @@ export function importTrace(text: string, options: TraceImportOptions = {}): Tra
   rep.notes.push(
     'The replay starts every vCPU at RESET (APICBASE 0xfee00900 for vCPU 0, 0xfee00800 for the others, APIC software-disabled); the trace does not show the state before its first line, so checks of a trace taken mid-run may fail.',
     'Accesses that APICv/AVIC handles without a VM exit (xAPIC and x2APIC reads, TPR/EOI/SELF_IPI writes with virtual-interrupt delivery, ICR writes with IPI virtualization, interrupts posted by hardware) are simply absent from the trace: the trace cannot show them, so they are not replayed.',
-    'Host-initiated accesses (KVM_SET_MSRS, KVM_SET_LAPIC, KVM_SET_MP_STATE) are not traced by kvm_msr or kvm_apic, so they are not replayed; every imported MSR access is a guest one.',
+    'Host-initiated accesses: KVM_SET_LAPIC, KVM_SET_MP_STATE and KVM_SET_MSRS of IA32_APIC_BASE are not traced, so they are not replayed. KVM_SET_MSRS / KVM_GET_MSRS of x2APIC MSRs are traced as kvm_apic without kvm_msr; on a thread shown to run an x2APIC vCPU they become wrmsr/rdmsr with host: true, elsewhere they cannot be told from MMIO.',
     'kvm_apic_accept_irq lines are checks, not inputs: each one that follows a step sending interrupts (ICR write, SELF_IPI, MSI) on the same thread and in the same burst becomes part of that step\'s expected `delivered`. KVM traces it before checking that the target APIC is software-enabled, so a Fixed interrupt to a software-disabled APIC appears in the trace but not in the replay\'s `delivered`.',
     'The VM\'s vCPUs are the ids the trace shows (sorted); KVM\'s vCPU creation order, the vendor, the kernel release and module parameters (APICv) are not in the trace, so the scenario uses the lab\'s defaults.',
   );

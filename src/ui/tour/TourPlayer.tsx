@@ -92,12 +92,15 @@ export function TourPlayer() {
     window.addEventListener('resize', place);
     // And again when the card or a highlighted panel changes size (its content grew, a font loaded).
     // (A few times at most: a card whose size depended on its place must not flip for ever.)
-    let again = 4;
+    // The card's own text changes with its place ("moved to the left"), so a few rounds may be needed.
+    let again = 12;
     const watch = new ResizeObserver(() => again-- > 0 && place());
+    const settled = setTimeout(place, 250);
     watch.observe(card);
     for (const el of document.querySelectorAll('.panel.focused, .vmbar.focused')) watch.observe(el);
     return () => {
       cancelAnimationFrame(frame);
+      clearTimeout(settled);
       window.removeEventListener('resize', place);
       watch.disconnect();
     };
@@ -179,12 +182,10 @@ export function TourPlayer() {
       </header>
       <div className="tour-sub muted">
         <span data-testid="tour-step">{label}</span> · KVM {kvm}
-        {moved && (
-          <span className="tour-moved" data-testid="tour-moved">
-            {' '}
-            · {moved}
-          </span>
-        )}
+      </div>
+      {/* Always one line, so the card's size never depends on where it was placed. */}
+      <div className="tour-moved muted" data-testid={moved ? 'tour-moved' : undefined}>
+        {moved ?? '\u00a0'}
       </div>
       <div className="tour-text">
         <p className="narration" data-testid="tour-narration">

@@ -41,8 +41,6 @@ function importFile(text: string): void {
     );
   }
 }
-/** KVM releases the model knows, newest first (the compare dialog lists them too). */
-export const RELEASES = MODELLED_RELEASES;
 
 function download(name: string, text: string) {
   const url = URL.createObjectURL(new Blob([text], { type: 'application/json' }));
@@ -122,7 +120,7 @@ export function VmBar() {
       <label>
         KVM{' '}
         <select aria-label="KVM release" value={vmInput.kvm ?? 'current'} onChange={(e) => configure({ kvm: e.target.value })}>
-          {RELEASES.map((r) => (
+          {MODELLED_RELEASES.map((r) => (
             <option key={r} value={r}>
               {r}
             </option>

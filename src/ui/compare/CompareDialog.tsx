@@ -1,4 +1,5 @@
 import { useMemo, useState } from 'react';
+import { MODELLED_RELEASES } from '../../core/profile';
 import { explain } from '../../explain/explain';
 import { kvmSourceUrl } from '../../explain/source';
 import type { StepResult } from '../../scenario/result';
@@ -7,7 +8,6 @@ import { parseScenarioText } from '../../scenario/schema';
 import { labStore } from '../../store/labStore';
 import { WithTip } from '../Panel';
 import { decisionsOf, resultLine } from '../stepText';
-import { RELEASES } from '../VmBar';
 import './compare.css';
 
 /**
@@ -24,7 +24,7 @@ export function CompareDialog({ onClose }: { onClose: () => void }) {
     <label>
       {label}{' '}
       <select aria-label={label} value={value} onChange={(e) => set(e.target.value)}>
-        {RELEASES.map((r) => (
+        {MODELLED_RELEASES.map((r) => (
           <option key={r}>{r}</option>
         ))}
       </select>

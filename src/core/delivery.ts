@@ -270,111 +270,80 @@ export function mapGetDestLapic(vm: Vm, src: Lapic | null, irq: LapicIrq): FastL
   return { targets, code: 'LOGICAL_MASK', facts };
 }
 
-/** kvm_irq_delivery_to_apic(): fast path through the map, else every vCPU one by one. */
-export function deliverToApic(vm: Vm, src: Lapic | null, irqIn: LapicIrq): DeliveryOutcome {
-  const delivered: Delivery[] = [];
-  const accepts: AcceptDecision[] = [];
-  const accept = (v: Vcpu, irq: LapicIrq): number => {
-    const a = acceptIrq(v, irq);
-    accepts.push(a);
-    if (a.accepted) delivered.push({ vcpu: v.id, mode: DELIVERY_MODE_NAMES[irq.deliveryMode], vector: irq.vector });
-    return a.accepted ? 1 : 0;
-  };
-  const route = (code: RouteCode, selected: Vcpu[], examined: number, facts: RouteFacts, irq = irqIn): RouteDecision => ({
-    kind: 'route',
-    code,
-    kvm: ROUTE_CODES[code] === 'fast' ? 'kvm_apic_map_get_dest_lapic' : 'kvm_irq_delivery_to_apic',
-    path: ROUTE_CODES[code],
-    source: src ? src.vcpu.id : null,
-    vcpus: selected.map((v) => v.id),
-    destId: irqIn.destId,
-    logical: irqIn.logical,
-    shorthand: SHORTHAND_NAMES[irqIn.shorthand],
-    mode: DELIVERY_MODE_NAMES[irq.deliveryMode],
-    vector: irqIn.vector,
-    examined,
-    ...facts,
+/**
+ * Who an interrupt reaches and why, without sending it: the route kvm_irq_delivery_to_apic()
+ * takes (the map's slots on the fast path; every vCPU matched one by one on the slow path, or the
+ * one lowest priority picks), the vCPUs it selects, and the irq as delivered (a physical-broadcast
+ * LowestPrio becomes Fixed). Changes nothing.
+ */
+function findTargets(vm: Vm, src: Lapic | null, irqIn: LapicIrq): { route: RouteDecision; targets: Vcpu[]; irq: LapicIrq } {
+  const route = (code: RouteCode, targets: Vcpu[], examined: number, facts: Partial<RouteDecision>, irq: LapicIrq) => ({
+    route: {
+      kind: 'route' as const,
+      code,
+      kvm: ROUTE_CODES[code] === 'fast' ? ('kvm_apic_map_get_dest_lapic' as const) : ('kvm_irq_delivery_to_apic' as const),
+      path: ROUTE_CODES[code],
+      source: src ? src.vcpu.id : null,
+      vcpus: targets.map((v) => v.id),
+      destId: irqIn.destId,
+      logical: irqIn.logical,
+      shorthand: SHORTHAND_NAMES[irqIn.shorthand],
+      mode: DELIVERY_MODE_NAMES[irq.deliveryMode],
+      vector: irqIn.vector,
+      examined,
+      ...facts,
+    },
+    targets,
+    irq,
   });
 
   const fast = mapGetDestLapic(vm, src, irqIn);
   if ('targets' in fast) {
-    const selected = fast.targets.filter((t): t is Vcpu => t !== undefined);
-    let count = 0;
-    for (const t of selected) count += accept(t, irqIn);
-    const examined = fast.code === 'SELF' ? 1 : fast.targets.length;
-    return { count, path: 'fast', delivered, examined, route: route(fast.code, selected, examined, fast.facts), accepts };
+    const targets = fast.targets.filter((t): t is Vcpu => t !== undefined);
+    return route(fast.code, targets, fast.code === 'SELF' ? 1 : fast.targets.length, fast.facts, irqIn);
   }
 
-  const irq = { ...irqIn };
-  let lowestBecameFixed = false;
-  if (!irq.logical && irq.destId === 0xff && isLowestPrio(irq)) {
-    // Only the mode changes: an MSI's redirection hint still makes it lowest-priority below.
-    irq.deliveryMode = DM_FIXED;
-    lowestBecameFixed = true;
-  }
-  let count = -1;
-  let examined = 0;
-  const matched: Vcpu[] = [];
-  const candidates: Vcpu[] = [];
-  let lowest: Vcpu | null = null;
-  for (const v of vm.vcpus) {
-    if (!v.apic.hwEnabled) continue;
-    examined++;
-    if (!matchDest(vm, v.apic, src, irq)) continue;
-    matched.push(v);
-    if (!isLowestPrio(irq)) {
-      if (count < 0) count = 0;
-      count += accept(v, irq);
-    } else if (v.apic.swEnabled) {
-      if (vm.config.vectorHashing) candidates.push(v);
-      else if (!lowest || v.arbPrio < lowest.arbPrio) lowest = v;
-    }
-  }
-  if (candidates.length) lowest = candidates[irq.vector % candidates.length];
-  if (lowest) count = accept(lowest, irq);
-  const facts: RouteFacts & Pick<RouteDecision, 'lowestBecameFixed' | 'lowestBy'> = { ...fast.facts };
-  if (lowestBecameFixed) facts.lowestBecameFixed = true;
-  if (isLowestPrio(irq)) facts.lowestBy = vm.config.vectorHashing ? 'vector-hash' : 'arbitration';
-  return { count, path: 'slow', delivered, examined, route: route(fast.slow, isLowestPrio(irq) ? (lowest ? [lowest] : []) : matched, examined, facts, irq), accepts };
-}
-
-/**
- * Who an interrupt would reach now, without sending it: the route kvm_irq_delivery_to_apic()
- * would take and the vCPUs it would select (before each LAPIC's acceptance). Changes nothing.
- */
-export function previewRoute(vm: Vm, src: Lapic | null, irq: LapicIrq): RouteDecision {
-  const fast = mapGetDestLapic(vm, src, irq);
-  const base = {
-    kind: 'route' as const,
-    source: src ? src.vcpu.id : null,
-    destId: irq.destId,
-    logical: irq.logical,
-    shorthand: SHORTHAND_NAMES[irq.shorthand],
-    vector: irq.vector,
-  };
-  if ('targets' in fast) {
-    const selected = fast.targets.filter((t): t is Vcpu => t !== undefined).map((v) => v.id);
-    return { ...base, code: fast.code, kvm: 'kvm_apic_map_get_dest_lapic', path: 'fast', vcpus: selected, mode: DELIVERY_MODE_NAMES[irq.deliveryMode], examined: fast.code === 'SELF' ? 1 : fast.targets.length, ...fast.facts };
-  }
-  const lowestBecameFixed = !irq.logical && irq.destId === 0xff && isLowestPrio(irq);
-  const matchIrq = lowestBecameFixed ? { ...irq, deliveryMode: DM_FIXED } : irq;
+  // Only the mode changes: an MSI's redirection hint still makes it lowest-priority below.
+  const lowestBecameFixed = !irqIn.logical && irqIn.destId === 0xff && isLowestPrio(irqIn);
+  const irq = lowestBecameFixed ? { ...irqIn, deliveryMode: DM_FIXED } : irqIn;
   let examined = 0;
   const matched: Vcpu[] = [];
   for (const v of vm.vcpus) {
     if (!v.apic.hwEnabled) continue;
     examined++;
-    if (matchDest(vm, v.apic, src, matchIrq)) matched.push(v);
+    if (matchDest(vm, v.apic, src, irq)) matched.push(v);
   }
   const facts: Partial<RouteDecision> = { ...fast.facts };
   if (lowestBecameFixed) facts.lowestBecameFixed = true;
-  let selected = matched;
-  if (isLowestPrio(matchIrq)) {
-    facts.lowestBy = vm.config.vectorHashing ? 'vector-hash' : 'arbitration';
-    const enabled = matched.filter((v) => v.apic.swEnabled);
-    const pick = vm.config.vectorHashing ? enabled[irq.vector % enabled.length] : enabled.reduce<Vcpu | undefined>((lo, v) => (!lo || v.arbPrio < lo.arbPrio ? v : lo), undefined);
-    selected = pick ? [pick] : [];
+  if (!isLowestPrio(irq)) return route(fast.slow, matched, examined, facts, irq);
+  facts.lowestBy = vm.config.vectorHashing ? 'vector-hash' : 'arbitration';
+  const enabled = matched.filter((v) => v.apic.swEnabled);
+  const pick = vm.config.vectorHashing ? enabled[irq.vector % enabled.length] : enabled.reduce<Vcpu | undefined>((lo, v) => (!lo || v.arbPrio < lo.arbPrio ? v : lo), undefined);
+  return route(fast.slow, pick ? [pick] : [], examined, facts, irq);
+}
+
+/** Who an interrupt would reach now, and why, without sending it (the store's preview). */
+export function previewRoute(vm: Vm, src: Lapic | null, irq: LapicIrq): RouteDecision {
+  return findTargets(vm, src, irq).route;
+}
+
+/**
+ * kvm_irq_delivery_to_apic(): each selected LAPIC accepts or drops it (__apic_accept_irq). The
+ * count is -1 when the slow path selected nobody (KVM_SIGNAL_MSI's EPERM), else how many accepted.
+ */
+export function deliverToApic(vm: Vm, src: Lapic | null, irqIn: LapicIrq): DeliveryOutcome {
+  const { route, targets, irq } = findTargets(vm, src, irqIn);
+  const delivered: Delivery[] = [];
+  const accepts: AcceptDecision[] = [];
+  let count = route.path === 'slow' && targets.length === 0 ? -1 : 0;
+  for (const v of targets) {
+    const a = acceptIrq(v, irq);
+    accepts.push(a);
+    if (!a.accepted) continue;
+    count++;
+    delivered.push({ vcpu: v.id, mode: DELIVERY_MODE_NAMES[irq.deliveryMode], vector: irq.vector });
   }
-  return { ...base, code: fast.slow, kvm: 'kvm_irq_delivery_to_apic', path: 'slow', vcpus: selected.map((v) => v.id), mode: DELIVERY_MODE_NAMES[matchIrq.deliveryMode], examined, ...facts };
+  return { count, path: route.path, delivered, examined: route.examined, route, accepts };
 }
 
 function bitsOf(mask: number): number[] {

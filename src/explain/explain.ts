@@ -99,9 +99,11 @@ function explainRoute(d: RouteDecision, form: Form, now: Now): string {
       s = `slow path: there is no optimized map${alias ? ` (${physAliasCause(alias, now)})` : ''}`;
       break;
     }
-    case 'MAP_DISABLED':
-      s = `slow path: the map's logical part is disabled${d.mapWhy?.find((m) => m.kvm === 'kvm_recalculate_logical_map') ? ` (${explainMap(d.mapWhy.find((m) => m.kvm === 'kvm_recalculate_logical_map')!, 'short')})` : ''}`;
+    case 'MAP_DISABLED': {
+      const why = d.mapWhy?.find((m) => m.kvm === 'kvm_recalculate_logical_map');
+      s = `slow path: the map's logical part is disabled${why ? ` (${explainMap(why, 'short', now)})` : ''}`;
       break;
+    }
     case 'BROADCAST':
       s = `slow path: ${hex(d.destId)} is a broadcast, so every vCPU is matched`;
       break;

@@ -35,6 +35,8 @@ export const KVM_FUNCTIONS = [
   'kvm_apic_map_get_logical_dest',
   '__apic_accept_irq',
   'kvm_apic_accept_events',
+  'inject_pending_event',
+  'vcpu_block',
   'vmx_check_nested_events',
   'svm_check_nested_events',
   'kvm_recalculate_apic_map',
@@ -205,6 +207,10 @@ export const EVENT_CODES = [
   'NESTED_INIT_VMEXIT',
   /** In L2 waiting for SIPI: SIPI became a SIPI VM-exit to L1. */
   'NESTED_SIPI_VMEXIT',
+  /** Entering the guest, KVM injected a pending NMI; NMIs stay blocked until the guest's IRET. */
+  'NMI_INJECTED',
+  /** A halted vCPU had a wake-up event (a PV kick, an NMI it can take): KVM_RUN made it RUNNABLE. */
+  'HALT_WOKEN',
 ] as const;
 export type EventCode = (typeof EVENT_CODES)[number];
 export type InitBlocker = 'SMM' | 'VMX_ROOT' | 'GIF_CLEAR';
@@ -212,11 +218,13 @@ export type InitBlocker = 'SMM' | 'VMX_ROOT' | 'GIF_CLEAR';
 export interface EventDecision {
   kind: 'event';
   code: EventCode;
-  kvm: 'kvm_apic_accept_events' | 'vmx_check_nested_events' | 'svm_check_nested_events';
+  kvm: 'kvm_apic_accept_events' | 'vmx_check_nested_events' | 'svm_check_nested_events' | 'inject_pending_event' | 'vcpu_block';
   vcpus: [VcpuId];
   blocker?: InitBlocker;
   sipiVector?: number;
   mpState?: MpState;
+  /** HALT_WOKEN: what woke it. */
+  wakeBy?: 'PV_UNHALT' | 'NMI';
 }
 
 // ---- refusal --------------------------------------------------------------------------------

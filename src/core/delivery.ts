@@ -153,8 +153,9 @@ export function acceptIrq(v: Vcpu, irq: LapicIrq, mode = irq.deliveryMode): Acce
       v.smiPending = 1;
       break;
     case DM_NMI:
-      code = v.nmiPending >= 2 ? 'NMI_ALREADY_PENDING' : 'ACCEPTED';
-      v.nmiPending = Math.min(v.nmiPending + 1, 2);
+      // process_nmi(): two may wait, one while the guest still blocks NMIs.
+      code = v.nmiPending >= (v.nmiMasked ? 1 : 2) ? 'NMI_ALREADY_PENDING' : 'ACCEPTED';
+      v.nmiPending = Math.min(v.nmiPending + 1, v.nmiMasked ? 1 : 2);
       break;
     case DM_INIT:
       if (irq.trigLevel && !irq.level) {

@@ -302,14 +302,16 @@ export class Lapic {
   }
 
   /** apic_mmio_read(): null when the LAPIC does not claim the address. */
-  mmioRead(gpa: bigint, len: number): number | null {
+  mmioRead(gpa: bigint, len: number): number | null | 'unreadable' {
     if (!this.inMmioRange(gpa)) return null;
     if (!this.hwEnabled || this.x2apicMode) {
       if (!this.vm.config.quirks.lapicMmioHole) return null;
       return len === 4 ? 0xffffffff : len === 2 ? 0xffff : 0xff;
     }
     const offset = Number(gpa - BigInt(this.baseAddress));
-    return this.regRead(offset, len) ?? 0;
+    // kvm_lapic_reg_read() refuses an unreadable offset without writing the data, and
+    // apic_mmio_read() ignores that: the guest gets whatever the emulator's buffer held.
+    return this.regRead(offset, len) ?? 'unreadable';
   }
 
   /** apic_mmio_write(): false when the LAPIC does not claim the address. */

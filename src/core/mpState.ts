@@ -24,6 +24,7 @@ export function initReset(v: Vcpu): void {
   v.gif = true;
   v.apic.reset(true);
   v.nmiPending = 0;
+  v.nmiMasked = false;
   v.smiPending = 0;
   v.vm.recalculateApicMap();
 }
@@ -95,8 +96,22 @@ export function runVcpu(v: Vcpu): RefusalDecision | null {
   }
   v.lastVmexit = null;
   acceptEvents(v);
+  wakeFromHalt(v);
   if (v.mpState === 'RUNNABLE') v.enterGuest(); // a vCPU that waits (SIPI, HLT) does not enter
   return null;
+}
+
+/**
+ * vcpu_block(): a halted vCPU with an event (kvm_vcpu_has_events) becomes RUNNABLE, which clears
+ * pv_unhalted. Interrupts are left out: they wake a halted vCPU only with IF set, which the lab's
+ * guest never has outside `ack`.
+ */
+function wakeFromHalt(v: Vcpu): void {
+  if (v.mpState !== 'HALTED' && v.mpState !== 'AP_RESET_HOLD') return;
+  const wakeBy = v.pvUnhalted ? 'PV_UNHALT' : v.nmiPending > 0 && !v.nmiMasked ? 'NMI' : null;
+  if (!wakeBy) return;
+  setMpStateRaw(v, 'RUNNABLE');
+  v.vm.recordEvent({ kind: 'event', code: 'HALT_WOKEN', kvm: 'vcpu_block', vcpus: [v.id], wakeBy, mpState: 'RUNNABLE' });
 }
 
 /** KVM_SET_MP_STATE (in-kernel LAPIC); the refusal (EINVAL) or null. */

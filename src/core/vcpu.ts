@@ -6,14 +6,21 @@
  * pending), kvm_vcpu_is_reset_bsp / kvm_vcpu_is_bsp, kvm_lapic_reset(init_event=false) through
  * RESET at creation, and __kvm_vcpu_update_apicv() when the vCPU enters the guest.
  *
+ * Entering the guest (vcpu_enter_guest) processes the APICv update, pending INIT/SIPI
+ * (kvm_apic_accept_events), injects a pending NMI (inject_pending_event) and recomputes PPR
+ * (kvm_apic_has_interrupt).
+ *
  * Inaccuracies: general-purpose registers, CR8 and the rest of kvm_vcpu_reset are not modelled.
  * "Entering the guest" is any guest access, `ack`, or `run` of a RUNNABLE vCPU; the vendor's
- * per-vCPU inhibit reasons (NESTED on AMD) are VM-wide here.
+ * per-vCPU inhibit reasons (NESTED on AMD) are VM-wide here. The guest's NMI blocking is set by an
+ * injected NMI and cleared only by INIT (the lab's guest never executes IRET); in L2 or SMM a
+ * pending NMI is not injected.
  */
 import { MSR_IA32_APICBASE_BSP, MSR_IA32_APICBASE_ENABLE, X2APIC_ENABLE, APIC_DEFAULT_PHYS_BASE } from './apicdef';
 import { setApicBaseRaw } from './apicBase';
 import { Lapic } from './lapic';
 import type { NestedExit } from './nested';
+import { acceptEvents } from './mpState';
 import type { LapicMode, MpState, VcpuId } from './types';
 import type { Vm } from './vm';
 
@@ -37,6 +44,8 @@ export class Vcpu {
   /** vcpu->arch.apic_arb_prio: lowest-priority arbitration counter. */
   arbPrio = 0;
   nmiPending = 0;
+  /** The guest CPU blocks NMIs: one was injected and the guest has not executed IRET since. */
+  nmiMasked = false;
   smiPending = 0;
   guestMode = false;
   vmxon = false;
@@ -79,6 +88,16 @@ export class Vcpu {
    * and resynchronises the LAPIC when it changed. Every guest access goes through here.
    */
   enterGuest(): void {
+    this.updateApicv();
+    acceptEvents(this);
+    this.injectNmi();
+    // kvm_check_and_inject_events() asks kvm_apic_has_interrupt(), which recomputes PPR of an
+    // enabled APIC without APICv: where a PPR left stale by KVM_SET_LAPIC (which requests this
+    // event check) catches up.
+    if (this.hwEnabled && !this.apicvActive) this.apic.updatePpr();
+  }
+
+  private updateApicv(): void {
     if (!this.apicvUpdatePending) return;
     this.apicvUpdatePending = false;
     const activate = this.vm.apicvActive && this.mode !== 'disabled';
@@ -86,6 +105,14 @@ export class Vcpu {
     this.apicvActive = activate;
     this.apic.updateApicv();
     this.vm.trace({ event: 'kvm_vcpu_update_apicv', vcpu: this.id, detail: `apicv_active ${activate ? 1 : 0}` });
+  }
+
+  /** inject_pending_event(): a pending NMI is injected unless the guest blocks NMIs. */
+  private injectNmi(): void {
+    if (this.nmiPending === 0 || this.nmiMasked || this.guestMode || this.smm) return;
+    this.nmiPending--;
+    this.nmiMasked = true;
+    this.vm.recordEvent({ kind: 'event', code: 'NMI_INJECTED', kvm: 'inject_pending_event', vcpus: [this.id] });
   }
 
   /** kvm_vcpu_is_reset_bsp(): vcpu_id == KVM_SET_BOOT_CPU_ID. */

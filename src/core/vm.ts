@@ -47,6 +47,11 @@ export interface VmConfig {
   vectorHashing: boolean;
   /** CONFIG_KVM_SMM: without it SMIs are never accepted. */
   smm: boolean;
+  /**
+   * The host EOIs an interrupt as it injects it (this project's kvm_pvm backend), so ISR is empty
+   * when the guest's handler runs. Upstream KVM does not; compare mode sets it to match the kernel.
+   */
+  eoiOnInjection: boolean;
   /** KVM_CAP_MAX_VCPUS and KVM_CAP_MAX_VCPU_ID of the modelled kernel. */
   maxVcpus: number;
   maxVcpuIds: number;
@@ -66,6 +71,7 @@ export const DEFAULT_VM_CONFIG: VmConfig = {
   bspVcpuId: 0,
   vectorHashing: true,
   smm: true,
+  eoiOnInjection: false,
   maxVcpus: 4096,
   maxVcpuIds: 16384,
   kvm: 'current',
@@ -344,10 +350,10 @@ export class Vm {
   }
 
   /** A guest load from `gpa`: vcpu_mmio_read() tries the accessing vCPU's own LAPIC. */
-  mmioRead(vcpu: Vcpu, gpa: bigint, len = 4): { value: number } | { unclaimed: true } {
+  mmioRead(vcpu: Vcpu, gpa: bigint, len = 4): { value: number } | { unclaimed: true } | { unreadable: true } {
     vcpu.enterGuest();
     const v = vcpu.apic.mmioRead(gpa, len);
-    return v === null ? { unclaimed: true } : { value: v };
+    return v === null ? { unclaimed: true } : v === 'unreadable' ? { unreadable: true } : { value: v };
   }
 
   /** A guest store to `gpa`. */

@@ -156,6 +156,10 @@ function explainEvent(d: EventDecision, form: Form): string {
       return `${who}: INIT in L2 became an INIT VM-exit to L1`;
     case 'NESTED_SIPI_VMEXIT':
       return `${who}: SIPI in L2's wait-for-SIPI became a SIPI VM-exit to L1 (vector ${hex(d.sipiVector ?? 0)})`;
+    case 'NMI_INJECTED':
+      return `${who}: entering the guest, KVM injected the pending NMI${long ? '; further NMIs stay pending until the guest returns from its handler (IRET)' : ''}`;
+    case 'HALT_WOKEN':
+      return `${who}: woken from HLT by ${d.wakeBy === 'NMI' ? 'a pending NMI' : 'a PV kick (RemoteRead IPI)'}; now RUNNABLE`;
   }
 }
 

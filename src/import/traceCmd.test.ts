@@ -230,10 +230,27 @@ describe('importTrace: vCPU inference', () => {
     expect(report.vcpus).toEqual([expect.objectContaining({ vcpu: 3, how: expect.stringMatching(/assumes vcpu_id = QEMU CPU index/) })]);
   });
 
-  it('warns about x2APIC accesses the replay will fault', () => {
-    const { report, mismatches } = replay('  CPU 0/KVM-1  [000]  1.0: kvm_msr: msr_read 802 = 0x0\n');
-    expect(report.warnings.map((w) => w.message).join('\n')).toMatch(/never shows it enabling x2APIC/);
-    expect(mismatches.map((m) => m.where)).toContain('step 0 (rdmsr).ok'); // the replay does #GP, as warned
+  it('sets up the x2APIC mode an access proves when the trace does not show the enable, and warns', () => {
+    const { scenario, report, mismatches } = replay('  CPU 0/KVM-1  [000]  1.0: kvm_msr: msr_read 802 = 0x0\n');
+    expect(report.warnings.map((w) => w.message).join('\n')).toMatch(/never shows it enabling x2APIC.*IA32_APIC_BASE = 0xfee00d00 just before \(inferred: the base address and BSP bit are those of RESET\)/);
+    expect(scenario.steps[0]).toMatchObject({ op: 'wrmsr', vcpu: 0, msr: '0x1b', value: '0xfee00d00', host: true, note: expect.stringMatching(/^inferred from trace line 1/) });
+    expect(report.steps[0]).toMatchObject({ step: 0, line: 1, op: 'wrmsr' });
+    expect(mismatches).toEqual([]);
+  });
+
+  it('takes no enable to be missing when a traced APICBASE access shows x2APIC mode', () => {
+    const { scenario, mismatches } = replay(`  CPU 0/KVM-1  [000]  1.0: kvm_msr: msr_write 1b = 0xfee00d00
+  CPU 0/KVM-1  [000]  1.1: kvm_msr: msr_read 802 = 0x0
+`);
+    expect(scenario.steps.map((s) => s.msr)).toEqual(['0x1b', '0x802']);
+    expect(mismatches).toEqual([]);
+    // After a traced xAPIC base, the inferred enable keeps that base.
+    const relocated = replay(`  CPU 0/KVM-1  [000]  1.0: kvm_msr: msr_write 1b = 0xfee01900
+  CPU 0/KVM-1  [000]  1.1: kvm_msr: msr_read 802 = 0x0
+`);
+    expect(relocated.scenario.steps.map((s) => s.value)).toEqual(['0xfee01900', '0xfee01d00', undefined]);
+    expect(relocated.report.warnings[0].message).toMatch(/the last traced ones/);
+    expect(relocated.mismatches).toEqual([]);
   });
 });
 

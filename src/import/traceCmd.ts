@@ -2,7 +2,8 @@
  * Import a `trace-cmd report` (or ftrace `trace` file) of KVM's APIC tracepoints as an
  * apic-scenario/1 document, plus a report of what was used, what was skipped and why.
  *
- * Pure: text in, { scenario, report } out; no I/O. Print formats (arch/x86/kvm/trace.h; the lab
+ * Pure: text in, { scenario, report } out; no I/O. The scenario's expectFinal is what the trace
+ * proves about the state it ends in (finalState.ts). Print formats (arch/x86/kvm/trace.h; the lab
  * prints its own with src/core/traceFormat.ts, and the names and bits come from src/core/codec.ts):
  *   kvm_msr              "msr_%s %x = 0x%llx%s"            (read|write, ecx, data, " (#GP)")
  *   kvm_apic             "apic_%s %s = 0x%llx"             (read|write, kvm_trace_symbol_apic name or 0x.., value;
@@ -28,6 +29,7 @@
 
 import { decodeIcrLow, DELIVERY_MODE_NAMES, DM_FIXED, DM_INIT, DM_LOWEST, encodeMsi, KVM_DELIVERY_MODE_NAMES } from '../core/codec';
 import { KVM_TRACE_SYMBOL_APIC } from '../core/traceFormat';
+import { inferFinal, type FinalClaim, type FinalLeftOut } from './finalState';
 
 /** Longest line accepted; real tracepoint lines are a few hundred characters. */
 export const MAX_LINE_LENGTH = 4096;
@@ -35,15 +37,20 @@ export const MAX_LINE_LENGTH = 4096;
 export const MAX_STEPS = 50_000;
 /** Report lists are capped at this many entries each (counts stay exact). */
 export const MAX_REPORT_ENTRIES = 2_000;
-/** vCPU ids KVM accepts (KVM_MAX_VCPU_IDS of a MAXSMP kernel, as the lab models). */
-const MAX_VCPU_ID = 16384;
+/** vCPU ids KVM accepts (KVM_MAX_VCPU_IDS of a MAXSMP kernel, as the lab models): ids are below it. */
+export const MAX_VCPU_ID = 16384;
 const MAX_VCPUS = 4096;
 
-export class TraceImportError extends Error {}
+export class TraceImportError extends Error {
+  /** The options.threads key that is wrong, when that is the error. */
+  constructor(message: string, readonly pid?: string) {
+    super(message);
+  }
+}
 
 export interface TraceImportOptions {
-  /** Thread id (pid in the trace) → vCPU id, overriding inference. */
-  threads?: Record<string, number>;
+  /** Thread id (pid in the trace) → vCPU id, overriding inference; null leaves the thread's events out. */
+  threads?: Record<string, number | null>;
   /**
    * How kvm_msi_set_irq prints: "current" = "dst %llx vec %u" (with the extended destination
    * bits), "legacy" = "dst %u vec %x" of older kernels. Default "current".
@@ -123,6 +130,10 @@ export interface TraceImportReport {
   unresolvedThreads: ReportThread[];
   warnings: { line?: number; message: string }[];
   notes: string[];
+  /** What the trace proves about the end state: each entry of scenario.expectFinal, with the line that proves it. */
+  final: FinalClaim[];
+  /** Values the trace showed but that a later event may have changed: left out of expectFinal, and why. */
+  finalLeftOut: FinalLeftOut[];
 }
 
 export interface TraceImportResult {
@@ -132,6 +143,8 @@ export interface TraceImportResult {
     description: string;
     vm: { vcpus: number[] };
     steps: Record<string, unknown>[];
+    /** What the trace proves about the final state (report.final says which line proves each entry). */
+    expectFinal?: Record<string, unknown>;
     source: Record<string, unknown>;
   };
   report: TraceImportReport;
@@ -243,15 +256,19 @@ interface Slot {
   sends: boolean;
   /** The trace shows the send itself (kvm_apic_ipi, kvm_msi_set_irq): no accept means no target. */
   noTargetCheck?: boolean;
+  /** Not a traced access: a state the trace proves (KVM_CAP_X2APIC_API, x2APIC mode) set up by the importer. */
+  inferred?: boolean;
 }
 
 class Reporter {
   report: TraceImportReport;
+  /** Lines after which the trace may miss anything (lost events, lines not understood): see finalState.ts. */
+  breaks: { line: number; why: string }[] = [];
   constructor() {
     this.report = {
       source: 'unknown', totalLines: 0, eventLines: 0, steps: [], checks: [],
       skipped: [], skippedCount: 0, notUnderstood: [], notUnderstoodCount: 0, otherEvents: {},
-      vcpus: [], unresolvedThreads: [], warnings: [], notes: [],
+      vcpus: [], unresolvedThreads: [], warnings: [], notes: [], final: [], finalLeftOut: [],
     };
   }
   skip(rec: Rec, reason: string): void {
@@ -260,6 +277,7 @@ class Reporter {
   }
   bad(line: number, reason: string, text: string): void {
     this.report.notUnderstoodCount++;
+    this.breaks.push({ line, why: 'a line not understood, which may be an event that changed the state' });
     if (this.report.notUnderstood.length < MAX_REPORT_ENTRIES) this.report.notUnderstood.push({ line, reason, text: clip(text) });
   }
   warn(message: string, line?: number): void {
@@ -270,6 +288,11 @@ class Reporter {
 /** Import a trace; see the module comment. Throws TraceImportError only when `text` is not a string. */
 export function importTrace(text: string, options: TraceImportOptions = {}): TraceImportResult {
   if (typeof text !== 'string') throw new TraceImportError('importTrace: the trace must be a string (the text of `trace-cmd report` or of tracefs `trace`)');
+  for (const [pid, v] of Object.entries(options.threads ?? {})) {
+    if (v !== null && !(Number.isInteger(v) && v >= 0 && v < MAX_VCPU_ID)) {
+      throw new TraceImportError(`importTrace: options.threads["${pid}"] is ${String(v)}: a vCPU id is a whole number from 0 to ${MAX_VCPU_ID - 1} (null leaves the thread out)`, pid);
+    }
+  }
   const maxSteps = Math.max(0, Math.min(options.maxSteps ?? MAX_STEPS, MAX_STEPS));
   const R = new Reporter();
   const rep = R.report;
@@ -303,6 +326,7 @@ export function importTrace(text: string, options: TraceImportOptions = {}): Tra
     const lost = /^CPU:?\s*(\d+)\s*\[LOST (\d+) EVENTS\]$/.exec(t);
     if (lost) {
       R.warn(`the kernel lost ${lost[2]} events on CPU ${lost[1]} here: the trace is incomplete, so steps or checks may be missing or misattributed`, line);
+      R.breaks.push({ line, why: `the kernel lost ${lost[2]} events here` });
       return;
     }
     if (/^##### CPU \d+ buffer started ####$/.test(t)) return;
@@ -350,9 +374,13 @@ export function importTrace(text: string, options: TraceImportOptions = {}): Tra
   }
   const vcpuOfPid = new Map<number, number>();
   const vcpuInfo = new Map<number, ReportVcpu>();
+  const unresolved = (t: ThreadInfo, reason: string): void => {
+    if (t.apicEvents) rep.unresolvedThreads.push({ pid: t.pid, comm: t.comm, firstLine: t.firstLine, apicEvents: t.apicEvents, reason });
+  };
   const claim = (id: number, t: ThreadInfo, how: string, line: number): void => {
     if (id >= MAX_VCPU_ID) {
       R.warn(`thread ${t.comm}-${t.pid} runs vCPU ${id}, above the largest vCPU id KVM accepts (${MAX_VCPU_ID - 1}): its events are skipped`, line);
+      unresolved(t, `${how}, above the largest vCPU id KVM accepts (${MAX_VCPU_ID - 1}); pass options.threads (pid → vCPU id) to import its events`);
       return;
     }
     vcpuOfPid.set(t.pid, id);
@@ -366,13 +394,18 @@ export function importTrace(text: string, options: TraceImportOptions = {}): Tra
     // QEMU's "CPU <n>/KVM", or what is left of it in `trace-cmd report -l` (8 characters).
     const nameMatch = /^CPU (\d+)\/KVM$/.exec(t.comm) ?? (t.comm.length === 8 ? /^CPU (\d+)\/K?V?$/.exec(t.comm) : null);
     const fromName = nameMatch && nameMatch[1].length <= 6 ? Number(nameMatch[1]) : undefined;
+    if (forced === null) {
+      unresolved(t, `left out: options.threads maps thread ${t.pid} to null`);
+      continue;
+    }
     if (forced !== undefined) {
-      if (!Number.isInteger(forced) || forced < 0) throw new TraceImportError(`importTrace: options.threads["${t.pid}"] must be a vCPU id (a non-negative integer)`);
       claim(forced, t, `given by options.threads for thread ${t.pid}`, t.firstLine);
       continue;
     }
     if (t.evidence.size > 1) {
-      R.warn(`thread ${t.comm}-${t.pid} shows several vCPU ids (${[...t.evidence.keys()].join(', ')}): its APIC events are skipped; pass options.threads to choose`, t.firstLine);
+      const ids = [...t.evidence.entries()].map(([id, line]) => `${id} on line ${line}`).join(', ');
+      R.warn(`thread ${t.comm}-${t.pid} shows several vCPU ids (${ids}): its APIC events are skipped; pass options.threads to choose`, t.firstLine);
+      unresolved(t, `its events name several vCPUs (${ids}); pass options.threads (pid → vCPU id) to choose one`);
       continue;
     }
     if (t.evidence.size === 1) {
@@ -388,12 +421,7 @@ export function importTrace(text: string, options: TraceImportOptions = {}): Tra
       claim(fromName, t, `task name "${t.comm}" (QEMU's vCPU thread); assumes vcpu_id = QEMU CPU index, true unless the topology leaves holes in the APIC IDs`, t.firstLine);
       continue;
     }
-    if (t.apicEvents) {
-      rep.unresolvedThreads.push({
-        pid: t.pid, comm: t.comm, firstLine: t.firstLine, apicEvents: t.apicEvents,
-        reason: 'not named "CPU <n>/KVM" and no kvm_entry/kvm_exit/kvm_eoi line of its own names a vCPU; pass options.threads (pid → vCPU id) to import its events',
-      });
-    }
+    unresolved(t, 'not named "CPU <n>/KVM" and no kvm_entry/kvm_exit/kvm_eoi line of its own names a vCPU; pass options.threads (pid → vCPU id) to import its events');
   }
 
   // ---- pass 2b: threads of x2APIC vCPUs, whose lone kvm_apic lines are host MSR accesses ------
@@ -496,7 +524,7 @@ export function importTrace(text: string, options: TraceImportOptions = {}): Tra
   /** The first MSI whose destination needs address_hi: KVM_CAP_X2APIC_API (32-bit IDs) was on. */
   let capProof: { line: number; dst: number } | undefined;
 
-  const addSlot = (s: Omit<Slot, 'also' | 'accepts' | 'sends'> & Partial<Pick<Slot, 'also' | 'sends' | 'icrLow' | 'noTargetCheck'>>): Slot => {
+  const addSlot = (s: Omit<Slot, 'also' | 'accepts' | 'sends'> & Partial<Pick<Slot, 'also' | 'sends' | 'icrLow' | 'noTargetCheck' | 'inferred'>>): Slot => {
     const slot: Slot = { also: [], accepts: [], sends: false, ...s };
     slots.push(slot);
     return slot;
@@ -840,6 +868,39 @@ export function importTrace(text: string, options: TraceImportOptions = {}): Tra
   }
   for (const pid of pending.keys()) flush(pid);
 
+  /**
+   * KVM performs an x2APIC MSR access (guest WRMSR/RDMSR without #GP, or KVM_SET/GET_MSRS) only in
+   * x2APIC mode. Where one comes with no traced enable before it (KVM_SET_MSRS of IA32_APIC_BASE is
+   * never traced; or the trace began later), the scenario gets that enable as a host write just
+   * before it, so that the replay, which starts at RESET, is in the mode the trace shows.
+   */
+  function inferX2apicEnables(): void {
+    const base = new Map<number, bigint>();
+    const out: Slot[] = [];
+    for (const slot of slots) {
+      const s = slot.step;
+      const vcpu = slot.vcpu;
+      const ok = (s.expect as { ok?: boolean } | undefined)?.ok === true;
+      const msr = (s.op === 'wrmsr' || s.op === 'rdmsr') && ok && vcpu !== undefined ? parseInt(String(s.msr), 16) : NaN;
+      if (msr === MSR_APICBASE) {
+        const v = s.op === 'wrmsr' ? s.value : (s.expect as { value?: string }).value;
+        if (v !== undefined) base.set(vcpu!, BigInt(String(v)));
+      } else if (msr >= 0x800 && msr <= 0x8ff && ((base.get(vcpu!) ?? 0n) & 0xc00n) !== 0xc00n) {
+        const traced = base.has(vcpu!);
+        const value = (base.get(vcpu!) ?? (vcpu === 0 ? 0xfee00900n : 0xfee00800n)) | 0xc00n; // else RESET's
+        base.set(vcpu!, value);
+        const proof = `line ${slot.line} is a${s.host ? ' host' : ' guest'} x2APIC MSR access (${hex(msr)}) that KVM performed, which it does only in x2APIC mode`;
+        R.warn(`vCPU ${vcpu} is in x2APIC mode on line ${slot.line} but the trace never shows it enabling x2APIC (WRMSR 0x1b with bits 10 and 11; a host KVM_SET_MSRS of 0x1b, as VMMs do, is never traced): the scenario enables it with a host write of IA32_APIC_BASE = ${hex(value)} just before (inferred: the base address and BSP bit are ${traced ? 'the last traced ones' : 'those of RESET'})`, slot.line);
+        out.push({
+          order: slot.order, line: slot.line, event: slot.event, vcpu, also: [], accepts: [], sends: false, inferred: true,
+          step: { op: 'wrmsr', vcpu, msr: hex(MSR_APICBASE), value: hex(value), host: true, note: `inferred from trace line ${slot.line}: ${proof}; the trace shows no x2APIC enable before it, so the VMM set IA32_APIC_BASE with KVM_SET_MSRS (never traced) or the guest did before the trace began`, expect: { ok: true } },
+        });
+      }
+      out.push(slot);
+    }
+    slots.splice(0, slots.length, ...out);
+  }
+
   function msiStep(rec: Rec): Slot | null {
     const m = /^dst ([0-9a-fA-F]+) vec ([0-9a-fA-F]+) \((\w+)\|(physical|logical)\|(edge|level)(\|rh)?\)$/.exec(rec.body);
     const mode = m ? DELIVERY_MODES[m[3]] : undefined;
@@ -904,12 +965,13 @@ export function importTrace(text: string, options: TraceImportOptions = {}): Tra
   if (capProof) {
     // KVM puts address_hi bits 31:8 into the destination only with KVM_X2APIC_API_USE_32BIT_IDS.
     addSlot({
-      order: -1, line: capProof.line, event: 'kvm_msi_set_irq',
+      order: -1, line: capProof.line, event: 'kvm_msi_set_irq', inferred: true,
       step: { op: 'enable_cap', cap: 'X2APIC_API', flags: 1, note: `inferred from trace line ${capProof.line}: the MSI's destination ${hex(capProof.dst)} is above 0xff, which kvm_msi_set_irq prints only when the VM enabled KVM_CAP_X2APIC_API with KVM_X2APIC_API_USE_32BIT_IDS`, expect: { ok: true } },
     });
     rep.notes.push(`KVM_CAP_X2APIC_API was enabled (flags 1, 32-bit IDs): line ${capProof.line} shows an MSI to destination ${hex(capProof.dst)}, above 0xff, which KVM builds from address_hi only with KVM_X2APIC_API_USE_32BIT_IDS. The scenario starts with that enable_cap; whether KVM_X2APIC_API_DISABLE_BROADCAST_QUIRK (flags 2) was also set is not in the trace.`);
   }
   slots.sort((a, b) => a.order - b.order || a.line - b.line);
+  inferX2apicEnables();
   let kept = slots.slice(0, maxSteps);
   if (slots.length > kept.length) {
     R.warn(`${slots.length - kept.length} more steps (from line ${slots[kept.length].line} on) were not imported: the limit is ${maxSteps} steps per import`);
@@ -984,21 +1046,16 @@ export function importTrace(text: string, options: TraceImportOptions = {}): Tra
     rep.steps.push({ step: i, line: slot.line, event: slot.event, op: String(slot.step.op), ...(slot.vcpu !== undefined ? { vcpu: slot.vcpu } : {}), alsoLines: slot.also });
   });
 
-  // x2APIC accesses with no traced x2APIC enable will #GP in a replay that starts at RESET.
-  const x2 = new Map<number, boolean>();
-  const warned = new Set<number>();
-  kept.forEach((slot) => {
-    const s = slot.step;
-    if ((s.op !== 'wrmsr' && s.op !== 'rdmsr') || typeof s.vcpu !== 'number') return;
-    const msr = parseInt(String(s.msr), 16);
-    if (msr === MSR_APICBASE && s.op === 'wrmsr' && (s.expect as { ok?: boolean }).ok) {
-      const v = BigInt(String(s.value));
-      x2.set(s.vcpu, (v & 0xc00n) === 0xc00n);
-    } else if (msr >= 0x800 && !x2.get(s.vcpu) && !warned.has(s.vcpu) && (s.expect as { ok?: boolean }).ok) {
-      warned.add(s.vcpu);
-      R.warn(`vCPU ${s.vcpu} accesses x2APIC MSR ${hex(msr)} on line ${slot.line} but the trace never shows it enabling x2APIC (WRMSR 0x1b with bits 10 and 11${s.host ? '; a host KVM_SET_MSRS of 0x1b, as VMMs do, is never traced' : ''}): the replay starts at RESET in xAPIC mode, so this access will ${s.host ? 'be refused' : '#GP'} there. ${s.host ? 'Add the APICBASE write to the scenario by hand to replay it.' : 'Record from VM start to replay it faithfully.'}`, slot.line);
-    }
+  // What the trace proves about the end state (finalState.ts), checked by the replay as expectFinal.
+  const fin = inferFinal({
+    vcpus: ids, steps: kept.map((s) => ({ line: s.line, at: Math.max(0, s.order), also: s.also, step: s.step, inferred: s.inferred })),
+    events: recs, vcpuOfPid, breaks: R.breaks, capLine: capProof?.line, apicNames: APIC_TRACE_NAMES,
   });
+  rep.final = fin.final;
+  rep.finalLeftOut = fin.leftOut;
+  rep.notes.push(
+    `expectFinal checks ${fin.final.length} value${fin.final.length === 1 ? '' : 's'} of the end state that the trace proves (report.final names the line of each); ${fin.leftOut.length ? `${fin.leftOut.length} value${fin.leftOut.length === 1 ? '' : 's'} the trace showed may have changed later and ${fin.leftOut.length === 1 ? 'is' : 'are'} left out (report.finalLeftOut says why). ` : ''}IRR and TMR are never checked (an accepted interrupt may have been injected without a trace, and the trace does not show what was pending before it began), nor are the map and the inhibits (they follow from the VM's configuration, which the trace does not show). A host KVM_SET_LAPIC or KVM_SET_MSRS after the last line would change the state without a trace.`,
+  );
 
   if (msiSeen) rep.notes.push(msiFormat === 'legacy'
     ? 'kvm_msi_set_irq was read in the legacy format "dst %u vec %x".'
@@ -1034,6 +1091,7 @@ export function importTrace(text: string, options: TraceImportOptions = {}): Tra
       description,
       vm: { vcpus: ids },
       steps: steps,
+      ...(fin.expectFinal ? { expectFinal: fin.expectFinal } : {}),
       source: { importer: 'src/import/traceCmd.ts', kind: rep.source, lines: rep.totalLines },
     },
     report: rep,

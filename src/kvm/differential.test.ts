@@ -55,12 +55,14 @@ describe.skipIf(!avail.ok)('model versus the real kernel (differential)', () => 
     let steps = 0;
     let scenarios = 0;
     const seen = new Set<string>();
+    const stopped: string[] = [];
     try {
       fc.assert(
         fc.property(scenarioArb(), (s: Scenario) => {
-          const c = compareBackends(s, new CoveredModel(s.vm, hostOverrides(host), seen), new KvmBackend(sys, s.vm));
+          const c = compareBackends(s, new CoveredModel(s.vm, hostOverrides(host), seen), new KvmBackend(sys, s.vm), { unsupported: 'stop' });
           scenarios++;
           steps += c.steps;
+          if (c.stoppedAt) stopped.push(c.stoppedAt.reason.replace(/^step \d+ /, ''));
           if (c.differences.length) {
             throw new Error(formatComparison(c, [JSON.stringify(toDocument({ vm: s.vm, steps: s.steps }))]));
           }

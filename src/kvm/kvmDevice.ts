@@ -25,8 +25,15 @@ import {
   KVM_SET_MP_STATE,
   KVM_SET_MSRS,
   KVM_SIGNAL_MSI,
+  KVM_GET_VCPU_MMAP_SIZE,
+  KVM_SET_USER_MEMORY_REGION,
+  KVM_SET_TSS_ADDR,
+  KVM_RUN,
+  KVM_GET_REGS,
+  KVM_GET_SREGS,
 } from './ioctlNumbers';
-import { getLibc, loadKoffi, O_CLOEXEC, O_RDWR, type Libc, type SysResult } from './libc';
+import { getLibc, loadKoffi, mapMemory, O_CLOEXEC, O_RDWR, type Libc, type Mapping, type SysResult } from './libc';
+import { VcpuThread } from './vcpuThread';
 import {
   type CpuidEntry,
   decodeCpuid2,
@@ -44,6 +51,12 @@ import {
   SIZEOF_KVM_MP_STATE,
   SIZEOF_KVM_VCPU_EVENTS,
   type VcpuEvents,
+  decodeRegs,
+  decodeSregsCs,
+  encodeMemoryRegion,
+  type GuestRegs,
+  SIZEOF_KVM_REGS,
+  SIZEOF_KVM_SREGS,
 } from './structs';
 
 /** The KVM device; $KVM_DEVICE overrides it (to point at another node, or to test its absence). */
@@ -135,8 +148,15 @@ export interface KvmVm {
   createIrqchip(): void;
   /** KVM_SET_BOOT_CPU_ID; must precede vCPU creation (EBUSY after). */
   setBootCpuId(id: number): Errno | null;
-  /** KVM_CREATE_VCPU; e.g. 'EEXIST' for a used id, 'EINVAL' for id >= KVM_CAP_MAX_VCPU_ID. */
-  createVcpu(id: number): KvmVcpu | Errno;
+  /**
+   * KVM_CREATE_VCPU; e.g. 'EEXIST' for a used id, 'EINVAL' for id >= KVM_CAP_MAX_VCPU_ID. With
+   * `thread`, every later ioctl of the vCPU is made on its own host thread named `CPU <id>/KVM`.
+   */
+  createVcpu(id: number, opts?: { thread?: boolean }): KvmVcpu | Errno;
+  /** KVM_SET_USER_MEMORY_REGION: back guest physical memory with fresh anonymous memory. */
+  addMemory(slot: number, guestPhysAddr: number, size: number): Mapping;
+  /** KVM_SET_TSS_ADDR (a 3-page region VMX needs for real mode). */
+  setTssAddr(addr: number): void;
   /** KVM_CHECK_EXTENSION on the VM fd (may differ from the system answer). */
   checkExtension(cap: number): number;
   /** KVM_ENABLE_CAP on the VM fd with args[0] = args0 (e.g. KVM_CAP_X2APIC_API = 129). */
@@ -168,6 +188,14 @@ export interface KvmVcpu {
   setMpState(state: number): Errno | null;
   /** KVM_GET_VCPU_EVENTS decoded. */
   getVcpuEvents(): VcpuEvents;
+  /** The shared kvm_run page (mapped on first use): exit reason and I/O data of the last KVM_RUN. */
+  runPage(): Uint8Array;
+  /** KVM_RUN; on a vCPU thread, throws VcpuThreadTimeout if it has not returned after `timeoutMs`. */
+  run(timeoutMs?: number): Errno | null;
+  /** KVM_GET_REGS. */
+  getRegs(): GuestRegs;
+  /** CS from KVM_GET_SREGS. */
+  getCs(): { base: bigint; selector: number };
   close(): void;
 }
 
@@ -223,6 +251,12 @@ class KvmSystemImpl extends FdHandle implements KvmSystem {
     return must('KVM_CHECK_EXTENSION', this.libc.ioctlInt(this.live(), KVM_CHECK_EXTENSION, cap));
   }
 
+  private mmapSize: number | undefined;
+  /** KVM_GET_VCPU_MMAP_SIZE: the size of a vCPU's kvm_run mapping. */
+  vcpuMmapSize(): number {
+    return (this.mmapSize ??= must('KVM_GET_VCPU_MMAP_SIZE', this.libc.ioctl(this.live(), KVM_GET_VCPU_MMAP_SIZE)));
+  }
+
   getSupportedCpuid(): CpuidEntry[] {
     if (!this.supportedCpuid) {
       for (let capacity = 128; ; capacity *= 2) {
@@ -245,6 +279,7 @@ class KvmSystemImpl extends FdHandle implements KvmSystem {
 
 class KvmVmImpl extends FdHandle implements KvmVm {
   private readonly vcpus = new Set<KvmVcpuImpl>();
+  private readonly mappings: Mapping[] = [];
 
   constructor(
     libc: Libc,
@@ -264,12 +299,24 @@ class KvmVmImpl extends FdHandle implements KvmVm {
     return r.ok ? null : r.errno;
   }
 
-  createVcpu(id: number): KvmVcpu | Errno {
+  createVcpu(id: number, opts: { thread?: boolean } = {}): KvmVcpu | Errno {
     const r = this.libc.ioctlInt(this.live(), KVM_CREATE_VCPU, id);
     if (!r.ok) return r.errno;
-    const vcpu: KvmVcpuImpl = new KvmVcpuImpl(this.libc, r.ret, id, this.system, () => this.vcpus.delete(vcpu));
+    const libc = opts.thread ? new VcpuThread(`CPU ${id}/KVM`) : this.libc;
+    const vcpu: KvmVcpuImpl = new KvmVcpuImpl(libc, r.ret, id, this.system, () => this.vcpus.delete(vcpu));
     this.vcpus.add(vcpu);
     return vcpu;
+  }
+
+  addMemory(slot: number, guestPhysAddr: number, size: number): Mapping {
+    const m = mapMemory(size);
+    this.mappings.push(m);
+    must('KVM_SET_USER_MEMORY_REGION', this.libc.ioctlPtr(this.live(), KVM_SET_USER_MEMORY_REGION, encodeMemoryRegion(slot, BigInt(guestPhysAddr), BigInt(size), m.addr)));
+    return m;
+  }
+
+  setTssAddr(addr: number): void {
+    must('KVM_SET_TSS_ADDR', this.libc.ioctlInt(this.live(), KVM_SET_TSS_ADDR, addr));
   }
 
   checkExtension(cap: number): number {
@@ -290,6 +337,7 @@ class KvmVmImpl extends FdHandle implements KvmVm {
     for (const v of [...this.vcpus]) v.close();
     if (!this.isClosed) this.onClose();
     this.closeFd();
+    for (const m of this.mappings.splice(0)) m.unmap();
   }
 }
 
@@ -361,8 +409,32 @@ class KvmVcpuImpl extends FdHandle implements KvmVcpu {
     return decodeVcpuEvents(buf);
   }
 
+  private runMapping: Mapping | undefined;
+  runPage(): Uint8Array {
+    return (this.runMapping ??= mapMemory(this.system.vcpuMmapSize(), this.live())).bytes;
+  }
+
+  run(timeoutMs = 10_000): Errno | null {
+    this.runPage();
+    const r = this.libc instanceof VcpuThread ? this.libc.ioctlWithTimeout(this.live(), KVM_RUN, timeoutMs) : this.libc.ioctl(this.live(), KVM_RUN);
+    return r.ok ? null : r.errno;
+  }
+
+  getRegs(): GuestRegs {
+    const buf = new Uint8Array(SIZEOF_KVM_REGS);
+    must('KVM_GET_REGS', this.libc.ioctlPtr(this.live(), KVM_GET_REGS, buf));
+    return decodeRegs(buf);
+  }
+
+  getCs(): { base: bigint; selector: number } {
+    const buf = new Uint8Array(SIZEOF_KVM_SREGS);
+    must('KVM_GET_SREGS', this.libc.ioctlPtr(this.live(), KVM_GET_SREGS, buf));
+    return decodeSregsCs(buf);
+  }
+
   close(): void {
     if (!this.isClosed) this.onClose();
     this.closeFd();
+    this.runMapping?.unmap();
   }
 }

@@ -2,7 +2,7 @@
  * `--kvm` and `--compare` for the scenario runner: replay a scenario on /dev/kvm, or on both the
  * model and the kernel, and report. Node only.
  */
-import { APIC_DFR, APIC_ID, APIC_IRR, APIC_ISR, APIC_LDR, APIC_PROCPRI, APIC_SPIV, APIC_TASKPRI, APIC_TMR } from '../core/apicdef';
+import { APIC_ICR, APIC_DFR, APIC_ID, APIC_IRR, APIC_ISR, APIC_LDR, APIC_PROCPRI, APIC_SPIV, APIC_TASKPRI, APIC_TMR } from '../core/apicdef';
 import { decodeIcrLow, DELIVERY_MODE_NAMES } from '../core/codec';
 import { apicMode } from '../core/vcpu';
 import type { VmConfig } from '../core/vm';
@@ -14,6 +14,7 @@ import type { ScenarioResult } from '../scenario/result';
 import type { Delivery, DeliveryModeName } from '../core/delivery';
 import type { Scenario, Step } from '../scenario/schema';
 import { KvmBackend, probeHost } from './kvmBackend';
+import { vcpuIds } from '../scenario/runner';
 import { openKvm, type KvmSystem } from './kvmIoctl';
 
 function vectors(regs: Uint32Array, base: number): number[] {
@@ -57,6 +58,7 @@ function sentInterrupt(step: Step): { mode: DeliveryModeName; vector: number } |
   if (step.op === 'msi') return sent(step.data);
   if (step.op === 'wrmsr' && step.msr === 0x830n) return sent(step.value);
   if (step.op === 'wrmsr' && step.msr === 0x83fn) return sent(step.value & 0xffn); // SELF_IPI: Fixed, the vector in bits 7:0
+  if (step.op === 'mmio_write' && step.offset === BigInt(APIC_ICR)) return sent(step.value);
   return null;
 }
 
@@ -81,10 +83,14 @@ function inferDeliveries(sent: { mode: DeliveryModeName; vector: number }, befor
 
 /** The model configuration that matches what this kernel is. */
 export function hostOverrides(host: HostTraits): Partial<VmConfig> {
-  // No APICv on the kernels this backend drives (it cannot run guests); KVM_RUN never processes the
-  // APICv update request either, so every vCPU keeps KVM's software caches.
-  return { vendor: host.icrSplit ? 'amd' : 'intel', apicv: false, smm: host.smm, maxVcpus: host.maxVcpus, maxVcpuIds: host.maxVcpuIds };
+  // No APICv on the kernels this backend drives (kvm_pvm emulates every guest instruction), so every
+  // vCPU keeps KVM's software caches. Where the kernel EOIs at injection, the model's `ack` does too.
+  return { vendor: host.icrSplit ? 'amd' : 'intel', apicv: false, smm: host.smm, eoiOnInjection: host.eoiOnInjection, maxVcpus: host.maxVcpus, maxVcpuIds: host.maxVcpuIds };
 }
+
+/** Up to this many vCPUs, each gets its own host thread `CPU <id>/KVM` (a Node worker costs ~20 ms and ~7 MB). */
+export const THREADED_VCPUS = 64;
+export const threaded = (s: Scenario): boolean => vcpuIds(s.vm.vcpus).length <= THREADED_VCPUS;
 
 async function withKvm<T>(fn: (sys: KvmSystem) => T): Promise<T> {
   const sys = await openKvm();
@@ -99,13 +105,13 @@ async function withKvm<T>(fn: (sys: KvmSystem) => T): Promise<T> {
 export function runOnKvm(scenario: Scenario): Promise<ScenarioResult> {
   return withKvm((sys) => {
     const host = probeHost(sys);
-    const backend = new KvmBackend(sys, scenario.vm);
+    const backend = new KvmBackend(sys, scenario.vm, { threads: threaded(scenario) });
     try {
       const steps = scenario.steps.map((s, i) => {
         const sent = sentInterrupt(s);
         const before = sent ? backend.observe() : [];
         const r = backend.applyStep(s, i);
-        if (sent && (r.op === 'wrmsr' || r.op === 'msi')) {
+        if (sent && (r.op === 'wrmsr' || r.op === 'msi' || r.op === 'mmio_write')) {
           r.delivered = inferDeliveries(sent, before, backend.observe());
           r.deliveredInferred = true;
         }
@@ -132,9 +138,10 @@ export function compareOnKvm(scenario: Scenario): Promise<{ comparison: Comparis
     const host = probeHost(sys);
     const overrides = hostOverrides(host);
     const model = new ModelBackend(scenario.vm, overrides);
-    const kernel = new KvmBackend(sys, scenario.vm);
+    const kernel = new KvmBackend(sys, scenario.vm, { threads: threaded(scenario) });
     const comparison = compareBackends(scenario, model, kernel);
     const header = [`kernel ${host.kernel}: model run as vendor ${overrides.vendor}, APICv off, SMM ${host.smm ? 'on' : 'off'}, at most ${host.maxVcpus} vCPUs with ids below ${host.maxVcpuIds}, to match it.`];
+    if (host.eoiOnInjection) header.push('this kernel EOIs an interrupt as it injects it (ISR is empty when the guest handler runs): after `ack` the model EOIs too.');
     const release = scenario.vm.kvm ?? 'current';
     if (release !== 'current') header.push(`note: the scenario models KVM ${release}; the kernel is ${host.kernel}, so differences are expected.`);
     return { comparison, report: formatComparison(comparison, header) };

@@ -34,6 +34,55 @@ export interface Libc {
   ioctlPtr(fd: number, request: number, buf: Uint8Array): SysResult;
 }
 
+/** Memory mapped into this process: its address (for KVM) and a view of its bytes. */
+export interface Mapping {
+  addr: bigint;
+  bytes: Uint8Array;
+  unmap(): void;
+}
+
+const PROT_READ_WRITE = 0x3;
+const MAP_SHARED = 0x01;
+const MAP_PRIVATE_ANONYMOUS = 0x22;
+const MAP_NORESERVE = 0x4000;
+
+/**
+ * mmap(2): `fd` null for anonymous memory (guest RAM, never touched pages cost nothing), else a
+ * shared mapping of the fd (a vCPU's kvm_run page). Throws on failure.
+ */
+export function mapMemory(length: number, fd: number | null = null): Mapping {
+  const koffi = loadKoffi();
+  if (koffi instanceof Error) throw koffi;
+  const lib = koffi.load('libc.so.6') as unknown as KoffiLib;
+  mmapFns ??= {
+    mmap: lib.func('void *mmap(void *addr, size_t len, int prot, int flags, int fd, long off)'),
+    munmap: lib.func('int munmap(void *addr, size_t len)'),
+  };
+  const flags = fd === null ? MAP_PRIVATE_ANONYMOUS | MAP_NORESERVE : MAP_SHARED;
+  const ptr = mmapFns.mmap(null, length, PROT_READ_WRITE, flags, fd ?? -1, 0);
+  const addr = BigInt((koffi as unknown as KoffiPointers).address(ptr));
+  if (addr === 0xffffffffffffffffn) throw new Error(`mmap(${length}) failed: ${errnoName(koffi.errno())}`);
+  const bytes = new Uint8Array((koffi as unknown as KoffiPointers).view(ptr, length));
+  let mapped = true;
+  return {
+    addr,
+    bytes,
+    unmap: () => {
+      if (mapped) mmapFns!.munmap(ptr, length);
+      mapped = false;
+    },
+  };
+}
+
+interface KoffiLib {
+  func(declaration: string): KoffiFunction;
+}
+interface KoffiPointers {
+  address(ptr: unknown): bigint | number;
+  view(ptr: unknown, len: number): ArrayBuffer;
+}
+let mmapFns: { mmap: KoffiFunction; munmap: KoffiFunction } | undefined;
+
 export const O_RDWR = 0o2;
 export const O_CLOEXEC = 0o2000000;
 

@@ -13,6 +13,13 @@
  *   struct kvm_mp_state    { u32 mp_state; }                                             4
  *   struct kvm_lapic_state { char regs[1024]; }                                          1024
  *   struct kvm_vcpu_events (see decodeVcpuEvents)                                         64
+ *   struct kvm_userspace_memory_region { u32 slot, flags; u64 guest_phys_addr, memory_size, userspace_addr; } 32
+ *   struct kvm_regs        { u64 rax, rbx, rcx, rdx, rsi, rdi, rsp, rbp, r8-r15, rip, rflags; } 144
+ *   struct kvm_sregs       { kvm_segment cs, ds, es, fs, gs, ss, tr, ldt (24 each: u64 base; u32 limit;
+ *                            u16 selector; u8 type...); kvm_dtable gdt, idt; u64 cr0...; u64 bitmap[4]; } 312
+ *   struct kvm_run         { u8 request_interrupt_window, immediate_exit; u8 pad[6]; u32 exit_reason; ...;
+ *                            union at 32: io { u8 direction, size; u16 port; u32 count; u64 data_offset; }
+ *                            mmio { u64 phys_addr; u8 data[8]; u32 len; u8 is_write; } }
  */
 
 export const SIZEOF_KVM_MSRS_HEADER = 8;
@@ -24,6 +31,9 @@ export const SIZEOF_KVM_ENABLE_CAP = 104;
 export const SIZEOF_KVM_MP_STATE = 4;
 export const SIZEOF_KVM_LAPIC_STATE = 1024;
 export const SIZEOF_KVM_VCPU_EVENTS = 64;
+export const SIZEOF_KVM_USERSPACE_MEMORY_REGION = 32;
+export const SIZEOF_KVM_REGS = 144;
+export const SIZEOF_KVM_SREGS = 312;
 
 const LE = true;
 const view = (buf: Uint8Array): DataView => new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
@@ -257,4 +267,70 @@ export function lapicSlots(image: Uint8Array): { offset: number; value: number }
   const out: { offset: number; value: number }[] = [];
   for (let offset = 0; offset < SIZEOF_KVM_LAPIC_STATE; offset += 0x10) out.push({ offset, value: lapicReg(image, offset) });
   return out;
+}
+
+// ---------------------------------------------------------------- guest memory, registers, kvm_run
+
+export function encodeMemoryRegion(slot: number, guestPhysAddr: bigint, size: bigint, userspaceAddr: bigint): Uint8Array {
+  const buf = new Uint8Array(SIZEOF_KVM_USERSPACE_MEMORY_REGION);
+  const dv = view(buf);
+  dv.setUint32(0, u32(slot, 'slot'), LE);
+  dv.setBigUint64(8, u64(guestPhysAddr, 'guest_phys_addr'), LE);
+  dv.setBigUint64(16, u64(size, 'memory_size'), LE);
+  dv.setBigUint64(24, u64(userspaceAddr, 'userspace_addr'), LE);
+  return buf;
+}
+
+/** The general registers this layer reads (low 32 bits; the guest runs in 32-bit mode). */
+export interface GuestRegs {
+  rax: number;
+  rcx: number;
+  rdx: number;
+  rsi: number;
+  rdi: number;
+  rip: number;
+}
+
+export function decodeRegs(buf: Uint8Array): GuestRegs {
+  const dv = view(buf);
+  const r = (i: number) => dv.getUint32(i * 8, LE);
+  return { rax: r(0), rcx: r(2), rdx: r(3), rsi: r(4), rdi: r(5), rip: r(16) };
+}
+
+/** CS of struct kvm_sregs: where a real-mode start (SIPI, RESET, INIT) put the vCPU. */
+export function decodeSregsCs(buf: Uint8Array): { base: bigint; selector: number } {
+  const dv = view(buf);
+  return { base: dv.getBigUint64(0, LE), selector: dv.getUint16(12, LE) };
+}
+
+export const KVM_EXIT_IO = 2;
+export const KVM_EXIT_HLT = 5;
+export const KVM_EXIT_MMIO = 6;
+export const KVM_EXIT_SHUTDOWN = 8;
+export const KVM_EXIT_FAIL_ENTRY = 9;
+export const KVM_EXIT_INTERNAL_ERROR = 17;
+export const KVM_EXIT_IO_IN = 0;
+
+export type RunExit =
+  | { reason: 'io'; in: boolean; size: number; port: number; dataOffset: number }
+  | { reason: 'mmio'; write: boolean; gpa: bigint; len: number }
+  | { reason: 'other'; code: number };
+
+/** The exit that KVM_RUN reported in the shared kvm_run page. */
+export function decodeRunExit(run: Uint8Array): RunExit {
+  const dv = view(run);
+  const code = dv.getUint32(8, LE);
+  if (code === KVM_EXIT_IO) return { reason: 'io', in: run[32] === KVM_EXIT_IO_IN, size: run[33], port: dv.getUint16(34, LE), dataOffset: Number(dv.getBigUint64(40, LE)) };
+  if (code === KVM_EXIT_MMIO) return { reason: 'mmio', gpa: dv.getBigUint64(32, LE), len: dv.getUint32(48, LE), write: run[52] !== 0 };
+  return { reason: 'other', code };
+}
+
+/** Fill the data of a KVM_EXIT_IO `in` (completed by the next KVM_RUN). */
+export function answerIoIn(run: Uint8Array, dataOffset: number, value: number): void {
+  view(run).setUint32(dataOffset, value >>> 0, LE);
+}
+
+/** Fill the data of a KVM_EXIT_MMIO read. */
+export function answerMmioRead(run: Uint8Array, value: bigint): void {
+  view(run).setBigUint64(40, value, LE);
 }

@@ -4,7 +4,10 @@
  * kernel's ioctls let userspace see of each vCPU, so that the two can be compared step by step.
  */
 import type { StepResult } from './result';
-import type { Step } from './schema';
+import { ScenarioInputError, type Step } from './schema';
+
+/** A step a backend cannot run at all (the message names the step and why). */
+export class UnsupportedStep extends ScenarioInputError {}
 
 /** What KVM_GET_MSRS(APICBASE), KVM_GET_LAPIC and KVM_GET_VCPU_EVENTS show of one vCPU. */
 export interface VcpuObservation {
@@ -35,6 +38,8 @@ export interface HostTraits {
   icrSplit: boolean;
   /** KVM_CAP_X86_SMM. */
   smm: boolean;
+  /** The kernel EOIs an interrupt as it injects it (ISR is empty when the guest's handler runs). */
+  eoiOnInjection: boolean;
   maxVcpus: number;
   maxVcpuIds: number;
 }

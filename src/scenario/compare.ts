@@ -4,11 +4,11 @@
  * KVM_GET_LAPIC image, pending NMI/SMI and latched INIT; at the end, every vCPU's MP state.
  *
  * Not compared: `delivered` and `path` (the kernel shows deliveries only through the state they
- * change, which is compared), and TMCCT, in images and RDMSR 0x839 (the timer runs on the kernel,
- * not in the model).
+ * change, which is compared), TMCCT, in images and RDMSR 0x839 (the timer runs on the kernel,
+ * not in the model), and the value of an MMIO read of an unreadable register (KVM writes none).
  */
 import { APIC_TMCCT, SLOT_NAMES, slotKey } from '../core/apicdef';
-import type { ScenarioBackend, VcpuObservation } from './backend';
+import { UnsupportedStep, type ScenarioBackend, type VcpuObservation } from './backend';
 import { hex } from './numbers';
 import { field, resultFields, type StepResult } from './result';
 import type { Scenario, Step } from './schema';
@@ -22,9 +22,12 @@ export interface Difference {
 }
 
 export interface Comparison {
+  /** Steps compared. */
   steps: number;
   vcpusObserved: number;
   differences: Difference[];
+  /** With `unsupported: 'stop'`: the first step a backend could not run, where the comparison ended. */
+  stoppedAt?: { step: number; reason: string };
 }
 
 const COMPARED_FIELDS = ['ok', 'fault', 'error', 'value', 'mpState', 'count'] as const;
@@ -44,7 +47,7 @@ function compareResults(where: string, step: Step, a: StepResult, b: StepResult,
   const fa = resultFields(a);
   const fb = resultFields(b);
   for (const f of COMPARED_FIELDS) {
-    if (f === 'value' && readsTmcct(step)) continue;
+    if (f === 'value' && (readsTmcct(step) || fa.unreadable)) continue; // time passes; KVM wrote no value
     if (show(fa[f]) !== show(fb[f])) out.push({ where, field: f, model: show(fa[f]), kernel: show(fb[f]) });
   }
   const ra = field(a, 'regs');
@@ -81,19 +84,34 @@ function compareObservations(where: string, a: VcpuObservation[], b: VcpuObserva
  * Run `scenario` on both backends; both are closed afterwards. `observeEachStep: false` compares
  * the observed state only at the start and the end (for scenarios with hundreds of vCPUs).
  */
-export function compareBackends(scenario: Scenario, model: ScenarioBackend, kernel: ScenarioBackend, { observeEachStep = true } = {}): Comparison {
+export function compareBackends(
+  scenario: Scenario,
+  model: ScenarioBackend,
+  kernel: ScenarioBackend,
+  { observeEachStep = true, unsupported = 'throw' }: { observeEachStep?: boolean; unsupported?: 'throw' | 'stop' } = {},
+): Comparison {
   const differences: Difference[] = [];
   let vcpusObserved = 0;
+  let steps = 0;
   try {
     compareObservations('initial state', model.observe(), kernel.observe(), differences);
-    scenario.steps.forEach((step, i) => {
+    for (const [i, step] of scenario.steps.entries()) {
       const where = `step ${i} (${step.op})`;
-      compareResults(where, step, model.applyStep(step, i), kernel.applyStep(step, i), differences);
-      if (!observeEachStep) return;
+      let theirs: StepResult;
+      const ours = model.applyStep(step, i);
+      try {
+        theirs = kernel.applyStep(step, i);
+      } catch (e) {
+        if (unsupported === 'stop' && e instanceof UnsupportedStep) return { steps, vcpusObserved, differences, stoppedAt: { step: i, reason: e.message } };
+        throw e;
+      }
+      steps++;
+      compareResults(where, step, ours, theirs, differences);
+      if (!observeEachStep) continue;
       const a = model.observe();
       vcpusObserved += a.length;
       compareObservations(`after ${where}`, a, kernel.observe(), differences);
-    });
+    }
     const ma = model.readMpStates();
     const kb = kernel.readMpStates();
     ma.forEach((m, n) => {
@@ -104,13 +122,14 @@ export function compareBackends(scenario: Scenario, model: ScenarioBackend, kern
     model.close();
     kernel.close();
   }
-  return { steps: scenario.steps.length, vcpusObserved, differences };
+  return { steps, vcpusObserved, differences };
 }
 
 /** A readable report, one difference per line. */
 export function formatComparison(c: Comparison, header: string[]): string {
   const lines = [...header];
-  if (c.differences.length === 0) lines.push(`model and kernel agree on all ${c.steps} steps and everything observable.`);
+  if (c.stoppedAt) lines.push(`stopped at ${c.stoppedAt.reason}; ${c.steps} steps before it were compared.`);
+  if (c.differences.length === 0) lines.push(`model and kernel agree on ${c.stoppedAt ? 'those' : 'all'} ${c.steps} steps and everything observable.`);
   else {
     lines.push(`${c.differences.length} difference(s):`);
     for (const d of c.differences) lines.push(`  ${d.where}: ${d.field}: model ${d.model}, kernel ${d.kernel}`);

@@ -1,6 +1,7 @@
 /**
  * Random scenarios (fast-check arbitraries) made of the ops that both the model and the real
- * kernel can run: host and x2APIC MSR accesses, ICR writes of every kind, KVM_SET/GET_LAPIC,
+ * kernel can run: host and guest MSR accesses (APICBASE transitions, every x2APIC register), ICR
+ * writes of every kind, xAPIC MMIO of every register, `ack` and `run`, KVM_SET/GET_LAPIC,
  * X2APIC_API flags, MSIs, MP states and vCPU hotplug, over vCPU id sets that alias.
  * Used by the differential test against /dev/kvm and by the fuzzer.
  */
@@ -27,6 +28,11 @@ const u32 = fc.oneof(
 
 const X2APIC_REGS = [0x802, 0x803, 0x808, 0x809, 0x80a, 0x80b, 0x80c, 0x80d, 0x80e, 0x80f, 0x810, 0x817, 0x818, 0x820, 0x827, 0x828, 0x82f, 0x830, 0x831, 0x832, 0x833, 0x834, 0x835, 0x836, 0x837, 0x838, 0x839, 0x83e, 0x83f];
 const x2apicMsr = fc.oneof(fc.constantFrom(...X2APIC_REGS), fc.integer({ min: 0x800, max: 0x8ff }));
+/** Every register slot of the xAPIC page, weighted towards the ones with rules (ICR, IDs, SPIV, TPR, EOI). */
+const mmioOffset = fc.oneof(
+  { weight: 3, arbitrary: fc.constantFrom(0x300, 0x310, 0x020, 0x0d0, 0x0e0, 0x0f0, 0x080, 0x0b0) },
+  { weight: 2, arbitrary: fc.integer({ min: 0, max: 0x3f }).map((n) => n << 4) },
+);
 
 function stepArb(ids: number[], maxPhyAddr: number): fc.Arbitrary<Step> {
   const vcpu = fc.constantFrom(...ids);
@@ -71,7 +77,20 @@ function stepArb(ids: number[], maxPhyAddr: number): fc.Arbitrary<Step> {
   const msiDest = fc.oneof(fc.constantFrom(...ids.map((i) => i & 0xff)), fc.constantFrom(0xff, 0, 1), fc.integer({ min: 0, max: 0xff }));
 
   return fc.oneof(
-    { weight: 1, arbitrary: fc.record({ vcpu, value: apicBase }).map(({ vcpu, value }): Step => ({ op: 'wrmsr', vcpu, msr: 0x1bn, value, host: true })) },
+    { weight: 1, arbitrary: fc.record({ vcpu, value: apicBase, host: fc.boolean() }).map(({ vcpu, value, host }): Step => ({ op: 'wrmsr', vcpu, msr: 0x1bn, value, host })) },
+    // Guest code: xAPIC MMIO of every register (ICR with IPIs of every kind), taking interrupts, KVM_RUN.
+    {
+      weight: 4,
+      arbitrary: fc
+        .record({ vcpu, offset: mmioOffset, value: u32, icr, dest: fc.constantFrom(...ids.map((i) => i & 0xff), 0xff, 0x0f, 0x03) })
+        .map(({ vcpu, offset, value, icr, dest }): Step => ({
+          op: 'mmio_write', vcpu, offset: BigInt(offset),
+          value: offset === 0x300 ? icr & 0xffffffffn : offset === 0x310 ? BigInt((dest << 24) >>> 0) : BigInt(value),
+        })),
+    },
+    { weight: 2, arbitrary: fc.record({ vcpu, offset: mmioOffset }).map(({ vcpu, offset }): Step => ({ op: 'mmio_read', vcpu, offset: BigInt(offset) })) },
+    { weight: 2, arbitrary: vcpu.map((vcpu): Step => ({ op: 'ack', vcpu })) },
+    { weight: 1, arbitrary: vcpu.map((vcpu): Step => ({ op: 'run', vcpu })) },
     { weight: 1, arbitrary: fc.record({ vcpu, host: fc.boolean() }).map(({ vcpu, host }): Step => ({ op: 'rdmsr', vcpu, msr: 0x1bn, host })) },
     {
       weight: 2,

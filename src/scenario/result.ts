@@ -45,22 +45,23 @@ export interface DeliveryFields {
   deliveredInferred?: boolean;
 }
 
-/** Fields of a step that processed pending INIT/SIPI. */
+/** Fields of a step that entered the guest or read the MP state: INIT/SIPI processed, NMI injected, HLT woken. */
 export interface EventFields {
   events?: EventDecision[];
 }
 
 /** The op-specific fields of each op's result. */
 export interface OpResultFields {
-  wrmsr: DeliveryFields;
-  rdmsr: { value?: string };
-  mmio_write: DeliveryFields & { unclaimed?: true };
-  mmio_read: { value?: string; unclaimed?: true };
+  wrmsr: DeliveryFields & EventFields;
+  rdmsr: EventFields & { value?: string };
+  mmio_write: DeliveryFields & EventFields & { unclaimed?: true };
+  /** `unreadable`: KVM left the guest's register as the emulator's buffer had it (no value). */
+  mmio_read: EventFields & { value?: string; unclaimed?: true; unreadable?: true };
   get_lapic: { regs?: Record<string, string> };
   set_lapic: object;
   enable_cap: object;
   create_vcpu: object;
-  ack: { vector?: number | null };
+  ack: EventFields & { vector?: number | null };
   run: EventFields & { mpState?: string; vmexit?: { reason: string; code: number; qualification: number } };
   get_mp_state: EventFields & { mpState?: string };
   set_mp_state: { mpState?: string };

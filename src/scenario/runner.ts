@@ -2,7 +2,7 @@
  * Replay a scenario through the emulation core: one pure function from a validated scenario to
  * its apic-result/1 document. The CLI, the store, the tests and the tours all call it.
  */
-import { LAPIC_STATE_SIZE } from '../core/apicdef';
+import { APIC_EOI, LAPIC_STATE_SIZE } from '../core/apicdef';
 import type { Vcpu } from '../core/vcpu';
 import { getMpState, runVcpu, setMpState } from '../core/mpState';
 import { enterGuest, enterSmm, leaveGuest, rsm, setGif, vmxoff, vmxon, type NestedOpResult } from '../core/nested';
@@ -56,7 +56,8 @@ export function applyStep(vm: Vm, step: Step, i: number): StepResult {
     if (exit) r.exit = exit;
   }
   const events = vm.takeEvents();
-  if (events.length && (r.op === 'run' || r.op === 'get_mp_state')) r.events = events;
+  // Ops that enter the guest (or read the MP state) process INIT/SIPI, inject NMIs, wake HLT.
+  if (events.length && (r.op === 'run' || r.op === 'get_mp_state' || r.op === 'ack' || r.op === 'mmio_read' || r.op === 'mmio_write' || r.op === 'wrmsr' || r.op === 'rdmsr')) r.events = events;
   return r;
 }
 
@@ -81,7 +82,7 @@ function applyStepOp(vm: Vm, step: Step, i: number): StepResult {
     case 'mmio_read': {
       const v = vcpuOf(step.vcpu);
       const r = vm.mmioRead(v, step.gpa ?? BigInt(v.apic.baseAddress) + step.offset!);
-      return stepResult(i, step.op, 'value' in r ? { value: hex(r.value) } : { unclaimed: true });
+      return stepResult(i, step.op, 'value' in r ? { value: hex(r.value) } : r);
     }
     case 'mmio_write': {
       const v = vcpuOf(step.vcpu);
@@ -107,6 +108,7 @@ function applyStepOp(vm: Vm, step: Step, i: number): StepResult {
       v.enterGuest(); // the CPU takes interrupts only in the guest
       const vector = v.apic.hasInterrupt();
       if (vector !== -1) v.apic.ackInterrupt(vector);
+      if (vector !== -1 && vm.config.eoiOnInjection) v.apic.regWrite(APIC_EOI, 0);
       return stepResult(i, step.op, { vector: vector === -1 ? null : vector });
     }
     case 'msi': {

@@ -7,11 +7,12 @@ import { useRef, useState } from 'react';
 import { MODELLED_RELEASES } from '../core/profile';
 import { explain } from '../explain/explain';
 import { engineName, vmBarHelp } from '../explain/panels';
-import { importTrace } from '../import/traceCmd';
+import { importTrace, type TraceImportResult } from '../import/traceCmd';
 import type { VmInput } from '../scenario/schema';
 import { labStore, useLab } from '../store/labStore';
 import { TOURS } from '../tours';
 import { CompareDialog } from './compare/CompareDialog';
+import { ImportReview } from './import/ImportReview';
 import { Tip, WithTip } from './Panel';
 import { PresetMenu, SetAsideMenu } from './VmMenus';
 import { useUndoKeys } from './useUndoKeys';
@@ -22,24 +23,26 @@ import './vmMenus.css';
 /** Larger files are refused before reading (a trace of 200,000 lines is about 20 MB). */
 const MAX_IMPORT_BYTES = 32 * 1024 * 1024;
 
-/** Load an imported file: an apic-scenario/1 document, or trace-cmd / ftrace text. */
-function importFile(text: string): void {
+/** A trace to review before loading: its text and its import with the importer's own thread mapping. */
+type TraceToReview = { text: string; fileName: string; first: TraceImportResult };
+
+/**
+ * Load an imported file: an apic-scenario/1 document at once; trace-cmd / ftrace text goes to the
+ * review of its thread → vCPU mapping (returned), which loads it.
+ */
+function importFile(text: string, fileName: string): TraceToReview | null {
   const store = labStore.getState();
   if (text.trimStart().startsWith('{')) {
     if (store.importScenario(text)) store.setNotice(null);
-    return;
+    return null;
   }
-  const { scenario, report } = importTrace(text);
-  if (report.steps.length === 0) {
+  const first = importTrace(text);
+  const { report } = first;
+  if (report.steps.length === 0 && report.unresolvedThreads.length === 0) {
     labStore.setState({ error: `import: no APIC events found (${report.totalLines} lines: not an apic-scenario/1 file, nor a trace-cmd report / ftrace trace with kvm_msr, kvm_apic or kvm_msi_set_irq events)` });
-    return;
+    return null;
   }
-  if (store.importScenario(JSON.stringify(scenario))) {
-    store.setNotice(
-      `trace: ${report.steps.length} steps from ${report.eventLines} events; ${report.checks.length} deliveries to check, ${report.skippedCount} events skipped, ${report.notUnderstoodCount} lines not understood` +
-        (report.warnings.length ? `; ${report.warnings[0].message}` : ''),
-    );
-  }
+  return { text, fileName, first };
 }
 
 function download(name: string, text: string) {
@@ -65,6 +68,7 @@ export function VmBar() {
   const [vcpus, setVcpus] = useState<string | null>(null);
   const file = useRef<HTMLInputElement>(null);
   const [comparing, setComparing] = useState(false);
+  const [review, setReview] = useState<TraceToReview | null>(null);
   /** What Share did: copied the link, or could not (the link is then shown to copy by hand). */
   const [shared, setShared] = useState<{ copied: true } | { copied: false; url: string; why: string } | null>(null);
   useUndoKeys();
@@ -193,9 +197,10 @@ export function VmBar() {
           e.target.value = '';
           if (!f) return;
           if (f.size > MAX_IMPORT_BYTES) labStore.setState({ error: `import: ${f.name} is ${f.size} bytes; files up to ${MAX_IMPORT_BYTES} bytes are read` });
-          else importFile(await f.text());
+          else setReview(importFile(await f.text(), f.name));
         }}
       />
+      {review && <ImportReview {...review} onClose={() => setReview(null)} />}
       <WithTip tip="Put the whole session in the address bar and copy the link">
         <button onClick={share}>{shared?.copied ? 'Link copied' : 'Share'}</button>
       </WithTip>

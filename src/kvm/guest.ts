@@ -1,0 +1,122 @@
+/**
+ * Guest code on the real kernel: sets up the guest program of guestCode.ts in a VM's memory and
+ * runs one guest access on a vCPU with KVM_RUN, answering the program's port I/O, until the vCPU
+ * asks for its next command. Node only.
+ *
+ * What a step sees is the kernel's: KVM_RUN enters the guest (processing INIT/SIPI, injecting NMIs
+ * and, with IF set, interrupts), and the access itself goes through KVM's instruction emulator
+ * into lapic.c (MMIO) or the MSR handlers (WRMSR/RDMSR, #GP as a guest exception).
+ */
+import {
+  bootIdtArea, gdt, isGuestRam, lowMemory, LOW_RAM_SIZE, GDT_ADDR, PM_ENTRY, PORT_ACK, PORT_CMD, PORT_STARTED, PORT_WHOAMI,
+  protectedModeEntry, RAM_SIZE, region, regionBase, RESET_SLOT_BASE, RESET_SLOT_SIZE, resetSlot, snippet, snippetAddress,
+  takenAt, BOOT_IDT, type GuestAccess,
+} from './guestCode';
+import type { KvmVcpu, KvmVm } from './kvmIoctl';
+import { answerIoIn, answerMmioRead, decodeRunExit } from './structs';
+
+/** What one guest step did on the kernel. */
+export interface GuestOutcome {
+  /** EDX:EAX after RDMSR, EAX after an MMIO read. */
+  value?: bigint;
+  /** An exception the access raised (13 = #GP). */
+  fault?: number;
+  /** The interrupt vector the vCPU took in `ack`. */
+  interrupt?: number;
+  /** Events taken when KVM_RUN entered the guest, before the access (an NMI: vector 2). */
+  takenAtEntry: number[];
+  /** The access reached no in-kernel device: KVM exited to userspace with KVM_EXIT_MMIO. */
+  unclaimed?: { gpa: bigint; write: boolean };
+  /** Real-mode starts seen (RESET/INIT at the reset vector, or a SIPI's page): CS selector and base. */
+  started: { selector: number; base: bigint }[];
+}
+
+/** The guest did something the program does not expect (a triple fault, an unexpected exit). */
+export class GuestError extends Error {}
+
+const MAX_EXITS = 64;
+
+export class GuestMachine {
+  /** Per vCPU: the data offset of the `in 0x10` it is parked at, if it is parked there. */
+  private readonly parked = new Map<number, number>();
+
+  constructor(vm: KvmVm) {
+    const ram = vm.addMemory(0, 0, RAM_SIZE).bytes;
+    ram.set(lowMemory().subarray(0, LOW_RAM_SIZE), 0);
+    ram.set(gdt(), GDT_ADDR);
+    ram.set(protectedModeEntry(), PM_ENTRY);
+    ram.set(bootIdtArea(), BOOT_IDT);
+    vm.addMemory(1, RESET_SLOT_BASE, RESET_SLOT_SIZE).bytes.set(resetSlot());
+    vm.setTssAddr(0xfffbd000);
+    this.ram = ram;
+  }
+  private readonly ram: Uint8Array;
+
+  /** Writes the vCPU's region (loop, IDT, handlers). */
+  addVcpu(id: number): void {
+    this.ram.set(region(id), regionBase(id));
+  }
+
+  /** Whether a guest physical address is this guest's RAM, which MMIO cannot reach. */
+  static isRam(gpa: bigint): boolean {
+    return isGuestRam(gpa);
+  }
+
+  /** Runs `access` on `v` (which must be RUNNABLE: KVM_RUN would block otherwise). */
+  perform(v: KvmVcpu, access: GuestAccess): GuestOutcome {
+    const id = v.id;
+    const page = v.runPage();
+    const addr = snippetAddress(id);
+    this.ram.set(snippet(access), addr);
+    const out: GuestOutcome = { takenAtEntry: [], started: [] };
+    let given = false;
+    for (let exits = 0; exits < MAX_EXITS; exits++) {
+      const parkedAt = this.parked.get(id);
+      if (parkedAt !== undefined && !given) {
+        answerIoIn(page, parkedAt, addr);
+        this.parked.delete(id);
+        given = true;
+      }
+      const err = v.run();
+      if (err === 'EAGAIN' || err === 'EINTR') continue; // an AP's first run after INIT/SIPI
+      if (err) throw new GuestError(`vCPU ${id}: KVM_RUN failed with ${err}`);
+      const exit = decodeRunExit(page);
+      if (exit.reason === 'io' && exit.in && exit.port === PORT_WHOAMI) {
+        answerIoIn(page, exit.dataOffset, regionBase(id));
+      } else if (exit.reason === 'io' && !exit.in && exit.port === PORT_STARTED) {
+        // RESET, INIT or SIPI restarted the vCPU: where it was parked no longer matters.
+        out.started.push(v.getCs());
+        given = false;
+      } else if (exit.reason === 'io' && !exit.in && exit.port === PORT_ACK) {
+        // IF is set now: the next entry injects the highest pending interrupt.
+      } else if (exit.reason === 'io' && exit.in && exit.port === PORT_CMD) {
+        this.parked.set(id, exit.dataOffset);
+        if (!given) continue; // the vCPU (re)started and reached its loop
+        const r = v.getRegs();
+        if (r.rsi === 0xffffffff) {
+          if (access.kind === 'rdmsr') out.value = (BigInt(r.rdx) << 32n) | BigInt(r.rax);
+          if (access.kind === 'mmio_read' && !out.unclaimed) out.value = BigInt(r.rax);
+          return out;
+        }
+        const at = takenAt(id, r.rdi);
+        if (at === 'entry') {
+          out.takenAtEntry.push(r.rsi);
+          given = false; // the snippet did not run: give it again
+        } else if (at === 'snippet') {
+          out.interrupt = r.rsi;
+          return out;
+        } else if (at === 'snippet-with-error-code') {
+          out.fault = r.rsi;
+          return out;
+        } else throw new GuestError(`vCPU ${id}: took vector ${r.rsi} with an unexpected stack (ESP ${r.rdi.toString(16)})`);
+      } else if (exit.reason === 'mmio') {
+        out.unclaimed = { gpa: exit.gpa, write: exit.write };
+        if (!exit.write) answerMmioRead(page, 0n);
+      } else {
+        const what = exit.reason === 'io' ? `port ${exit.in ? 'in' : 'out'} 0x${exit.port.toString(16)}` : `exit reason ${exit.code}`;
+        throw new GuestError(`vCPU ${id}: unexpected KVM_RUN exit (${what}) at RIP 0x${v.getRegs().rip.toString(16)}`);
+      }
+    }
+    throw new GuestError(`vCPU ${id}: no answer after ${MAX_EXITS} exits`);
+  }
+}

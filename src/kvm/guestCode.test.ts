@@ -1,0 +1,76 @@
+/** The guest program's bytes mean what guestCode.ts says: disassembled by the real objdump. */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { bootIdtArea, lowMemory, protectedModeEntry, region, regionBase, resetSlot, snippet, takenAt } from './guestCode';
+
+const hasObjdump = (() => {
+  try {
+    execFileSync('objdump', ['--version']);
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+/** objdump's instructions for raw bytes, as "mnemonic operands" lines. */
+function disassemble(bytes: Uint8Array, mode: 'i8086' | 'i386', vma = 0): string[] {
+  const file = join(mkdtempSync(join(tmpdir(), 'guest-')), 'code.bin');
+  writeFileSync(file, bytes);
+  const out = execFileSync('objdump', ['-D', '-b', 'binary', '-m', mode, '-M', 'intel', `--adjust-vma=${vma}`, file], { encoding: 'utf8' });
+  return out.split('\n').filter((l) => /^\s+[0-9a-f]+:\t/.test(l)).map((l) => l.split('\t')[2]?.replace(/\s+/g, ' ').trim() ?? '');
+}
+
+describe.skipIf(!hasObjdump)('guest code, as objdump reads it', () => {
+  it('the real-mode stub reports its start, loads GDT and boot IDT, sets PE and jumps far', () => {
+    expect(disassemble(lowMemory().subarray(0x1000, 0x1000 + 0x21), 'i8086')).toEqual([
+      'out 0x13,al', 'cli', 'lgdtd cs:0x30', 'lidtd cs:0x38', 'mov eax,cr0', 'or eax,0x1', 'mov cr0,eax', 'jmp FWORD PTR cs:0x40',
+    ]);
+  });
+  it('page 0 jumps over the IVT to a stub assembled at 0x40, where IVT[2] (NMI) points too', () => {
+    const low = lowMemory();
+    expect(disassemble(low.subarray(0, 2), 'i8086')[0]).toBe('jmp 0x40');
+    expect(disassemble(low.subarray(0x40, 0x44), 'i8086', 0x40)[0]).toBe('out 0x13,al');
+    expect(disassemble(low.subarray(0x40 + 3, 0x40 + 10), 'i8086')[0]).toBe('lgdtd cs:0x70');
+    expect([...low.subarray(8, 12)]).toEqual([0x40, 0, 0, 0]);
+  });
+  it('the reset vector jumps to the stub at the start of its segment', () => {
+    expect(disassemble(resetSlot().subarray(0xfff0, 0xfff3), 'i8086', 0xfff0)[0]).toBe('jmp 0x0');
+  });
+  it('the protected-mode entry and the boot handler load the region IDT and jump to the loop', () => {
+    expect(disassemble(protectedModeEntry(), 'i386')).toEqual([
+      'mov ax,0x10', 'mov ds,eax', 'mov es,eax', 'mov ss,eax', 'mov fs,eax', 'mov gs,eax', 'in eax,0x11', 'lidtd [eax+0x400]', 'jmp eax',
+    ]);
+    const boot = bootIdtArea();
+    expect(disassemble(boot.subarray(0x800, 0x809), 'i386')).toEqual(['lidtd [eax+0x400]', 'jmp eax']);
+  });
+  it("a vCPU's loop asks for work and calls it; handler 13 records vector and stack and re-enters", () => {
+    const base = regionBase(3);
+    const r = region(3);
+    expect(disassemble(r.subarray(0, 16), 'i386', base)).toEqual([
+      'mov esi,0xffffffff', `mov esp,0x${(base + 0x4000).toString(16)}`, 'in eax,0x10', 'call eax', `jmp 0x${base.toString(16)}`,
+    ]);
+    expect(disassemble(r.subarray(0x1000 + 13 * 16, 0x1000 + 13 * 16 + 12), 'i386', base + 0x1000 + 13 * 16)).toEqual([
+      'mov esi,0xd', 'mov edi,esp', `jmp 0x${(base + 5).toString(16)}`,
+    ]);
+  });
+  it('snippets: MMIO, MSRs, ack', () => {
+    expect(disassemble(snippet({ kind: 'mmio_write', gpa: 0xfee000b0, value: 0 }), 'i386')).toEqual(['mov ebx,0xfee000b0', 'mov eax,0x0', 'mov DWORD PTR [ebx],eax', 'ret']);
+    expect(disassemble(snippet({ kind: 'mmio_read', gpa: 0xfee00020 }), 'i386')).toEqual(['mov ebx,0xfee00020', 'mov eax,DWORD PTR [ebx]', 'ret']);
+    expect(disassemble(snippet({ kind: 'wrmsr', msr: 0x830, value: 0x1_000000fdn }), 'i386')).toEqual(['mov ecx,0x830', 'mov eax,0xfd', 'mov edx,0x1', 'wrmsr', 'ret']);
+    expect(disassemble(snippet({ kind: 'rdmsr', msr: 0x1b }), 'i386')).toEqual(['mov ecx,0x1b', 'rdmsr', 'ret']);
+    expect(disassemble(snippet({ kind: 'ack' }), 'i386')).toEqual(['sti', 'out 0x12,al', 'cli', 'ret']);
+  });
+});
+
+describe('where an event was taken', () => {
+  it('tells entry, snippet and error-code frames apart by the stack pointer', () => {
+    const top = regionBase(7) + 0x4000;
+    expect(takenAt(7, top - 12)).toBe('entry');
+    expect(takenAt(7, top - 16)).toBe('snippet');
+    expect(takenAt(7, top - 20)).toBe('snippet-with-error-code');
+    expect(takenAt(7, top)).toBeNull();
+  });
+});

@@ -139,7 +139,7 @@ describe('decisions on random scenarios', () => {
       }),
       { numRuns: 250, seed: 13 },
     );
-    expect(routes).toBeGreaterThan(300);
+    expect(routes).toBeGreaterThan(200); // the random scenarios also make guest accesses now
     expect(previews).toBeGreaterThan(30);
     // The random scenarios reach the interesting codes, so the checks above are exercised.
     for (const k of ['route:PHYS_SLOT', 'route:NO_MAP', 'route:BROADCAST', 'route:LOGICAL_MASK', 'accept:APIC_DISABLED', 'refusal:X2APIC_MSR_IN_XAPIC_MODE', 'refusal:APICBASE_X2APIC_TO_XAPIC', 'map:PHYS_ID_ALIASED', 'map:HOTPLUG_FIRST_WINS', 'event:INIT_RESET']) {

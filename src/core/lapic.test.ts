@@ -112,13 +112,15 @@ describe('xAPIC register writes (kvm_lapic_reg_write)', () => {
     expect(a.vectors(0x100)).toEqual([0x40]);
   });
 
-  it('read-only, write-only and reserved slots: writes ignored, reads refused (0)', () => {
+  it('read-only, write-only and reserved slots: writes ignored, reads give no data (KVM writes none)', () => {
     const vm = makeVm();
     mmioW(vm, 0, 0x30, 0);
     expect(mmioR(vm, 0, 0x30)).toBe(0x50014);
-    expect(mmioR(vm, 0, 0xb0)).toBe(0); // EOI is write-only
-    expect(mmioR(vm, 0, 0x3f0)).toBe(0); // SELF_IPI is not an xAPIC register
-    expect(mmioR(vm, 0, 0x40)).toBe(0);
+    const v = vcpu(vm, 0);
+    const at = (off: number) => vm.mmioRead(v, BigInt(v.apic.baseAddress) + BigInt(off));
+    expect(at(0xb0)).toEqual({ unreadable: true }); // EOI is write-only
+    expect(at(0x3f0)).toEqual({ unreadable: true }); // SELF_IPI is not an xAPIC register
+    expect(at(0x40)).toEqual({ unreadable: true });
   });
 });
 
@@ -129,7 +131,7 @@ describe('xAPIC MMIO mechanics (apic_mmio_read / apic_mmio_write)', () => {
     const base = BigInt(v.apic.baseAddress);
     expect(vm.mmioRead(v, base + 0x23n, 1)).toEqual({ value: 1 });
     expect(vm.mmioRead(v, base + 0x32n, 2)).toEqual({ value: 5 });
-    expect(vm.mmioRead(v, base + 0x33n, 2)).toEqual({ value: 0 });
+    expect(vm.mmioRead(v, base + 0x33n, 2)).toEqual({ unreadable: true });
   });
 
   it('non-4-byte or unaligned writes are dropped', () => {

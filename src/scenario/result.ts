@@ -97,7 +97,7 @@ export function resultFields(r: StepResult): Readonly<Record<string, unknown>> {
 export function field<K extends keyof AnyStepFields>(r: StepResult, k: K): AnyStepFields[K] | undefined {
   return (r as AnyStepFields)[k];
 }
-type AnyStepFields = StepCommon & DeliveryFields & EventFields & { value?: string; unclaimed?: true; regs?: Record<string, string>; vector?: number | null; mpState?: string; count?: number; vmexit?: { reason: string; code: number; qualification: number } };
+type AnyStepFields = StepCommon & DeliveryFields & EventFields & { value?: string; unclaimed?: true; unreadable?: true; regs?: Record<string, string>; vector?: number | null; mpState?: string; count?: number; vmexit?: { reason: string; code: number; qualification: number } };
 
 export interface FinalVcpu {
   vcpu: number;

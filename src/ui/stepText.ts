@@ -59,6 +59,7 @@ export function resultLine({ result: r }: Pick<LogEntry, 'result'>): string {
   const path = field(r, 'path');
   if (value !== undefined) parts.push(value);
   if (field(r, 'unclaimed')) parts.push('unclaimed');
+  if (field(r, 'unreadable')) parts.push('no data (KVM writes none for an unreadable register)');
   if (mpState) parts.push(mpState);
   if (vmexit) parts.push(`VM-exit ${vmexit.reason}`);
   if (vector !== undefined) parts.push(vector === null ? 'no interrupt' : `vector ${vector}`);

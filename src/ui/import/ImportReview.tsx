@@ -84,6 +84,9 @@ export function ImportReview({ text, fileName, first, onClose }: { text: string;
     if (store.importScenario(JSON.stringify(r.scenario))) {
       store.setNotice(`trace: ${traceSummary(r.report, r.scenario.vm.vcpus)}` + (r.report.warnings.length ? `; ${r.report.warnings[0].message}` : ''));
       onClose();
+    } else {
+      // The store refused the scenario and says why in its error line, which this dialog covers.
+      setError({ message: labStore.getState().error ?? 'The scenario could not be loaded.' });
     }
   };
   const warnings = shown.report.warnings;

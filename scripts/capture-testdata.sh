@@ -6,7 +6,7 @@
 set -e
 cd "$(dirname "$0")/.."
 D=src/import/testdata/captured
-[ $# -gt 0 ] || set -- kvm-create-vcpu-eexist-rebuilds-map kvm-pv-unhalted selftest-xapic-state-x2apic-id
+[ $# -gt 0 ] || set -- kvm-create-vcpu-eexist-rebuilds-map kvm-pv-unhalted selftest-xapic-state-x2apic-id selftest-xapic-ipi kut-smp-init-sipi-allbut kvm-aliased-ids-32bit selftest-xapic-state-icr-x2apic
 for name in "$@"; do
   rm -rf "$D/$name"   # a capture refuses a non-empty directory
   npm run -s capture -- "src/scenario/fixtures/$name.json" --out "$D/$name"

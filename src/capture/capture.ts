@@ -26,7 +26,7 @@ import { parseFlags, UsageError } from '../cli/args';
 import { kvmRefusal } from '../kvm/kvmBackend';
 import { kvmAvailability } from '../kvm/kvmIoctl';
 import { parseScenarioText, ScenarioInputError, type Scenario } from '../scenario/schema';
-import { runOnKvmWithImages } from './kvmRunWithImages';
+import { probeKvm, runOnKvmWithImages } from '../kvm/kvmRun';
 import { writeLapicDumps } from './lapicDumps';
 import { missingTool, run, ToolFailed, toolVersion } from './tools';
 import { KVM_EVENTS, overwrittenEvents, threadIds, TraceInstance } from './tracefs';
@@ -92,13 +92,14 @@ async function capture(file: string, dir: string, argv: string[]): Promise<void>
   if (missing) throw new CannotCapture(missing);
   mkdirSync(dir, { recursive: true });
 
+  const host = await probeKvm(); // before tracing: the probe's own VM stays out of the trace
   const instance = openInstance();
   const stopListening = removeOnSignal(instance);
   try {
     instance.followTasks(threadIds());
     const missingEvents = instance.enableEvents(KVM_EVENTS);
     if (missingEvents.length) process.stderr.write(`capture: warning: this kernel has no ${missingEvents.join(', ')} tracepoint\n`);
-    const { result, images } = await runOnKvmWithImages(scenario);
+    const { result, images } = await runOnKvmWithImages(scenario, host);
     instance.stop();
     // Every thread of this process must have been traced; event-fork adds threads created later.
     const followed = instance.followedTasks();

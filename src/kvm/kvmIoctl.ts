@@ -29,9 +29,13 @@
  *               getMpState(): number; setMpState(state): Errno | null;
  *               getVcpuEvents(): VcpuEvents; close() }
  *
+ *   KvmVm also: addMemory(slot, gpa, size): Mapping; setTssAddr(addr)      // guest RAM, for guest code
+ *   KvmVcpu also: runPage(); run(timeoutMs?); getRegs(); getCs()           // KVM_RUN (guest.ts drives it)
+ *   createVcpu(id, { thread: true }): every ioctl of that vCPU on its own host thread "CPU <id>/KVM"
+ *
  * Errno is an errno name string ('EINVAL', 'EEXIST', ...; see errno.ts). Calls whose return type
  * has no Errno throw KvmIoctlError on an unexpected kernel failure; using a closed handle throws.
- * All calls are synchronous ioctls; nothing runs guest code (no KVM_RUN).
+ * All calls are synchronous for the caller (a vCPU thread's calls wait on it, vcpuThread.ts).
  */
 
 export {

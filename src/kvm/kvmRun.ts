@@ -9,6 +9,7 @@ import type { VmConfig } from '../core/vm';
 import type { HostTraits, VcpuObservation } from '../scenario/backend';
 import { compareBackends, formatComparison, type Comparison } from '../scenario/compare';
 import { ModelBackend } from '../scenario/modelBackend';
+import { imageBytes } from '../scenario/lapicImage';
 import { hex } from '../scenario/numbers';
 import type { ScenarioResult } from '../scenario/result';
 import type { Delivery, DeliveryModeName } from '../core/delivery';
@@ -101,10 +102,26 @@ async function withKvm<T>(fn: (sys: KvmSystem) => T): Promise<T> {
   }
 }
 
+/** The kernel as `probeHost` finds it: probe before tracing starts, so the trace has only the scenario's VM. */
+export function probeKvm(): Promise<HostTraits> {
+  return withKvm(probeHost);
+}
+
+/** Each vCPU's KVM_GET_LAPIC image at the end of a run, in creation order. */
+export interface FinalImage {
+  vcpu: number;
+  image: Uint8Array;
+}
+
 /** `--kvm`: the scenario on the real kernel, as an apic-result/1 with what the kernel lets us observe. */
-export function runOnKvm(scenario: Scenario): Promise<ScenarioResult> {
+export async function runOnKvm(scenario: Scenario): Promise<ScenarioResult> {
+  return (await runOnKvmWithImages(scenario)).result;
+}
+
+/** `runOnKvm`, plus the final LAPIC images; `host` skips the probe (whose VM would show in a trace). */
+export function runOnKvmWithImages(scenario: Scenario, host?: HostTraits): Promise<{ result: ScenarioResult; images: FinalImage[] }> {
   return withKvm((sys) => {
-    const host = probeHost(sys);
+    host ??= probeHost(sys);
     const backend = new KvmBackend(sys, scenario.vm, { threads: threaded(scenario) });
     try {
       const steps = scenario.steps.map((s, i) => {
@@ -118,14 +135,15 @@ export function runOnKvm(scenario: Scenario): Promise<ScenarioResult> {
         return r;
       });
       const mp = backend.readMpStates();
-      const vcpus = backend.observe().map((o, n) => observedFinal(o, mp[n].mpState));
-      return {
+      const observed = backend.observe();
+      const result = {
         format: 'apic-result/1',
         kernel: host.kernel,
         backend: { ...host, note: 'observed through ioctls; map, inhibits and APICv state are not observable; final mpState read with KVM_GET_MP_STATE, which processes pending INIT/SIPI' },
         steps,
-        final: { vcpus },
+        final: { vcpus: observed.map((o, n) => observedFinal(o, mp[n].mpState)) },
       } as unknown as ScenarioResult;
+      return { result, images: observed.map((o) => ({ vcpu: o.vcpu, image: imageBytes(o.regs) })) };
     } finally {
       backend.close();
     }

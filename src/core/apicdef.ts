@@ -18,6 +18,8 @@ export const APIC_TMR = 0x180;
 export const APIC_IRR = 0x200;
 export const APIC_ESR = 0x280;
 export const APIC_LVTCMCI = 0x2f0;
+/** IA32_TSC_DEADLINE: the TSC-deadline timer's MSR. */
+export const MSR_IA32_TSC_DEADLINE = 0x6e0;
 export const APIC_ICR = 0x300;
 export const APIC_ICR2 = 0x310;
 export const APIC_LVTT = 0x320;

@@ -37,6 +37,10 @@ export const KVM_FUNCTIONS = [
   'kvm_apic_accept_events',
   'inject_pending_event',
   'vcpu_block',
+  'apic_timer_expired',
+  'kvm_inject_apic_timer_irqs',
+  'kvm_apic_local_deliver',
+  'kvm_apic_nmi_wd_deliver',
   'vmx_check_nested_events',
   'svm_check_nested_events',
   'kvm_recalculate_apic_map',
@@ -211,6 +215,18 @@ export const EVENT_CODES = [
   'NMI_INJECTED',
   /** A halted vCPU had a wake-up event (a PV kick, an NMI it can take): KVM_RUN made it RUNNABLE. */
   'HALT_WOKEN',
+  /** The APIC timer expired: the expiry is pending until the vCPU next runs (with APICv: injected now). */
+  'TIMER_EXPIRED',
+  /** A pending timer expiry was delivered through the LVT timer entry as the vCPU ran. */
+  'TIMER_INJECTED',
+  /** A local source (LVT entry) delivered its interrupt to its own LAPIC. */
+  'LOCAL_DELIVERED',
+  /** A local source was dropped: its LVT entry is masked, or the APIC is hardware-disabled. */
+  'LOCAL_MASKED',
+  /** Intel-compatible guests: a delivered performance-counter interrupt masks LVTPC itself. */
+  'LVTPC_SELF_MASKED',
+  /** The NMI watchdog tick reached no LAPIC: no vCPU has LVT0 in NMI mode. */
+  'NMI_WATCHDOG_IDLE',
 ] as const;
 export type EventCode = (typeof EVENT_CODES)[number];
 export type InitBlocker = 'SMM' | 'VMX_ROOT' | 'GIF_CLEAR';
@@ -218,14 +234,34 @@ export type InitBlocker = 'SMM' | 'VMX_ROOT' | 'GIF_CLEAR';
 export interface EventDecision {
   kind: 'event';
   code: EventCode;
-  kvm: 'kvm_apic_accept_events' | 'vmx_check_nested_events' | 'svm_check_nested_events' | 'inject_pending_event' | 'vcpu_block';
-  vcpus: [VcpuId];
+  kvm:
+    | 'kvm_apic_accept_events' | 'vmx_check_nested_events' | 'svm_check_nested_events' | 'inject_pending_event' | 'vcpu_block'
+    | 'apic_timer_expired' | 'kvm_inject_apic_timer_irqs' | 'kvm_apic_local_deliver' | 'kvm_apic_nmi_wd_deliver';
+  vcpus: VcpuId[];
   blocker?: InitBlocker;
   sipiVector?: number;
   mpState?: MpState;
   /** HALT_WOKEN: what woke it. */
-  wakeBy?: 'PV_UNHALT' | 'NMI';
+  wakeBy?: 'PV_UNHALT' | 'NMI' | 'TIMER';
+  /** Timer events: the LVT timer mode. */
+  timerMode?: 'one-shot' | 'periodic' | 'tsc-deadline';
+  /** TIMER_EXPIRED with APICv: injected at once instead of pending. */
+  injectedNow?: boolean;
+  /** Local sources: which LVT entry. */
+  lvt?: LvtName;
+  /** LOCAL_DELIVERED: the interrupt, and whether the LAPIC took it (__apic_accept_irq). */
+  mode?: DeliveryModeName;
+  vector?: number;
+  accepted?: boolean;
+  /** LOCAL_MASKED: the APIC was hardware-disabled (else the entry was masked). */
+  apicDisabled?: boolean;
+  /** The VM clock (ns) when it happened. */
+  atNs?: number;
 }
+
+/** The local vector table entries, by the names the SDM gives them. */
+export const LVT_NAMES = ['TIMER', 'THERMAL', 'PERF', 'LINT0', 'LINT1', 'ERROR', 'CMCI'] as const;
+export type LvtName = (typeof LVT_NAMES)[number];
 
 // ---- refusal --------------------------------------------------------------------------------
 

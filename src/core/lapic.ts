@@ -7,17 +7,20 @@
  * apic_set_spiv, apic_update_ppr, apic_set_eoi, apic_update_lvtt, kvm_apic_set_version,
  * kvm_apic_ack_interrupt and kvm_lapic_reset.
  *
+ * The timer is timer.ts; kvm_apic_local_deliver (the LVT sources) is here.
+ *
  * Inaccuracies (known, deliberate):
- * - The APIC timer does not run: TMCCT reads 0 and no timer interrupt fires. TMICT, the timer
- *   mode and the divide configuration are stored and masked as KVM does.
- * - An unreadable or misaligned MMIO read returns 0 (KVM leaves the guest's buffer untouched).
  * - EOI does not notify an I/O APIC or Hyper-V SynIC (neither is modelled); PV EOI is absent.
  * - The CPU's interrupt window (RFLAGS.IF, STI shadow) is not modelled: `ack` takes the
  *   highest IRR vector above PPR whenever one exists.
  */
+import { ApicTimer } from './timer';
+import { LVT_NAMES } from './decisions';
+import { acceptIrq } from './delivery';
+import { deliveryModeOf } from './codec';
 import {
   APIC_ARBPRI, APIC_DFR, APIC_DFR_FLAT, APIC_EOI, APIC_ESR, APIC_ICR, APIC_ICR2, APIC_ICR_BUSY, APIC_ID, APIC_IRR,
-  APIC_ISR, APIC_LDR, APIC_LDR_MASK, APIC_LVR, APIC_LVR_DIRECTED_EOI, APIC_LVT0, APIC_LVT1, APIC_LVTCMCI, APIC_LVTERR,
+  APIC_ISR, APIC_LDR, APIC_LDR_MASK, APIC_LVR, APIC_LVR_DIRECTED_EOI, APIC_LVT0, APIC_LVT1, APIC_LVTCMCI, APIC_LVTERR, APIC_LVT_LEVEL_TRIGGER,
   APIC_LVTPC, APIC_LVTT, APIC_LVTTHMR, APIC_LVT_MASKED, APIC_LVT_TIMER_TSCDEADLINE, APIC_LVT_WRITE_MASK,
   APIC_MODE_EXTINT, APIC_MODE_MASK, APIC_DM_NMI, APIC_PROCPRI, APIC_SELF_IPI, APIC_DEST_SELF, APIC_SPIV,
   APIC_SPIV_APIC_ENABLED, APIC_SPIV_DIRECTED_EOI, APIC_TASKPRI, APIC_TDCR, APIC_TMCCT, APIC_TMICT, APIC_TMR,
@@ -84,6 +87,7 @@ export class Lapic {
   /** lapic_timer.timer_mode_mask: bit 17, plus bit 18 when the guest has TSC-deadline. */
   timerModeMask: number;
   timerMode = 0;
+  readonly timer: ApicTimer = new ApicTimer(this);
   lvt0InNmiMode = false;
   /** apic->base_address: where the MMIO window decodes. */
   baseAddress = 0;
@@ -133,7 +137,7 @@ export class Lapic {
     return this.vcpu.id;
   }
 
-  private get vm() {
+  get vm() {
     return this.vcpu.vm;
   }
 
@@ -259,9 +263,29 @@ export class Lapic {
     const mode = this.getReg(APIC_LVTT) & this.timerModeMask;
     if (this.timerMode !== mode) {
       const wasDeadline = this.timerMode === APIC_LVT_TIMER_TSCDEADLINE;
-      if (wasDeadline !== (mode === APIC_LVT_TIMER_TSCDEADLINE)) this.setReg(APIC_TMICT, 0);
       this.timerMode = mode;
+      this.timer.modeChanged(wasDeadline);
     }
+  }
+
+  /** kvm_apic_local_deliver(): an LVT source raises its entry's interrupt on this LAPIC. */
+  localDeliver(lvtReg: number): boolean {
+    const reg = this.getReg(lvtReg);
+    const lvt = LVT_NAMES[lvtIndex(lvtReg)];
+    const vcpus = [this.vcpu.id];
+    if (!this.hwEnabled || reg & APIC_LVT_MASKED) {
+      this.vm.recordEvent({ kind: 'event', code: 'LOCAL_MASKED', kvm: 'kvm_apic_local_deliver', vcpus, lvt, apicDisabled: !this.hwEnabled });
+      return false;
+    }
+    const mode = deliveryModeOf(reg);
+    const irq = { vector: reg & APIC_VECTOR_MASK, deliveryMode: mode, logical: false, level: true, trigLevel: (reg & APIC_LVT_LEVEL_TRIGGER) !== 0, shorthand: 0, destId: 0, msiRedirHint: false };
+    const a = acceptIrq(this.vcpu, irq);
+    this.vm.recordEvent({ kind: 'event', code: 'LOCAL_DELIVERED', kvm: 'kvm_apic_local_deliver', vcpus, lvt, mode: a.mode, vector: irq.vector, accepted: a.accepted });
+    if (a.accepted && lvtReg === APIC_LVTPC && this.vm.config.vendor === 'intel') {
+      this.setReg(APIC_LVTPC, (reg | APIC_LVT_MASKED) >>> 0); // guest_cpuid_is_intel_compatible(): the lab's guest is the host's vendor
+      this.vm.recordEvent({ kind: 'event', code: 'LVTPC_SELF_MASKED', kvm: 'kvm_apic_local_deliver', vcpus, lvt });
+    }
+    return a.accepted;
   }
 
   /** apic_manage_nmi_watchdog(). */
@@ -276,7 +300,7 @@ export class Lapic {
       case APIC_ARBPRI:
         return 0;
       case APIC_TMCCT:
-        return 0; // timer not modelled (see header)
+        return this.timer.currentCount();
       case APIC_PROCPRI:
         this.updatePpr();
         return this.getReg(APIC_PROCPRI);
@@ -365,6 +389,7 @@ export class Lapic {
             this.setReg(lvtOffset(i), this.getReg(lvtOffset(i)) | APIC_LVT_MASKED);
           }
           this.updateLvtt();
+          this.timer.pending = 0;
         }
         return 0;
       }
@@ -403,10 +428,13 @@ export class Lapic {
         return 0;
       case APIC_TMICT:
         if (this.timerMode === APIC_LVT_TIMER_TSCDEADLINE) return 0;
+        this.timer.cancel();
         this.setReg(APIC_TMICT, val);
+        this.timer.start();
         return 0;
       case APIC_TDCR:
         this.setReg(APIC_TDCR, val & 0xb);
+        this.timer.divideWritten();
         return 0;
       case APIC_ESR:
         return this.x2apicMode && val !== 0 ? 'ESR_NONZERO_WRITE' : 0;
@@ -508,6 +536,7 @@ export class Lapic {
 
   /** kvm_lapic_reset(): the register part (APICBASE is handled by the caller for RESET). */
   reset(initEvent: boolean): void {
+    this.timer.armedAt = null; // "Stop the timer in case it's a reset to an active apic"
     if (!initEvent) this.setXapicId(this.vcpu.id);
     this.setVersion();
     for (let i = 0; i < this.nrLvtEntries; i++) this.setReg(lvtOffset(i), APIC_LVT_MASKED);
@@ -529,6 +558,7 @@ export class Lapic {
     }
     this.setReg(APIC_TDCR, 0);
     this.setReg(APIC_TMICT, 0);
+    this.timer.reset();
     for (let i = 0; i < 8; i++) {
       this.setReg(APIC_IRR + 0x10 * i, 0);
       this.setReg(APIC_ISR + 0x10 * i, 0);

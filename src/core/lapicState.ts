@@ -4,9 +4,8 @@
  * Models lapic.c kvm_apic_get_state(), kvm_apic_set_state() and kvm_apic_state_fixup(): in
  * x2APIC mode the ID slot is the x2APIC ID (32-bit IDs) or vcpu_id << 24 (legacy), LDR is forced
  * to the x2APIC formula on SET, and when the ICR is not split (Intel) its high half is shown in
- * the ICR2 slot (0x310) and merged back from it on SET.
- *
- * Inaccuracies: TMCCT reads 0 (the timer does not run); KVM_SET_LAPIC does not restart a timer.
+ * the ICR2 slot (0x310) and merged back from it on SET. The image's TMCCT is the timer's current
+ * count on GET; on SET the timer restarts from it (timer.ts).
  */
 import { APIC_ICR, APIC_ICR2, APIC_ID, APIC_LDR, APIC_LVT0, APIC_SPIV, APIC_TMCCT, LAPIC_STATE_SIZE } from './apicdef';
 import { calcX2apicLdr } from './lapic';
@@ -43,7 +42,7 @@ function stateFixup(vcpu: Vcpu, regs: Uint32Array, set: boolean): boolean {
 /** kvm_apic_get_state(): the image as KVM_GET_LAPIC returns it (see getLapicFails). */
 export function getLapicState(vcpu: Vcpu): Uint32Array {
   const regs = new Uint32Array(vcpu.apic.regs);
-  regs[APIC_TMCCT >> 2] = 0;
+  regs[APIC_TMCCT >> 2] = vcpu.apic.timer.currentCount(); // __apic_read(APIC_TMCCT)
   stateFixup(vcpu, regs, false);
   return regs;
 }
@@ -74,9 +73,10 @@ export function setLapicState(vcpu: Vcpu, image: Uint32Array): boolean {
   vm.recalculateApicMap();
   apic.setVersion();
   apic.updatePpr(); // still with the old ISR cache: without APICv, PPR can come out stale
+  apic.timer.cancel();
   apic.updateLvtt();
   apic.manageNmiWatchdog(apic.getReg(APIC_LVT0));
-  apic.setReg(APIC_TMCCT, 0);
+  apic.timer.restoreFromImage();
   apic.updateApicv();
   vcpu.arbPrio = 0;
   return true;

@@ -102,13 +102,13 @@ export function runVcpu(v: Vcpu): RefusalDecision | null {
 }
 
 /**
- * vcpu_block(): a halted vCPU with an event (kvm_vcpu_has_events) becomes RUNNABLE, which clears
- * pv_unhalted. Interrupts are left out: they wake a halted vCPU only with IF set, which the lab's
+ * vcpu_block(): a halted vCPU with an event (kvm_vcpu_has_events: a PV kick, an NMI it can take, a
+ * pending timer expiry) becomes RUNNABLE, which clears pv_unhalted. Interrupts are left out: they wake a halted vCPU only with IF set, which the lab's
  * guest never has outside `ack`.
  */
 function wakeFromHalt(v: Vcpu): void {
   if (v.mpState !== 'HALTED' && v.mpState !== 'AP_RESET_HOLD') return;
-  const wakeBy = v.pvUnhalted ? 'PV_UNHALT' : v.nmiPending > 0 && !v.nmiMasked ? 'NMI' : null;
+  const wakeBy = v.pvUnhalted ? 'PV_UNHALT' : v.nmiPending > 0 && !v.nmiMasked ? 'NMI' : v.apic.timer.hasPendingTimer() ? 'TIMER' : null;
   if (!wakeBy) return;
   setMpStateRaw(v, 'RUNNABLE');
   v.vm.recordEvent({ kind: 'event', code: 'HALT_WOKEN', kvm: 'vcpu_block', vcpus: [v.id], wakeBy, mpState: 'RUNNABLE' });

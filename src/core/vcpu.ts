@@ -89,6 +89,7 @@ export class Vcpu {
    */
   enterGuest(): void {
     this.updateApicv();
+    this.apic.timer.injectIfPending(); // vcpu_run(): kvm_inject_pending_timer_irqs()
     acceptEvents(this);
     this.injectNmi();
     // kvm_check_and_inject_events() asks kvm_apic_has_interrupt(), which recomputes PPR of an

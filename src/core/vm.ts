@@ -13,7 +13,7 @@
  * - By default KVM_MAX_VCPUS is 4096 and KVM_MAX_VCPU_IDS 16384 (a MAXSMP kernel); kernels built
  *   with a smaller CONFIG_KVM_MAX_NR_VCPUS refuse earlier (config maxVcpus / maxVcpuIds).
  */
-import { MSR_IA32_APICBASE } from './apicdef';
+import { APIC_LVT0, MSR_IA32_APICBASE, MSR_IA32_TSC_DEADLINE } from './apicdef';
 import { buildApicMap, type ApicMap } from './apicMap';
 import { buildApicMapV62 } from './apicMapLegacy';
 import { setApicBase } from './apicBase';
@@ -47,6 +47,8 @@ export interface VmConfig {
   vectorHashing: boolean;
   /** CONFIG_KVM_SMM: without it SMIs are never accepted. */
   smm: boolean;
+  /** The guest TSC rate (vcpu->arch.virtual_tsc_khz): TSC-deadline values are in these cycles. */
+  tscKhz: number;
   /**
    * The host EOIs an interrupt as it injects it (this project's kvm_pvm backend), so ISR is empty
    * when the guest's handler runs. Upstream KVM does not; compare mode sets it to match the kernel.
@@ -71,6 +73,7 @@ export const DEFAULT_VM_CONFIG: VmConfig = {
   bspVcpuId: 0,
   vectorHashing: true,
   smm: true,
+  tscKhz: 1_000_000,
   eoiOnInjection: false,
   maxVcpus: 4096,
   maxVcpuIds: 16384,
@@ -118,6 +121,8 @@ export class Vm {
   private traceSink: TraceEvent[] = [];
   private deliveries: DeliveryOutcome[] = [];
   private events: EventDecision[] = [];
+  /** The guest clock (ns since the VM was created): moved only by `advance`, so replays repeat exactly. */
+  clockNs = 0;
 
   constructor(config: Partial<VmConfig> = {}) {
     this.config = { ...DEFAULT_VM_CONFIG, ...config, quirks: { ...DEFAULT_VM_CONFIG.quirks, ...config.quirks } };
@@ -156,6 +161,44 @@ export class Vm {
     const t = this.traceSink;
     this.traceSink = [];
     return t;
+  }
+
+  /** When the next APIC timer fires (ns on the VM clock), or null when none is running. */
+  nextTimerExpiry(): number | null {
+    let next: number | null = null;
+    for (const v of this.vcpus) {
+      const at = v.apic.timer.armedAt;
+      if (at !== null && (next === null || at < next)) next = at;
+    }
+    return next;
+  }
+
+  /**
+   * Let `ns` of guest time pass: every APIC timer that comes due fires at its own time, in time
+   * order (vCPU creation order on a tie), as the hrtimers would (apic_timer_fn).
+   */
+  advance(ns: number): void {
+    const end = this.clockNs + ns;
+    for (;;) {
+      let due: Vcpu | null = null;
+      for (const v of this.vcpus) {
+        const at = v.apic.timer.armedAt;
+        if (at !== null && at <= end && (due === null || at < due.apic.timer.armedAt!)) due = v;
+      }
+      if (!due) break;
+      this.clockNs = Math.max(this.clockNs, due.apic.timer.armedAt!);
+      due.apic.timer.fire();
+    }
+    this.clockNs = end;
+  }
+
+  /** kvm_apic_nmi_wd_deliver() from the PIT: every LAPIC, through LVT0, if any has LVT0 in NMI mode. */
+  nmiWatchdogTick(): void {
+    if (!this.vcpus.some((v) => v.apic.lvt0InNmiMode)) {
+      this.recordEvent({ kind: 'event', code: 'NMI_WATCHDOG_IDLE', kvm: 'kvm_apic_nmi_wd_deliver', vcpus: [] });
+      return;
+    }
+    for (const v of this.vcpus) v.apic.localDeliver(APIC_LVT0);
   }
 
   /** Note what processing a pending INIT or SIPI did. */
@@ -311,9 +354,9 @@ export class Vm {
     this.setApicvInhibit('NESTED', inL2 !== undefined, inL2 ? inhibitDecision('NESTED', 'VCPU_IN_L2', 'avic_vcpu_get_apicv_inhibit_reasons', [inL2.id]) : undefined, 'avic_vcpu_get_apicv_inhibit_reasons');
   }
 
-  /** Is this MSR one the model knows (APICBASE or the x2APIC range)? */
+  /** Is this MSR one the model knows (APICBASE, TSC_DEADLINE or the x2APIC range)? */
   static modelsMsr(msr: number): boolean {
-    return msr === MSR_IA32_APICBASE || (msr >= 0x800 && msr <= 0x8ff);
+    return msr === MSR_IA32_APICBASE || msr === MSR_IA32_TSC_DEADLINE || (msr >= 0x800 && msr <= 0x8ff);
   }
 
   /**
@@ -324,7 +367,10 @@ export class Vm {
     if (!host) vcpu.enterGuest();
     let r: MsrResult;
     if (msr === MSR_IA32_APICBASE) r = refused(setApicBase(vcpu, value, host), host);
-    else {
+    else if (msr === MSR_IA32_TSC_DEADLINE) {
+      vcpu.apic.timer.writeTscDeadline(value); // never faults: ignored unless in TSC-deadline mode
+      r = OK;
+    } else {
       const w = vcpu.apic.x2apicMsrWrite(msr, value);
       r = refused(w && { kind: 'refusal', code: w.code, kvm: w.kvm, vcpus: [vcpu.id], msr, reg: (msr - 0x800) << 4, value: '0x' + value.toString(16) }, host);
     }
@@ -342,6 +388,7 @@ export class Vm {
 
   private rdmsrUntraced(vcpu: Vcpu, msr: number, host: boolean): MsrResult {
     if (msr === MSR_IA32_APICBASE) return { ...OK, value: vcpu.apicBase };
+    if (msr === MSR_IA32_TSC_DEADLINE) return { ...OK, value: vcpu.apic.timer.readTscDeadline() };
     const refuse = (code: RefusalCode, kvm: RefusalDecision['kvm']) => refused({ kind: 'refusal', code, kvm, vcpus: [vcpu.id], msr, reg: (msr - 0x800) << 4 }, host);
     if (!vcpu.apic.x2apicMode) return refuse('X2APIC_MSR_IN_XAPIC_MODE', 'kvm_x2apic_msr_read');
     const value = vcpu.apic.x2apicMsrRead(msr);

@@ -159,7 +159,21 @@ function explainEvent(d: EventDecision, form: Form): string {
     case 'NMI_INJECTED':
       return `${who}: entering the guest, KVM injected the pending NMI${long ? '; further NMIs stay pending until the guest returns from its handler (IRET)' : ''}`;
     case 'HALT_WOKEN':
-      return `${who}: woken from HLT by ${d.wakeBy === 'NMI' ? 'a pending NMI' : 'a PV kick (RemoteRead IPI)'}; now RUNNABLE`;
+      return `${who}: woken from HLT by ${d.wakeBy === 'NMI' ? 'a pending NMI' : d.wakeBy === 'TIMER' ? 'a pending timer expiry' : 'a PV kick (RemoteRead IPI)'}; now RUNNABLE`;
+    case 'TIMER_EXPIRED':
+      return d.injectedNow
+        ? `${who}: the ${d.timerMode} APIC timer expired and, with APICv, was delivered at once`
+        : `${who}: the ${d.timerMode} APIC timer expired${long ? '; the interrupt waits (lapic_timer.pending) until the vCPU next runs' : ' (pending until the vCPU runs)'}`;
+    case 'TIMER_INJECTED':
+      return `${who}: the pending timer expiry was delivered through LVTT as the vCPU ran`;
+    case 'LOCAL_DELIVERED':
+      return `${who}: ${d.lvt} delivered ${d.mode} vector ${hex(d.vector ?? 0)}${d.accepted ? '' : ', which the LAPIC did not take'}`;
+    case 'LOCAL_MASKED':
+      return `${who}: ${d.lvt} dropped: ${d.apicDisabled ? 'the APIC is hardware-disabled' : 'its LVT entry is masked'}`;
+    case 'LVTPC_SELF_MASKED':
+      return `${who}: LVTPC masked itself after delivering${long ? ' (KVM does this for Intel-compatible guests; the PMI handler unmasks it)' : ''}`;
+    case 'NMI_WATCHDOG_IDLE':
+      return `the NMI watchdog tick reached no vCPU: none has LVT0 in NMI mode`;
   }
 }
 

@@ -2,7 +2,7 @@
  * The apic-result/1 document: per-step results and the final state, serialised exactly as
  * scenario-format.md ("Result") fixes them.
  */
-import { APIC_DFR, APIC_IRR, APIC_ISR, APIC_LDR, APIC_PROCPRI, APIC_TASKPRI, APIC_TMR, SLOT_OFFSETS, slotKey } from '../core/apicdef';
+import { APIC_DFR, APIC_IRR, APIC_ISR, APIC_LDR, APIC_PROCPRI, APIC_TASKPRI, APIC_TMICT, APIC_TMR, SLOT_OFFSETS, slotKey } from '../core/apicdef';
 import type { AcceptDecision, EventDecision, InhibitCause, MapDecision, RefusalDecision, RouteDecision } from '../core/decisions';
 import type { Delivery } from '../core/delivery';
 import type { IcrExit } from '../core/ipiVirtualization';
@@ -58,7 +58,7 @@ export interface OpResultFields {
   /** `unreadable`: KVM left the guest's register as the emulator's buffer had it (no value). */
   mmio_read: EventFields & { value?: string; unclaimed?: true; unreadable?: true };
   get_lapic: { regs?: Record<string, string> };
-  set_lapic: object;
+  set_lapic: EventFields;
   enable_cap: object;
   create_vcpu: object;
   ack: EventFields & { vector?: number | null };
@@ -74,6 +74,10 @@ export interface OpResultFields {
   rsm: object;
   clgi: object;
   stgi: object;
+  /** The VM clock after it (ns). */
+  advance: EventFields & { nowNs?: number };
+  local_irq: EventFields;
+  nmi_watchdog: EventFields;
 }
 
 /** One result shape per op, told apart by `op`. */
@@ -128,6 +132,25 @@ export interface FinalVcpu {
   gif: boolean;
   cs: string;
   rip: string;
+  /** Extension: the APIC timer. */
+  timer: FinalTimer;
+}
+
+/** The APIC timer as KVM holds it (lapic_timer), on the VM clock. */
+export interface FinalTimer {
+  mode: 'one-shot' | 'periodic' | 'tsc-deadline';
+  tmict: number;
+  /** TMCCT as a read now would give it. */
+  tmcct: number;
+  divide: number;
+  /** lapic_timer.period (ns). */
+  periodNs: number;
+  /** When the hrtimer fires next (ns on the VM clock), or null. */
+  nextExpiryNs: number | null;
+  /** An expiry waits to be delivered when the vCPU next runs. */
+  pending: boolean;
+  /** lapic_timer.tscdeadline (guest TSC), as a hex string. */
+  tscDeadline: string;
 }
 
 export interface FinalMap {
@@ -145,6 +168,8 @@ export interface FinalMap {
 }
 
 export interface FinalState {
+  /** Extension: the VM clock (ns), moved by `advance`. */
+  clockNs: number;
   vcpus: FinalVcpu[];
   map: FinalMap;
   inhibits: string[];
@@ -197,6 +222,16 @@ export function finalState(vm: Vm): FinalState {
       gif: v.gif,
       cs: hex(v.csSelector),
       rip: hex(v.rip),
+      timer: {
+        mode: a.timer.modeName,
+        tmict: a.getReg(APIC_TMICT),
+        tmcct: a.timer.currentCount(),
+        divide: a.timer.divideCount,
+        periodNs: a.timer.period,
+        nextExpiryNs: a.timer.armedAt,
+        pending: a.timer.pending > 0,
+        tscDeadline: hex(a.timer.tscDeadline),
+      },
     };
   });
   const m = vm.apicMap;
@@ -220,6 +255,7 @@ export function finalState(vm: Vm): FinalState {
   const inhibits = vm.inhibits.list();
   const causes = inhibits.filter((r) => vm.inhibitCauses.has(r)).map((r) => [r, vm.inhibitCauses.get(r)!] as const);
   return {
+    clockNs: vm.clockNs,
     vcpus,
     map,
     inhibits,

@@ -2,7 +2,7 @@
  * Replay a scenario through the emulation core: one pure function from a validated scenario to
  * its apic-result/1 document. The CLI, the store, the tests and the tours all call it.
  */
-import { APIC_EOI, LAPIC_STATE_SIZE } from '../core/apicdef';
+import { APIC_EOI, APIC_LVT0, APIC_LVT1, APIC_LVTCMCI, APIC_LVTPC, LAPIC_STATE_SIZE } from '../core/apicdef';
 import type { Vcpu } from '../core/vcpu';
 import { getMpState, runVcpu, setMpState } from '../core/mpState';
 import { enterGuest, enterSmm, leaveGuest, rsm, setGif, vmxoff, vmxon, type NestedOpResult } from '../core/nested';
@@ -27,7 +27,7 @@ export function vcpuIds(vcpus: VmInput['vcpus']): number[] {
 /** Build the VM a scenario describes, with its initial vCPUs; `overrides` adapt it to a host. */
 export function createVm(input: VmInput, overrides: Partial<VmConfig> = {}): Vm {
   const config: Partial<VmConfig> = {};
-  for (const k of ['vendor', 'apicv', 'ipiv', 'x2avic', 'x2apicCpuid', 'tscDeadline', 'cmci', 'maxPhyAddr', 'bspVcpuId', 'kvm', 'vectorHashing', 'smm'] as const) {
+  for (const k of ['vendor', 'apicv', 'ipiv', 'x2avic', 'x2apicCpuid', 'tscDeadline', 'tscKhz', 'cmci', 'maxPhyAddr', 'bspVcpuId', 'kvm', 'vectorHashing', 'smm'] as const) {
     if (input[k] !== undefined) (config as Record<string, unknown>)[k] = input[k];
   }
   if (input.quirks) config.quirks = { lint0Reenabled: input.quirks.lint0Reenabled ?? true, lapicMmioHole: input.quirks.lapicMmioHole ?? true };
@@ -57,9 +57,12 @@ export function applyStep(vm: Vm, step: Step, i: number): StepResult {
   }
   const events = vm.takeEvents();
   // Ops that enter the guest (or read the MP state) process INIT/SIPI, inject NMIs, wake HLT.
-  if (events.length && (r.op === 'run' || r.op === 'get_mp_state' || r.op === 'ack' || r.op === 'mmio_read' || r.op === 'mmio_write' || r.op === 'wrmsr' || r.op === 'rdmsr')) r.events = events;
+  if (events.length && (r.op === 'run' || r.op === 'get_mp_state' || r.op === 'ack' || r.op === 'mmio_read' || r.op === 'mmio_write' || r.op === 'wrmsr' || r.op === 'rdmsr' || r.op === 'advance' || r.op === 'local_irq' || r.op === 'nmi_watchdog' || r.op === 'set_lapic')) r.events = events;
   return r;
 }
+
+/** The LVT entry behind each local source: kvm_pmu_deliver_pmi() uses LVTPC, kvm_vcpu_x86_set_ucna() LVTCMCI. */
+const LOCAL_SOURCE_LVT = { LINT0: APIC_LVT0, LINT1: APIC_LVT1, PERF: APIC_LVTPC, CMCI: APIC_LVTCMCI } as const;
 
 function applyStepOp(vm: Vm, step: Step, i: number): StepResult {
   const vcpuOf = (id: number): Vcpu => {
@@ -143,6 +146,25 @@ function applyStepOp(vm: Vm, step: Step, i: number): StepResult {
     case 'clgi':
     case 'stgi':
       return nested(i, step.op, setGif(vcpuOf(step.vcpu), step.op === 'stgi'));
+    case 'advance': {
+      let ns = Number(step.ns ?? 0n);
+      if (step.until) {
+        const next = vm.nextTimerExpiry();
+        if (next === null) throw new ScenarioInputError(`step ${i} (advance): until "next-timer-expiry": no APIC timer is running, so there is no next expiry`);
+        ns = next - vm.clockNs;
+      }
+      vm.advance(ns);
+      return stepResult(i, step.op, { nowNs: vm.clockNs });
+    }
+    case 'local_irq': {
+      const v = vcpuOf(step.vcpu);
+      if (step.lvt === 'CMCI' && v.apic.nrLvtEntries < 7) throw new ScenarioInputError(`step ${i} (local_irq): lvt CMCI: this VM has no CMCI LVT entry (vm.cmci is off: MCG_CAP without MCG_CMCI_P)`);
+      v.apic.localDeliver(LOCAL_SOURCE_LVT[step.lvt]);
+      return stepResult(i, step.op);
+    }
+    case 'nmi_watchdog':
+      vm.nmiWatchdogTick();
+      return stepResult(i, step.op);
   }
 }
 

@@ -64,6 +64,12 @@ const regsImage = z.record(z.string(), num(32)).superRefine((regs, ctx) => {
   }
 });
 
+/** The LVT sources a `local_irq` step can raise (the timer fires through `advance`). */
+export const LOCAL_SOURCES = ['LINT0', 'LINT1', 'PERF', 'CMCI'] as const;
+
+/** The longest `advance`: an hour of guest time (longer is surely a unit mistake). */
+export const MAX_ADVANCE_NS = 3_600_000_000_000n;
+
 const mpStateName = z.enum(
   ['RUNNABLE', 'UNINITIALIZED', 'INIT_RECEIVED', 'HALTED', 'SIPI_RECEIVED', 'STOPPED', 'CHECK_STOP', 'OPERATING', 'LOAD', 'AP_RESET_HOLD', 'SUSPENDED'],
   { error: 'is not a KVM_MP_STATE name (RUNNABLE, UNINITIALIZED, INIT_RECEIVED, HALTED, SIPI_RECEIVED, ...)' },
@@ -108,7 +114,22 @@ export const STEP_SCHEMAS = {
   rsm: z.object({ op: z.literal('rsm'), vcpu: vcpuId, ...common }),
   clgi: z.object({ op: z.literal('clgi'), vcpu: vcpuId, ...common }),
   stgi: z.object({ op: z.literal('stgi'), vcpu: vcpuId, ...common }),
+  advance: z
+    .object({
+      op: z.literal('advance'),
+      ns: num(64).refine((n) => n <= MAX_ADVANCE_NS, { message: `must be at most ${MAX_ADVANCE_NS} (one hour of guest time)` }).optional(),
+      until: z.literal('next-timer-expiry', { error: 'must be "next-timer-expiry"' }).optional(),
+      ...common,
+    })
+    .refine((s) => (s.ns === undefined) !== (s.until === undefined), { message: 'needs either ns or until, not both' }),
+  local_irq: z.object({
+    op: z.literal('local_irq'), vcpu: vcpuId,
+    lvt: z.enum(LOCAL_SOURCES, { error: `must be one of ${LOCAL_SOURCES.join(', ')} (KVM raises no error or thermal interrupt; the timer fires by itself)` }),
+    ...common,
+  }),
+  nmi_watchdog: z.object({ op: z.literal('nmi_watchdog'), ...common }),
 } as const;
+
 
 export type OpName = keyof typeof STEP_SCHEMAS;
 export type Step = { [K in OpName]: z.output<(typeof STEP_SCHEMAS)[K]> }[OpName];
@@ -118,6 +139,7 @@ const release = z.string().refine((r) => r === 'current' || (releaseNumber(r) ??
   message: `must be "current" or a release "X.Y" from ${OLDEST_RELEASE} on`,
 });
 
+const TSC_KHZ = 'must be the guest TSC rate in kHz, an integer from 1000 (1 MHz) to 10000000 (10 GHz)';
 const VCPUS = `must be a count from 1 to ${KVM_MAX_VCPUS} or an array of 1 to ${KVM_MAX_VCPUS} vCPU ids`;
 
 export const vmSchema = z.object({
@@ -131,6 +153,7 @@ export const vmSchema = z.object({
   x2avic: bool.optional(),
   x2apicCpuid: bool.optional(),
   tscDeadline: bool.optional(),
+  tscKhz: z.number({ error: TSC_KHZ }).int({ error: TSC_KHZ }).min(1000, { error: TSC_KHZ }).max(10_000_000, { error: TSC_KHZ }).optional(),
   cmci: bool.optional(),
   vectorHashing: bool.optional(),
   smm: bool.optional(),

@@ -109,7 +109,11 @@ export function inferFinal(input: FinalInput): { expectFinal?: Record<string, un
       case APIC_ID:
         if (write && !x2) claim(vcpu, 'xapicId', Number(value >> 24n), line, `${how} writes APIC_ID = ${v}: the xAPIC ID is bits 31:24`);
         else if (!write && x2) claim(vcpu, 'x2apicId', Number(value), line, `${how} reads the x2APIC ID = ${v}`);
-        else if (!write && (value & 0xffffffn) === 0n) claim(vcpu, 'xapicId', Number(value >> 24n), line, `${how} reads APIC_ID = ${v}: the xAPIC ID is bits 31:24`);
+        // A read of 0 is xAPIC ID 0 or x2APIC ID 0 (a host KVM_GET_MSRS looks like MMIO): only a
+        // traced xAPIC mode tells.
+        else if (!write && (value & 0xffffffn) === 0n && (value !== 0n || claims.get(vcpu)?.get('mode')?.value === 'xapic')) {
+          claim(vcpu, 'xapicId', Number(value >> 24n), line, `${how} reads APIC_ID = ${v}: the xAPIC ID is bits 31:24`);
+        }
         break;
       case APIC_TASKPRI:
         claim(vcpu, 'tpr', write ? hex(value & 0xffn) : v, line, `${how} ${write ? `writes TPR = ${v} (KVM keeps bits 7:0)` : `reads TPR = ${v}`}`);
@@ -159,7 +163,9 @@ export function inferFinal(input: FinalInput): { expectFinal?: Record<string, un
     if (typeof st.vcpu !== 'number') return;
     const vcpu = st.vcpu;
     if (s.inferred) {
-      drop(vcpu, ALL, `the x2APIC enable inferred at line ${s.line} (an IA32_APIC_BASE change the trace does not show)`);
+      // The importer's stand-ins: a KVM_SET_LAPIC of the vCPU's own image (a map rebuild) changes no
+      // register; an inferred x2APIC enable is an IA32_APIC_BASE change the trace does not show.
+      if (st.op !== 'set_lapic') drop(vcpu, ALL, `the x2APIC enable inferred at line ${s.line} (an IA32_APIC_BASE change the trace does not show)`);
       return;
     }
     if (st.op === 'ack') {

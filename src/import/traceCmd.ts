@@ -141,7 +141,7 @@ export interface TraceImportResult {
     format: 'apic-scenario/1';
     title: string;
     description: string;
-    vm: { vcpus: number[] };
+    vm: { vcpus: number[]; apicv?: false };
     steps: Record<string, unknown>[];
     /** What the trace proves about the final state (report.final says which line proves each entry). */
     expectFinal?: Record<string, unknown>;
@@ -233,6 +233,32 @@ function decBits(digits: string, bits: number, what: string): bigint | string {
   return v;
 }
 
+/** The destination and shorthand a kvm_apic_ipi line shows ("dst %x vec %u (...|shorthand)"). */
+function ipiRoute(rec: Rec): { dst: number; shorthand: string } | undefined {
+  const m = /^dst ([0-9a-fA-F]{1,8}) vec \d+ \(\w+\|\w+\|[\w-]+\|\w+\|([\w-]+)\)$/.exec(rec.body);
+  return m ? { dst: parseInt(m[1], 16), shorthand: m[2] } : undefined;
+}
+
+/** "line 3", "lines 3 and 4", "lines 3, 4 and 9", at most six numbers. */
+function lineList(lines: number[]): string {
+  if (lines.length === 1) return `line ${lines[0]}`;
+  if (lines.length > 6) return `lines ${lines.slice(0, 5).join(', ')} and ${lines.length - 5} more`;
+  return `lines ${lines.slice(0, -1).join(', ')} and ${lines[lines.length - 1]}`;
+}
+
+/**
+ * Whether KVM may recalculate its optimized APIC map after this step (kvm_recalculate_apic_map):
+ * a write of the APIC ID, LDR, DFR, SPIV (the software enable) or IA32_APIC_BASE, KVM_SET_LAPIC,
+ * KVM_CREATE_VCPU. Writes that fault are counted too (conservative).
+ */
+function mayRebuildMap(step: Record<string, unknown>): boolean {
+  if (step.op === 'set_lapic' || step.op === 'create_vcpu') return true;
+  if (step.op === 'mmio_write') return [0x20, 0xd0, 0xe0, 0xf0].includes(parseInt(String(step.offset), 16));
+  if (step.op !== 'wrmsr') return false;
+  const msr = parseInt(String(step.msr), 16);
+  return msr === MSR_APICBASE || [0x802, 0x80d, 0x80e, 0x80f].includes(msr);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Parsed events
 
@@ -256,8 +282,10 @@ interface Slot {
   sends: boolean;
   /** The trace shows the send itself (kvm_apic_ipi, kvm_msi_set_irq): no accept means no target. */
   noTargetCheck?: boolean;
-  /** Not a traced access: a state the trace proves (KVM_CAP_X2APIC_API, x2APIC mode) set up by the importer. */
+  /** Not a traced access: a state the trace proves (KVM_CAP_X2APIC_API, x2APIC mode, a map rebuild) set up by the importer. */
   inferred?: boolean;
+  /** Where a send went, from its traced kvm_apic_ipi or kvm_msi_set_irq line. */
+  route?: { dst: number; shorthand: string };
 }
 
 class Reporter {
@@ -424,46 +452,77 @@ export function importTrace(text: string, options: TraceImportOptions = {}): Tra
     unresolved(t, 'not named "CPU <n>/KVM" and no kvm_entry/kvm_exit/kvm_eoi line of its own names a vCPU; pass options.threads (pid → vCPU id) to import its events');
   }
 
-  // ---- pass 2b: threads of x2APIC vCPUs, whose lone kvm_apic lines are host MSR accesses ------
+  // ---- pass 2b: where a thread's vCPU is in x2APIC mode, its lone kvm_apic lines are host MSR accesses
   // A guest x2APIC access is a kvm_apic line followed by kvm_msr; KVM_SET_MSRS / KVM_GET_MSRS run
   // the same kvm_lapic_reg_write/read (so kvm_apic is traced) but not kvm_emulate_wrmsr (no kvm_msr).
-  // A thread is an x2APIC vCPU's when one of its lines can only be x2APIC: a 64-bit ICR value,
-  // SELF_IPI, an APIC_ID/LDR value in x2APIC format (low 24 bits), a guest x2APIC MSR access.
-  const x2Threads = new Map<number, string>();
+  // The mode is known per stretch of a thread: a guest WRMSR of IA32_APIC_BASE starts a new stretch
+  // in the mode it writes (a vCPU changes mode mid-trace); otherwise a stretch is x2APIC when one of
+  // its lines can only be x2APIC (a 64-bit ICR value, SELF_IPI, an APIC_ID/LDR value in x2APIC
+  // format, a guest x2APIC MSR access, an IA32_APIC_BASE read with EXTD) and xAPIC when one can
+  // only be xAPIC (ICR2, DFR, an `id << 24` ID, an IA32_APIC_BASE read without EXTD).
+  interface Stretch { pid: number; from: number; to: number; x2?: string; xapic?: string }
+  /** Every line of a thread → the stretch it is in. */
+  const stretchOf = new Map<number, Stretch>();
+  /** x2APIC stretches (no xAPIC evidence): their lone kvm_apic lines are host MSR accesses. */
+  const x2Line = (line: number): string | undefined => {
+    const st = stretchOf.get(line);
+    return st?.x2 && !st.xapic ? st.x2 : undefined;
+  };
   {
-    const x2 = new Map<number, string>();
-    const xapic = new Map<number, string>();
+    const open = new Map<number, Stretch>();
+    const stretches: Stretch[] = [];
+    const cur = (r: Rec, fresh = false): Stretch => {
+      let st = open.get(r.pid);
+      if (!st || fresh) {
+        if (st) st.to = r.line - 1;
+        stretches.push((st = { pid: r.pid, from: fresh ? r.line : threads.get(r.pid)!.firstLine, to: Infinity }));
+        open.set(r.pid, st);
+      }
+      return st;
+    };
     for (const r of recs) {
-      if (r.event === 'kvm_msr') {
-        const m = /^msr_(read|write) (8[0-9a-fA-F]{2}) = 0x[0-9a-fA-F]+$/.exec(r.body);
-        if (m && !x2.has(r.pid)) x2.set(r.pid, `line ${r.line} is a guest x2APIC MSR access`);
-        continue;
-      }
-      if (r.event !== 'kvm_apic') continue;
-      const m = /^apic_(read|write) (APIC_\w+|0x[0-9a-fA-F]+) = 0x([0-9a-fA-F]{1,16})$/.exec(r.body);
-      if (!m) continue;
-      const reg = m[2].startsWith('0x') ? parseInt(m[2], 16) : APIC_TRACE_NAMES[m[2]];
-      const v = BigInt('0x' + m[3]);
-      let why: string | undefined;
+      let x2: string | undefined;
       let xa: string | undefined;
-      if (reg === APIC_ICR && v >> 32n) why = `line ${r.line} writes a 64-bit ICR value`;
-      else if (reg === 0x3f0) why = `line ${r.line} accesses SELF_IPI`;
-      else if ((reg === 0x20 || reg === 0xd0) && m[1] === 'read' && v !== 0n) {
-        if (v & 0xffffffn) why = `line ${r.line} reads ${m[2]} = ${hex(v)}, an x2APIC-format value`;
-        else xa = `line ${r.line} reads ${m[2]} = ${hex(v)}, an xAPIC-format value`;
-      } else if (reg === APIC_ICR2 || reg === 0xe0) xa = `line ${r.line} accesses ${m[2]}, which x2APIC mode does not have`;
-      if (why && !x2.has(r.pid)) x2.set(r.pid, why);
-      if (xa && !xapic.has(r.pid)) xapic.set(r.pid, xa);
+      let st: Stretch | undefined;
+      if (r.event === 'kvm_msr') {
+        const m = /^msr_(read|write) ([0-9a-fA-F]+) = 0x([0-9a-fA-F]{1,16})$/.exec(r.body);
+        const msr = m ? parseInt(m[2], 16) : NaN;
+        if (msr === MSR_APICBASE) {
+          const extd = (BigInt('0x' + m![3]) & 0xc00n) === 0xc00n;
+          const why = `line ${r.line} ${m![1] === 'write' ? 'writes' : 'reads'} IA32_APIC_BASE = 0x${m![3]}, EXTD ${extd ? 'set' : 'clear'}`;
+          if (m![1] === 'write') st = cur(r, true);
+          if (extd) x2 = why;
+          else xa = why;
+        } else if (msr >= 0x800 && msr <= 0x8ff) x2 = `line ${r.line} is a guest x2APIC MSR access`;
+      } else if (r.event === 'kvm_apic') {
+        const m = /^apic_(read|write) (APIC_\w+|0x[0-9a-fA-F]+) = 0x([0-9a-fA-F]{1,16})$/.exec(r.body);
+        if (m) {
+          const reg = m[2].startsWith('0x') ? parseInt(m[2], 16) : APIC_TRACE_NAMES[m[2]];
+          const v = BigInt('0x' + m[3]);
+          if (reg === APIC_ICR && v >> 32n) x2 = `line ${r.line} writes a 64-bit ICR value`;
+          else if (reg === 0x3f0) x2 = `line ${r.line} accesses SELF_IPI`;
+          else if ((reg === 0x20 || reg === 0xd0) && m[1] === 'read' && v !== 0n) {
+            if (v & 0xffffffn) x2 = `line ${r.line} reads ${m[2]} = ${hex(v)}, an x2APIC-format value`;
+            else xa = `line ${r.line} reads ${m[2]} = ${hex(v)}, an xAPIC-format value`;
+          } else if (reg === APIC_ICR2 || reg === 0xe0) xa = `line ${r.line} accesses ${m[2]}, which x2APIC mode does not have`;
+        }
+      }
+      st ??= cur(r);
+      stretchOf.set(r.line, st);
+      st.x2 ??= x2;
+      st.xapic ??= xa;
     }
-    for (const [pid, why] of x2) {
-      const t = threads.get(pid)!;
-      if (xapic.has(pid)) {
-        R.warn(`thread ${t.comm}-${pid} shows both x2APIC (${why}) and xAPIC mode (${xapic.get(pid)}): its kvm_apic lines without kvm_msr are all imported as MMIO`, t.firstLine);
+    const hasApicLines = new Set<Stretch>(recs.filter((r) => r.event === 'kvm_apic').map((r) => stretchOf.get(r.line)!));
+    for (const st of stretches) {
+      if (!st.x2 || !hasApicLines.has(st)) continue;
+      const t = threads.get(st.pid)!;
+      const where = st.from <= t.firstLine && st.to === Infinity ? '' : st.to === Infinity ? ` from line ${st.from}` : ` on lines ${st.from}-${st.to}`;
+      if (st.xapic) {
+        R.warn(`thread ${t.comm}-${st.pid} shows both x2APIC (${st.x2}) and xAPIC mode (${st.xapic})${where}: its kvm_apic lines without kvm_msr there are all imported as MMIO`, Math.max(st.from, t.firstLine));
         continue;
       }
-      x2Threads.set(pid, why);
-      if (vcpuOfPid.has(pid) && recs.some((r) => r.pid === pid && r.event === 'kvm_apic')) {
-        rep.notes.push(`Thread ${t.comm}-${pid} (vCPU ${vcpuOfPid.get(pid)}) is an x2APIC vCPU's (${why}): its kvm_apic lines with no kvm_msr after them are host-initiated MSR accesses (KVM_SET_MSRS / KVM_GET_MSRS made by the VMM on that thread), imported as wrmsr/rdmsr with host: true and MSR 0x800 + (offset >> 4). This assumes kvm_msr was traced.`);
+      if (vcpuOfPid.has(st.pid)) {
+        rep.notes.push(`Thread ${t.comm}-${st.pid} (vCPU ${vcpuOfPid.get(st.pid)}) is in x2APIC mode${where} (${st.x2}): its kvm_apic lines with no kvm_msr after them are host-initiated MSR accesses (KVM_SET_MSRS / KVM_GET_MSRS made by the VMM on that thread), imported as wrmsr/rdmsr with host: true and MSR 0x800 + (offset >> 4). This assumes kvm_msr was traced.`);
       }
     }
   }
@@ -516,11 +575,17 @@ export function importTrace(text: string, options: TraceImportOptions = {}): Tra
 
   // ---- pass 3: events → steps ---------------------------------------------------------------
   const slots: Slot[] = [];
+  /** The first kvm_apic line imported as a host x2APIC MSR access. */
+  let hostSeen: Rec | undefined;
+  /** Stretches of threads with no evidence of the APIC mode → their first kvm_apic line imported as MMIO. */
+  const modeUnknown = new Map<Stretch, Rec>();
   const pending = new Map<number, Item[]>();
   const msiOpen = new Map<number, Slot>();
   const acceptTraced = recs.some((r) => r.event === 'kvm_apic_accept_irq');
   const msiFormat = options.msiFormat ?? 'current';
   let msiSeen = false;
+  /** The line that shows the host has no APICv (inhibit DISABLED set), if any. */
+  let apicvOff: number | undefined;
   /** The first MSI whose destination needs address_hi: KVM_CAP_X2APIC_API (32-bit IDs) was on. */
   let capProof: { line: number; dst: number } | undefined;
 
@@ -556,7 +621,7 @@ export function importTrace(text: string, options: TraceImportOptions = {}): Tra
       pre = [];
     };
     for (const it of items) {
-      const host = x2Threads.has(it.rec.pid);
+      const host = x2Line(it.rec.line) !== undefined;
       if (it.kind === 'apic') {
         current = null;
         if (host) {
@@ -569,10 +634,13 @@ export function importTrace(text: string, options: TraceImportOptions = {}): Tra
         dropPre();
         const slot = mmioSlot(it, ctx);
         if (slot && it.write && it.reg === APIC_ICR) current = slot;
+        const st = stretchOf.get(it.rec.line)!;
+        if (slot && !st.x2 && !st.xapic && !modeUnknown.has(st)) modeUnknown.set(st, it.rec);
       } else if (it.kind === 'ipi') {
         if (current) {
           current.also.push(it.rec.line);
           current.noTargetCheck = true;
+          current.route = ipiRoute(it.rec);
           R.skip(it.rec, `the IPI sent by the ICR write on line ${current.line}; the lab recomputes it`);
         } else if (host) {
           dropPre();
@@ -602,7 +670,7 @@ export function importTrace(text: string, options: TraceImportOptions = {}): Tra
       return;
     }
     const msr = 0x800 + (it.reg >> 4);
-    const why = `kvm_apic with no kvm_msr on x2APIC vCPU ${vcpu}'s thread (${x2Threads.get(rec.pid)}): a host-initiated KVM_${it.write ? 'SET' : 'GET'}_MSRS by the VMM`;
+    const why = `kvm_apic with no kvm_msr on x2APIC vCPU ${vcpu}'s thread (${x2Line(rec.line)}): a host-initiated KVM_${it.write ? 'SET' : 'GET'}_MSRS by the VMM`;
     if (!it.write) {
       const step: Record<string, unknown> = { op: 'rdmsr', vcpu, msr: hex(msr), host: true, note: `trace line ${rec.line}: ${it.regText} read = x2APIC MSR ${hex(msr)}; ${why}` };
       if (msr === MSR_X2APIC_TMCCT) {
@@ -610,8 +678,10 @@ export function importTrace(text: string, options: TraceImportOptions = {}): Tra
         R.warn(`line ${rec.line}: the value read from TMCCT (${hex(it.value)}) is not checked: the lab's APIC timer does not run`, rec.line);
       } else step.expect = { ok: true, value: hex(it.value) };
       addSlot({ order: rec.line, line: rec.line, event: 'kvm_apic', vcpu, step });
+      hostSeen ??= rec;
       return;
     }
+    hostSeen ??= rec;
     const sends = msr === MSR_X2APIC_ICR || msr === MSR_X2APIC_SELF_IPI;
     const slot = addSlot({
       order: pre.length ? pre[0].rec.line : rec.line, line: rec.line, event: 'kvm_apic', vcpu, sends,
@@ -622,6 +692,7 @@ export function importTrace(text: string, options: TraceImportOptions = {}): Tra
       if (p.kind === 'ipi') {
         slot.also.push(p.rec.line);
         slot.noTargetCheck = true;
+        slot.route = ipiRoute(p.rec);
         R.skip(p.rec, `the IPI sent by the host ICR write on line ${rec.line}; the lab recomputes it`);
       } else if (p.kind === 'accept') slot.accepts.push(p);
     }
@@ -730,7 +801,10 @@ export function importTrace(text: string, options: TraceImportOptions = {}): Tra
         R.skip(it.rec, `kvm_lapic_reg_${it.write ? 'write' : 'read'} inside the ${write ? 'WRMSR' : 'RDMSR'} on line ${rec.line}: the same access, not an MMIO one${it.write ? '' : ' (the lab recomputes the value; the RDMSR checks it)'}`);
       } else if (it.kind === 'ipi') {
         sawIpi = true;
-        if (sends) slot.noTargetCheck = true;
+        if (sends) {
+          slot.noTargetCheck = true;
+          slot.route = ipiRoute(it.rec);
+        }
         slot.also.push(it.rec.line);
         R.skip(it.rec, sends ? `the IPI sent by the WRMSR on line ${rec.line}; the lab recomputes it` : `an IPI next to the MSR access on line ${rec.line}, which does not send one`);
       } else if (it.kind === 'accept') {
@@ -841,8 +915,17 @@ export function importTrace(text: string, options: TraceImportOptions = {}): Tra
       }
       case 'kvm_apicv_inhibit_changed': {
         const m = /^(set|cleared) reason=(\d+), inhibits=0x([0-9a-fA-F]+)(.*)$/.exec(rec.body);
-        if (!m) R.bad(rec.line, 'kvm_apicv_inhibit_changed fields not in the form "set|cleared reason=%u, inhibits=0x%lx"', rec.text);
-        else R.skip(rec, `APICv inhibit ${m[1]} (reason ${m[2]}, inhibits now 0x${m[3]}${m[4].trim() ? ' ' + m[4].trim() : ''}): the lab computes inhibits from the replayed state; compare with final.inhibits`);
+        if (!m) {
+          R.bad(rec.line, 'kvm_apicv_inhibit_changed fields not in the form "set|cleared reason=%u, inhibits=0x%lx"', rec.text);
+          break;
+        }
+        const what = `APICv inhibit ${m[1]} (reason ${m[2]}, inhibits now 0x${m[3]}${m[4].trim() ? ' ' + m[4].trim() : ''})`;
+        if (m[2] === '0') {
+          // APICV_INHIBIT_REASON_DISABLED (0 in every kernel with this event): KVM sets it when the
+          // VM is created on a host without APICv/AVIC (module parameter off, or no hardware support).
+          apicvOff = m[1] === 'set' ? rec.line : undefined;
+          R.skip(rec, m[1] === 'set' ? `${what}: the host has no APICv/AVIC (module parameter off, or no hardware support), so the scenario's VM has vm.apicv false` : `${what}: APICv is allowed again`);
+        } else R.skip(rec, `${what}: the lab computes inhibits from the replayed state; compare with final.inhibits`);
         break;
       }
       case 'kvm_ioapic_set_irq':
@@ -867,6 +950,14 @@ export function importTrace(text: string, options: TraceImportOptions = {}): Tra
     }
   }
   for (const pid of pending.keys()) flush(pid);
+  if (hostSeen) {
+    // The VMM makes host x2APIC accesses in this trace; where nothing shows a vCPU's mode, its lone
+    // kvm_apic lines may be such accesses as well as MMIO (an APIC_ID read of 0 is both, for one).
+    const h = hostSeen;
+    for (const [st, rec] of modeUnknown) {
+      R.warn(`thread ${rec.comm}-${rec.pid} (vCPU ${vcpuOfPid.get(rec.pid)}): nothing in the trace shows its APIC mode${st.to === Infinity ? '' : ` up to line ${st.to}`}, so its kvm_apic lines without kvm_msr (from line ${rec.line}) are imported as MMIO; host KVM_GET_MSRS / KVM_SET_MSRS of x2APIC registers leave the same lines (as on line ${h.line}, thread ${h.comm}-${h.pid}), so they may be host accesses to a vCPU in x2APIC mode set up by an untraced KVM_SET_MSRS of IA32_APIC_BASE`, rec.line);
+    }
+  }
 
   /**
    * KVM performs an x2APIC MSR access (guest WRMSR/RDMSR without #GP, or KVM_SET/GET_MSRS) only in
@@ -901,6 +992,49 @@ export function importTrace(text: string, options: TraceImportOptions = {}): Tra
     slots.splice(0, slots.length, ...out);
   }
 
+  /**
+   * KVM builds its optimized APIC map when a vCPU is created, before the vCPU is online, so the
+   * newest vCPU is missing from the map until something rebuilds it (the replay creates vm.vcpus in
+   * order, so its newest is the highest id). When the trace shows that vCPU accepting an interrupt
+   * routed through the map (a destination, not a shorthand or broadcast) before any traced step that
+   * may rebuild the map, something untraced rebuilt it: the scenario does so just before that send,
+   * with a KVM_SET_LAPIC of the vCPU's own image, which changes none of its registers.
+   */
+  function inferMapRebuild(): void {
+    const newest = ids[ids.length - 1];
+    for (let k = 0; k < kept.length; k++) {
+      const slot = kept[k];
+      const check = checks.get(slot);
+      const hit = check ? check.delivered.findIndex((d) => d.vcpu === newest) : -1;
+      const r = slot.route;
+      if (hit >= 0 && r && r.shorthand === 'dst' && r.dst !== 0xff && r.dst !== 0xffffffff) {
+        const accept = check!.lines[hit];
+        R.warn(`vCPU ${newest} accepts the interrupt sent on line ${slot.line} (line ${accept}), but nothing traced before rebuilds KVM's optimized APIC map, which leaves out the newest vCPU (the replay creates vCPU ${newest} last) until it is rebuilt: something untraced did (KVM_CREATE_VCPU of another vCPU, even a refused one; KVM_SET_LAPIC; KVM_SET_MSRS of IA32_APIC_BASE), or the trace began later. The scenario rebuilds the map just before line ${slot.line} with a KVM_SET_LAPIC of vCPU ${newest}'s own image`, accept);
+        kept.splice(k, 0, {
+          order: slot.order, line: accept, event: 'kvm_apic_accept_irq', vcpu: newest, also: [], accepts: [], sends: false, inferred: true,
+          step: { op: 'set_lapic', vcpu: newest, regs: {}, merge: true, note: `inferred from trace line ${accept}: vCPU ${newest}, created last in the replay, accepts an interrupt routed through the optimized APIC map, so something untraced rebuilt the map since its creation (KVM_CREATE_VCPU of another vCPU, KVM_SET_LAPIC, KVM_SET_MSRS of IA32_APIC_BASE); KVM_SET_LAPIC of its own image rebuilds it and changes no register`, expect: { ok: true } },
+        });
+        if (kept.length > maxSteps) R.skip({ line: kept[kept.length - 1].line, event: kept.pop()!.event } as Rec, `over the limit of ${maxSteps} steps per import`);
+        return;
+      }
+      if (mayRebuildMap(slot.step) || check?.delivered.some((d) => d.mode === 'INIT')) return; // an INIT resets the APIC, which rebuilds it
+    }
+  }
+
+  /**
+   * KVM_ENABLE_CAP is never traced, so where the VM enabled 32-bit IDs is unknown: the scenario does
+   * it first. The flag changes routing only through the maps rebuilt after it, so say which traced
+   * rebuilds come before the line that proves it.
+   */
+  function warnCapPlacement(): void {
+    if (!capProof) return;
+    const proof = capProof.line;
+    const before = kept.filter((s) => !s.inferred && s.order < proof && mayRebuildMap(s.step)).map((s) => s.line);
+    if (before.length) {
+      R.warn(`KVM_ENABLE_CAP is never traced: line ${proof} proves that 32-bit IDs (KVM_CAP_X2APIC_API) were on by then, and the scenario enables them first; if the VM enabled them later, the optimized map rebuilt after ${lineList(before)} had no 32-bit IDs, so the sends before line ${proof} may reach other vCPUs in the replay than in the trace`, proof);
+    }
+  }
+
   function msiStep(rec: Rec): Slot | null {
     const m = /^dst ([0-9a-fA-F]+) vec ([0-9a-fA-F]+) \((\w+)\|(physical|logical)\|(edge|level)(\|rh)?\)$/.exec(rec.body);
     const mode = m ? DELIVERY_MODES[m[3]] : undefined;
@@ -932,7 +1066,7 @@ export function importTrace(text: string, options: TraceImportOptions = {}): Tra
     const { addressLo, addressHi, data } = encodeMsi({ vector: Number(vec), deliveryMode: mode.dm, logical, level, trigLevel: level, destId: d, msiRedirHint: rh });
     if (addressHi && !capProof) capProof = { line: rec.line, dst: d };
     return addSlot({
-      order: rec.line, line: rec.line, event: 'kvm_msi_set_irq', sends: true, icrLow: data, noTargetCheck: true,
+      order: rec.line, line: rec.line, event: 'kvm_msi_set_irq', sends: true, icrLow: data, noTargetCheck: true, route: { dst: d, shorthand: 'dst' },
       step: { op: 'msi', addressLo: hex(addressLo), addressHi: hex(addressHi), data: hex(data), note: `trace line ${rec.line}: MSI (address rebuilt from the traced fields; the extended-destination bits 11:5 and the data's assert bit are not traced)` },
     });
   }
@@ -1006,9 +1140,9 @@ export function importTrace(text: string, options: TraceImportOptions = {}): Tra
   }
   rep.vcpus = [...vcpuInfo.values()].filter((v) => idSet.has(v.vcpu)).sort((a, b) => a.vcpu - b.vcpu);
 
-  const steps: Record<string, unknown>[] = [];
-  kept.forEach((slot, i) => {
-    // Checks: accepted interrupts, minus the ones KVM traces but ignores (level de-assert).
+  // Checks: accepted interrupts, minus the ones KVM traces but ignores (level de-assert).
+  const checks = new Map<Slot, { lines: number[]; delivered: ReportCheck['delivered'] }>();
+  for (const slot of kept) {
     if (slot.sends && slot.accepts.length) {
       const sent = slot.icrLow === undefined ? undefined : decodeIcrLow(slot.icrLow);
       const deassert = sent !== undefined && sent.trigLevel && !sent.level;
@@ -1033,14 +1167,21 @@ export function importTrace(text: string, options: TraceImportOptions = {}): Tra
         delivered.push({ vcpu: a.vcpu, mode: a.mode, vector: a.vector });
         lines.push(a.rec.line);
       }
-      if (delivered.length) {
-        slot.step.expect = { ...(slot.step.expect as object | undefined), delivered };
-        rep.checks.push({ step: i, lines, delivered });
-      }
+      if (delivered.length) checks.set(slot, { lines, delivered });
     } else if (slot.sends && slot.noTargetCheck && acceptTraced) {
       // The send is traced and no kvm_apic_accept_irq follows it in its burst: it reached nobody.
-      slot.step.expect = { ...(slot.step.expect as object | undefined), delivered: [] };
-      rep.checks.push({ step: i, lines: [], delivered: [] });
+      checks.set(slot, { lines: [], delivered: [] });
+    }
+  }
+  inferMapRebuild();
+  warnCapPlacement();
+
+  const steps: Record<string, unknown>[] = [];
+  kept.forEach((slot, i) => {
+    const check = checks.get(slot);
+    if (check) {
+      slot.step.expect = { ...(slot.step.expect as object | undefined), delivered: check.delivered };
+      rep.checks.push({ step: i, ...check });
     }
     steps.push(slot.step);
     rep.steps.push({ step: i, line: slot.line, event: slot.event, op: String(slot.step.op), ...(slot.vcpu !== undefined ? { vcpu: slot.vcpu } : {}), alsoLines: slot.also });
@@ -1057,15 +1198,16 @@ export function importTrace(text: string, options: TraceImportOptions = {}): Tra
     `expectFinal checks ${fin.final.length} value${fin.final.length === 1 ? '' : 's'} of the end state that the trace proves (report.final names the line of each); ${fin.leftOut.length ? `${fin.leftOut.length} value${fin.leftOut.length === 1 ? '' : 's'} the trace showed may have changed later and ${fin.leftOut.length === 1 ? 'is' : 'are'} left out (report.finalLeftOut says why). ` : ''}IRR and TMR are never checked (an accepted interrupt may have been injected without a trace, and the trace does not show what was pending before it began), nor are the map and the inhibits (they follow from the VM's configuration, which the trace does not show). A host KVM_SET_LAPIC or KVM_SET_MSRS after the last line would change the state without a trace.`,
   );
 
+  if (apicvOff !== undefined) rep.notes.push(`Line ${apicvOff} sets the APICv inhibit DISABLED, which KVM sets on a host without APICv/AVIC: the scenario's VM has vm.apicv false, so the replay takes KVM's software paths as the traced host did.`);
   if (msiSeen) rep.notes.push(msiFormat === 'legacy'
     ? 'kvm_msi_set_irq was read in the legacy format "dst %u vec %x".'
     : 'kvm_msi_set_irq was read in the current format "dst %llx vec %u"; kernels before the extended destination ID support print "dst %u vec %x": import those with { msiFormat: "legacy" }.');
   rep.notes.push(
     'The replay starts every vCPU at RESET (APICBASE 0xfee00900 for vCPU 0, 0xfee00800 for the others, APIC software-disabled); the trace does not show the state before its first line, so checks of a trace taken mid-run may fail.',
     'Accesses that APICv/AVIC handles without a VM exit (xAPIC and x2APIC reads, TPR/EOI/SELF_IPI writes with virtual-interrupt delivery, ICR writes with IPI virtualization, interrupts posted by hardware) are simply absent from the trace: the trace cannot show them, so they are not replayed.',
-    'Host-initiated accesses: KVM_SET_LAPIC, KVM_SET_MP_STATE and KVM_SET_MSRS of IA32_APIC_BASE are not traced, so they are not replayed. KVM_SET_MSRS / KVM_GET_MSRS of x2APIC MSRs are traced as kvm_apic without kvm_msr; on a thread shown to run an x2APIC vCPU they become wrmsr/rdmsr with host: true, elsewhere they cannot be told from MMIO.',
+    'Host-initiated accesses: KVM_SET_LAPIC, KVM_SET_MP_STATE and KVM_SET_MSRS of IA32_APIC_BASE are not traced, so they are not replayed. KVM_SET_MSRS / KVM_GET_MSRS of x2APIC MSRs are traced as kvm_apic without kvm_msr; where a thread is shown to run an x2APIC vCPU (judged between the guest\'s traced IA32_APIC_BASE writes) they become wrmsr/rdmsr with host: true, elsewhere they cannot be told from MMIO.',
     'kvm_apic_accept_irq lines are checks, not inputs: each one that follows a step sending interrupts (ICR write, SELF_IPI, MSI) on the same thread and in the same burst becomes part of that step\'s expected `delivered`. KVM traces it before checking that the target APIC is software-enabled, so a Fixed interrupt to a software-disabled APIC appears in the trace but not in the replay\'s `delivered`.',
-    'The VM\'s vCPUs are the ids the trace shows (sorted); KVM\'s vCPU creation order, the vendor, the kernel release and module parameters (APICv) are not in the trace, so the scenario uses the lab\'s defaults.',
+    'The VM\'s vCPUs are the ids the trace shows (sorted); KVM\'s vCPU creation order, the vendor, the kernel release and module parameters (APICv, unless the inhibit DISABLED is traced) are not in the trace, so the scenario uses the lab\'s defaults.',
   );
   if (!recs.some((r) => r.event === 'kvm_apic') && recs.some((r) => r.event === 'kvm_msr')) {
     rep.notes.push('The trace has no kvm_apic events: xAPIC MMIO accesses, if any, are not in it (enable kvm:kvm_apic to see them).');
@@ -1089,7 +1231,7 @@ export function importTrace(text: string, options: TraceImportOptions = {}): Tra
       format: 'apic-scenario/1',
       title: `Imported KVM trace (${steps.length} step${steps.length === 1 ? '' : 's'})`,
       description,
-      vm: { vcpus: ids },
+      vm: { vcpus: ids, ...(apicvOff !== undefined ? { apicv: false as const } : {}) },
       steps: steps,
       ...(fin.expectFinal ? { expectFinal: fin.expectFinal } : {}),
       source: { importer: 'src/import/traceCmd.ts', kind: rep.source, lines: rep.totalLines },

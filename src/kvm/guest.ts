@@ -37,9 +37,6 @@ export class GuestError extends Error {}
 const MAX_EXITS = 64;
 
 export class GuestMachine {
-  /** Per vCPU: the data offset of the `in 0x10` it is parked at, if it is parked there. */
-  private readonly parked = new Map<number, number>();
-
   constructor(vm: KvmVm) {
     const ram = vm.addMemory(0, 0, RAM_SIZE).bytes;
     ram.set(lowMemory().subarray(0, LOW_RAM_SIZE), 0);
@@ -69,14 +66,10 @@ export class GuestMachine {
     const addr = snippetAddress(id);
     this.ram.set(snippet(access), addr);
     const out: GuestOutcome = { takenAtEntry: [], started: [] };
-    let given = false;
+    // Between steps a vCPU rests at its loop's `call eax`, EAX = its snippet's address (settle());
+    // if INIT or SIPI restarted it meanwhile, the stub's `out 0x13` comes first and clears `given`.
+    let given = this.settled.has(id);
     for (let exits = 0; exits < MAX_EXITS; exits++) {
-      const parkedAt = this.parked.get(id);
-      if (parkedAt !== undefined && !given) {
-        answerIoIn(page, parkedAt, addr);
-        this.parked.delete(id);
-        given = true;
-      }
       const err = v.run();
       if (err === 'EAGAIN' || err === 'EINTR') continue; // an AP's first run after INIT/SIPI
       if (err) throw new GuestError(`vCPU ${id}: KVM_RUN failed with ${err}`);
@@ -84,15 +77,19 @@ export class GuestMachine {
       if (exit.reason === 'io' && exit.in && exit.port === PORT_WHOAMI) {
         answerIoIn(page, exit.dataOffset, regionBase(id));
       } else if (exit.reason === 'io' && !exit.in && exit.port === PORT_STARTED) {
-        // RESET, INIT or SIPI restarted the vCPU: where it was parked no longer matters.
+        // RESET, INIT or SIPI restarted the vCPU: it runs the stub to its loop, then gets the snippet.
         out.started.push(v.getCs());
         given = false;
       } else if (exit.reason === 'io' && !exit.in && exit.port === PORT_ACK) {
         // IF is set now: the next entry injects the highest pending interrupt.
       } else if (exit.reason === 'io' && exit.in && exit.port === PORT_CMD) {
-        this.parked.set(id, exit.dataOffset);
-        if (!given) continue; // the vCPU (re)started and reached its loop
+        if (!given) {
+          answerIoIn(page, exit.dataOffset, addr); // the vCPU (re)started and reached its loop
+          given = true;
+          continue;
+        }
         const r = v.getRegs();
+        this.settle(v, exit.dataOffset);
         if (r.rsi === 0xffffffff) {
           if (access.kind === 'rdmsr') out.value = (BigInt(r.rdx) << 32n) | BigInt(r.rax);
           if (access.kind === 'mmio_read' && !out.unclaimed) out.value = BigInt(r.rax);
@@ -100,8 +97,7 @@ export class GuestMachine {
         }
         const at = takenAt(id, r.rdi);
         if (at === 'entry') {
-          out.takenAtEntry.push(r.rsi);
-          given = false; // the snippet did not run: give it again
+          out.takenAtEntry.push(r.rsi); // the snippet did not run: settled, the next entry calls it
         } else if (at === 'snippet') {
           out.interrupt = r.rsi;
           return out;
@@ -118,5 +114,23 @@ export class GuestMachine {
       }
     }
     throw new GuestError(`vCPU ${id}: no answer after ${MAX_EXITS} exits`);
+  }
+
+  /** vCPUs resting at `call eax` with no I/O left for KVM to complete. */
+  private readonly settled = new Set<number>();
+
+  /**
+   * Complete the `in 0x10` now, with KVM_RUN and immediate_exit (KVM completes pending I/O, then
+   * returns EINTR without entering the guest): otherwise an INIT or SIPI that KVM_GET_MP_STATE
+   * processes before the next KVM_RUN would have that completion applied to the restarted vCPU.
+   */
+  private settle(v: KvmVcpu, dataOffset: number): void {
+    const page = v.runPage();
+    answerIoIn(page, dataOffset, snippetAddress(v.id));
+    page[1] = 1; // kvm_run.immediate_exit
+    const err = v.run();
+    page[1] = 0;
+    if (err !== 'EINTR') throw new GuestError(`vCPU ${v.id}: KVM_RUN with immediate_exit gave ${err ?? 'success'}, not EINTR`);
+    this.settled.add(v.id);
   }
 }

@@ -223,7 +223,7 @@ export const EVENT_CODES = [
   'LOCAL_DELIVERED',
   /** A local source was dropped: its LVT entry is masked, or the APIC is hardware-disabled. */
   'LOCAL_MASKED',
-  /** Intel-compatible guests: a delivered performance-counter interrupt masks LVTPC itself. */
+  /** A delivered performance-counter interrupt masked LVTPC itself (6.6+; since 6.9 Intel-compatible guests only). */
   'LVTPC_SELF_MASKED',
   /** The NMI watchdog tick reached no LAPIC: no vCPU has LVT0 in NMI mode. */
   'NMI_WATCHDOG_IDLE',

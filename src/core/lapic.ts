@@ -281,11 +281,22 @@ export class Lapic {
     const irq = { vector: reg & APIC_VECTOR_MASK, deliveryMode: mode, logical: false, level: true, trigLevel: (reg & APIC_LVT_LEVEL_TRIGGER) !== 0, shorthand: 0, destId: 0, msiRedirHint: false };
     const a = acceptIrq(this.vcpu, irq);
     this.vm.recordEvent({ kind: 'event', code: 'LOCAL_DELIVERED', kvm: 'kvm_apic_local_deliver', vcpus, lvt, mode: a.mode, vector: irq.vector, accepted: a.accepted });
-    if (a.accepted && lvtReg === APIC_LVTPC && this.vm.config.vendor === 'intel') {
-      this.setReg(APIC_LVTPC, (reg | APIC_LVT_MASKED) >>> 0); // guest_cpuid_is_intel_compatible(): the lab's guest is the host's vendor
+    if (a.accepted && lvtReg === APIC_LVTPC && this.lvtpcSelfMasks()) {
+      this.setReg(APIC_LVTPC, (reg | APIC_LVT_MASKED) >>> 0);
       this.vm.recordEvent({ kind: 'event', code: 'LVTPC_SELF_MASKED', kvm: 'kvm_apic_local_deliver', vcpus, lvt });
     }
     return a.accepted;
+  }
+
+  /**
+   * Does a delivered PMI mask LVTPC? Never before 6.6 (a16eb25b09c0); on every guest in 6.6 - 6.8;
+   * since 6.9 (49ff3b4aec51) only when guest_cpuid_is_intel_compatible(), which for the lab's guest
+   * (whose CPUID vendor is the host's) means the Intel vendor.
+   */
+  private lvtpcSelfMasks(): boolean {
+    const profile = this.vm.profile;
+    if (!profile.hasNew('lvtpcMaskOnPmi')) return false;
+    return !profile.hasNew('lvtpcMaskIntelOnly') || this.vm.config.vendor === 'intel';
   }
 
   /** apic_manage_nmi_watchdog(). */

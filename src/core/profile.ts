@@ -159,6 +159,27 @@ export const BEHAVIOUR_CHANGES = [
     after: 'setting any of them raises #GP',
   },
   {
+    id: 'oneshotRestoreFiresExpired',
+    since: '6.3',
+    commit: '8e6ed96cdd50',
+    before: 'KVM_SET_LAPIC of a one-shot timer with TMCCT 0 (and TMICT != 0) restarted it for a whole TMICT period',
+    after: 'a one-shot restored with TMCCT 0 expires at once (set_target_expiration: deadline 0 unless periodic)',
+  },
+  {
+    id: 'lvtpcMaskOnPmi',
+    since: '6.6',
+    commit: 'a16eb25b09c0',
+    before: 'delivering a PMI through LVTPC left the entry unmasked',
+    after: 'kvm_apic_local_deliver() sets LVTPC.mask once it delivered a PMI (as the SDM says Intel CPUs do)',
+  },
+  {
+    id: 'lvtpcMaskIntelOnly',
+    since: '6.9',
+    commit: '49ff3b4aec51',
+    before: 'LVTPC self-masked on PMI delivery for every guest (6.6 - 6.8), AMD included',
+    after: 'only Intel-compatible guests (guest_cpuid_is_intel_compatible); AMD and Hygon guests keep LVTPC unmasked',
+  },
+  {
     id: 'suppressEoiBroadcastFlags',
     since: '6.19',
     commit: 'not pinned (2026 series; Linux 6.18.44 stable accepts the flags too)',

@@ -13,7 +13,13 @@
  * timer interrupts; timer_advance_ns is 0 (KVM fires a TSC-deadline timer up to
  * timer_advance_ns early and busy-waits to the deadline, so the outcome is the same); the bus cycle
  * is 1 ns (KVM_CAP_X86_APIC_BUS_CYCLES_NS not modelled); the guest TSC is clock * tscKhz / 10^6
- * from 0 at VM creation.
+ * from 0 at VM creation. advance_periodic_target_expiration() is the form that never sets a target
+ * in the past ("don't play catch-up", fuqiang wang's HV-timer hard-lockup fix, posted Nov 2025);
+ * older releases differ only when the timer fires late, which the virtual clock never does, so it
+ * is not a release-profile entry. KVM_SET_LAPIC restarting from the image's TMCCT (and its clamp
+ * to TMICT) is 24647e0a39b6 (5.8), older than every modelled release. Not modelled: 6.3 - 6.6 with
+ * APICv (VMX) lost the interrupt of a one-shot that KVM_SET_LAPIC fired at once (fixed by
+ * "KVM: x86: Fix lapic timer interrupt lost after loading a snapshot", 6.7).
  */
 import { APIC_LVT_MASKED, APIC_LVT_TIMER_PERIODIC, APIC_LVT_TIMER_TSCDEADLINE, APIC_LVTT, APIC_TDCR, APIC_TMCCT, APIC_TMICT } from './apicdef';
 import type { EventDecision } from './decisions';
@@ -113,7 +119,9 @@ export class ApicTimer {
     let deadline = this.period;
     if (countReg !== APIC_TMICT) {
       deadline = this.tmictToNs(this.apic.getReg(countReg));
-      if (deadline <= 0) deadline = this.periodic ? this.period : 0;
+      // A one-shot restored with TMCCT 0 has expired: fire it at once (8e6ed96cdd50, 6.3); before,
+      // every timer restored with TMCCT 0 restarted for a whole period.
+      if (deadline <= 0) deadline = this.periodic || !this.apic.vm.profile.hasNew('oneshotRestoreFiresExpired') ? this.period : 0;
       else if (deadline > this.period) {
         this.apic.setReg(countReg, 0); // "requested lapic timer restore with starting count > initial count"
         deadline = this.period;
@@ -138,10 +146,15 @@ export class ApicTimer {
     else this.startSwPeriod();
   }
 
-  /** start_sw_period(). */
+  /**
+   * start_sw_period(). KVM tests ktime_after(ktime_get(), target_expiration) with a clock read
+   * later than the one the target was computed from, so a target of "now" (a deadline of 0: a
+   * one-shot restored with TMCCT 0, or a TDCR change when nothing remained) has already passed;
+   * on the virtual clock no time passes inside one step, hence >=.
+   */
   private startSwPeriod(): void {
     if (!this.period) return;
-    if (this.now > this.target) {
+    if (this.now >= this.target) {
       this.expired(false);
       if (!this.periodic) return;
       this.advancePeriodicTarget();
@@ -154,7 +167,8 @@ export class ApicTimer {
     const deadline = this.tscDeadline;
     if (!deadline) return;
     const tsc = this.guestTsc();
-    if (deadline > tsc) this.armedAt = this.now + Number(((deadline - tsc) * 1_000_000n) / BigInt(this.apic.vm.config.tscKhz));
+    const ns = deadline > tsc ? Number(((deadline - tsc) * 1_000_000n) / BigInt(this.apic.vm.config.tscKhz)) : 0;
+    if (ns > 0) this.armedAt = this.now + ns; // ns > timer_advance_ns, which is 0 here
     else this.expired(false);
   }
 
@@ -235,7 +249,13 @@ export class ApicTimer {
     if (this.tscMode) return 0;
     if (this.apic.getReg(APIC_TMICT) === 0 || this.period === 0) return 0;
     const remaining = Math.max(0, this.target - this.now);
-    return Math.floor((remaining % this.period) / (APIC_BUS_CYCLE_NS * this.divideCount)) >>> 0;
+    // remaining is at most one period. KVM's `remaining mod period` is 0 only at the very instant a
+    // period starts, which the kernel never observes (time passes between starting a period and
+    // reading TMCCT); on the virtual clock it would make a TMICT write read back 0 and a
+    // KVM_GET_LAPIC then KVM_SET_LAPIC of a just-started one-shot fire it, so a whole period left
+    // reads as the whole count.
+    const left = remaining === this.period ? remaining : remaining % this.period;
+    return Math.floor(left / (APIC_BUS_CYCLE_NS * this.divideCount)) >>> 0;
   }
 
   /** kvm_get_lapic_tscdeadline_msr(). */

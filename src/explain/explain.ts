@@ -171,7 +171,7 @@ function explainEvent(d: EventDecision, form: Form): string {
     case 'LOCAL_MASKED':
       return `${who}: ${d.lvt} dropped: ${d.apicDisabled ? 'the APIC is hardware-disabled' : 'its LVT entry is masked'}`;
     case 'LVTPC_SELF_MASKED':
-      return `${who}: LVTPC masked itself after delivering${long ? ' (KVM does this for Intel-compatible guests; the PMI handler unmasks it)' : ''}`;
+      return `${who}: LVTPC masked itself after delivering${long ? ' (KVM does this since 6.6, and since 6.9 only for Intel-compatible guests; the guest PMI handler unmasks it)' : ''}`;
     case 'NMI_WATCHDOG_IDLE':
       return `the NMI watchdog tick reached no vCPU: none has LVT0 in NMI mode`;
   }

@@ -53,9 +53,15 @@ export const PANEL_HELP: Record<string, PanelHelp> = {
       'IRR holds interrupts that arrived and wait; ISR those the CPU is handling now; TMR marks level-triggered ones. Each is 256 bits, one per vector.',
       'TPR is the priority the guest set; PPR, the processor priority, is the higher of TPR and the priority class of the highest in-service vector. A waiting vector is taken only if its class (vector / 16) is above PPR\'s.',
       'Click a value to write it as the guest would (an MMIO store in xAPIC mode, WRMSR in x2APIC mode). Each row says what a guest access does in the current mode: RW, RO, WO or a #GP.',
+      'The APIC timer lane: each local APIC has a timer. In one-shot and periodic mode it counts down from the initial count (TMICT) at the bus clock divided by TDCR; in TSC-deadline mode it fires when the guest\'s time-stamp counter reaches the value written to MSR 0x6E0. The lab\'s guest clock stands still until you let time pass with the lane\'s buttons, so you can watch the current count (TMCCT) fall.',
+      'When the timer expires, KVM only marks the expiry pending: the interrupt reaches the IRR when the vCPU next enters the guest (run vCPU, or any guest access here). A periodic timer whose expiry is still pending loses the later ones, and KVM never lets its period be shorter than 200 µs. With LVTT masked the timer still expires, but nothing is delivered.',
+      'Local sources: besides the timer, the LVT entries route the LINT0 and LINT1 pins, performance-counter overflows (PERF) and corrected machine checks (CMCI) into this APIC; the NMI watchdog ticks through LVT0.',
     ],
-    legend: ['Vector grids: 16 rows by 16 columns; the vector is row x 16 + column (row 3, column 0 is vector 0x30 = 48).'],
-    read: ['kvm_lapic_reg_write', 'kvm_lapic_reg_read', 'apic_update_ppr', 'kvm_apic_get_state'],
+    legend: [
+      'Vector grids: 16 rows by 16 columns; the vector is row x 16 + column (row 3, column 0 is vector 0x30 = 48).',
+      'Timer lane: the bar is the time left until the next expiry, out of one period; "expiry pending" is an expiry that waits for the vCPU to run.',
+    ],
+    read: ['kvm_lapic_reg_write', 'kvm_lapic_reg_read', 'apic_update_ppr', 'kvm_apic_get_state', 'apic_timer_expired', 'kvm_inject_apic_timer_irqs', 'kvm_apic_local_deliver'],
   },
   'Event log': {
     summary: 'Every action taken, as a step of a scenario, with its result and the KVM trace it left.',

@@ -164,3 +164,123 @@ export const vmBarHelp = {
   /** The map's state, with the last rebuild's findings in words. */
   map: (present: boolean, findings: readonly string[]) => `the optimized APIC map is ${present ? 'present' : 'absent'}${findings.length ? `: ${findings.join('; ')}` : ''}`,
 };
+
+// ---- APIC timer and local sources (the register page's timer lane) --------------------------
+
+/**
+ * A span of guest time in the unit that reads best, exact to the nanosecond: "0 ns", "750 ns",
+ * "1.5 µs", "600 µs", "1.2 ms", "2.000001 s".
+ */
+export function guestTime(ns: number): string {
+  const units: [number, string][] = [[1e9, 's'], [1e6, 'ms'], [1e3, 'µs']];
+  for (const [size, unit] of units) {
+    if (Math.abs(ns) >= size) {
+      const whole = Math.trunc(ns / size);
+      const frac = String(Math.abs(ns) % size).padStart(String(size).length - 1, '0').replace(/0+$/, '');
+      return `${whole}${frac ? '.' + frac : ''} ${unit}`;
+    }
+  }
+  return `${ns} ns`;
+}
+
+/** A count with thin grouping, as a learner reads it: 1000000 -> "1,000,000". */
+export const count = (n: number) => n.toLocaleString('en-US');
+
+type TimerModeName = 'one-shot' | 'periodic' | 'tsc-deadline';
+
+export const timerWords = {
+  heading: 'APIC timer',
+  clock: (ns: number) => `guest clock ${guestTime(ns)}`,
+  clockHelp: (ns: number) =>
+    `The VM's guest clock: ${count(ns)} ns since the VM was created. It stands still until you let time pass (the timer lane's advance buttons, an advance step), so a replay repeats exactly.`,
+  modeName: { 'one-shot': 'one-shot', periodic: 'periodic', 'tsc-deadline': 'TSC-deadline' } as Record<TimerModeName, string>,
+  modeHelp: 'LVTT bits 18:17: 00 one-shot, 01 periodic, 10 TSC-deadline (only when the guest CPUID has the TSC-deadline timer)',
+  /** What the timer does in this mode, in plain words. */
+  what: (mode: TimerModeName, minPeriodNs: number): string => {
+    switch (mode) {
+      case 'one-shot':
+        return 'Counts down from the initial count (TMICT) once; when it reaches 0 the timer interrupt waits until the vCPU runs.';
+      case 'periodic':
+        return `Counts down from the initial count (TMICT), then starts over: one interrupt per period (in KVM at least ${guestTime(minPeriodNs)} apart). Each expiry waits until the vCPU runs.`;
+      case 'tsc-deadline':
+        return "Fires once when the guest's time-stamp counter (TSC) reaches the deadline written to MSR 0x6E0; the interrupt then waits until the vCPU runs. TMICT and TMCCT are not used.";
+    }
+  },
+  stopped: (mode: TimerModeName) => (mode === 'tsc-deadline' ? 'no deadline armed: write one to MSR 0x6E0' : 'stopped: writing a non-zero TMICT starts it'),
+  currentCount: 'current count',
+  currentCountHelp:
+    'APIC_TMCCT (0x390), as a guest read returns it now. KVM keeps no counter: each read computes the time left in the current period / (bus cycle x divide) (apic_get_tmcct)',
+  initialCount: 'initial count',
+  initialCountHelp: 'APIC_TMICT (0x380): writing it (re)starts the timer, 0 stops it; ignored in TSC-deadline mode',
+  divide: 'divide by',
+  divideHelp: "APIC_TDCR (0x3e0): the timer counts at the APIC bus clock (1 GHz in KVM: 1 ns per cycle) divided by this",
+  period: 'period',
+  periodHelp: (minPeriodNs: number) =>
+    `lapic_timer.period: initial count x divide x 1 ns; a periodic timer is never shorter than ${guestTime(minPeriodNs)} (the min_timer_period_us module parameter)`,
+  nextExpiry: 'next expiry',
+  nextExpiryAt: (atNs: number, nowNs: number) => `at ${guestTime(atNs)} (in ${guestTime(atNs - nowNs)})`,
+  nextExpiryHelp: "When KVM's hrtimer for this timer fires, on the guest clock (lapic_timer.target_expiration)",
+  none: 'none',
+  timeLeft: 'Time left until the timer expires',
+  deadline: 'deadline',
+  deadlineHelp: (tscNow: string) => `lapic_timer.tscdeadline: the guest TSC value to fire at (MSR 0x6E0); the guest TSC reads ${tscNow} now`,
+  pending: 'expiry pending',
+  pendingHelp: 'lapic_timer.pending: an expiry that is not delivered yet. It goes to the IRR when the vCPU next enters the guest (KVM_RUN, or any guest access in this lab)',
+  yes: 'yes',
+  no: 'no',
+  /** The pending line in words: what happens next. */
+  pendingNow: (vector: number, vcpu: number, masked: boolean) =>
+    masked
+      ? `pending, but LVTT is masked: nothing reaches the IRR until it is unmasked and vCPU ${vcpu} runs`
+      : `pending: vector 0x${vector.toString(16)} reaches vCPU ${vcpu}'s IRR when it runs`,
+  masked: 'LVTT is masked: the timer still counts and expires, but delivers nothing',
+  maskedBadge: 'masked',
+  /** The vCPU list's mark for a vCPU whose timer expiry waits. */
+  pendingBadge: 'timer',
+  pendingBadgeHelp: 'APIC timer expiry pending: its interrupt reaches the IRR when the vCPU runs',
+  maskedHelp: 'LVTT bit 16. A software-disabled APIC (SPIV bit 8 clear) forces every LVT entry masked',
+  // Controls
+  advanceLegend: 'Let guest time pass',
+  advanceBy: (ns: number) => `+${guestTime(ns)}`,
+  advanceByHelp: (ns: number) => `Let ${guestTime(ns)} of guest time pass (an advance step): every timer that comes due expires on the way`,
+  customLabel: 'Nanoseconds of guest time to let pass',
+  customPlaceholder: 'ns',
+  customButton: 'Advance',
+  customHelp: 'Let this much guest time pass: nanoseconds, or a number with a unit (250 µs, 1.5 ms, 2 s)',
+  toNext: 'to next expiry',
+  toNextHelp: (atNs: number | null) =>
+    atNs === null ? 'No APIC timer is running on any vCPU, so there is no next expiry' : `Let guest time pass up to the next timer expiry of any vCPU, at ${guestTime(atNs)}`,
+  run: (vcpu: number) => `run vCPU ${vcpu}`,
+  runHelp: (vcpu: number) => `KVM_RUN vCPU ${vcpu} (a run step): entering the guest, KVM delivers a pending timer expiry, INIT/SIPI and NMIs`,
+  localLegend: (vcpu: number) => `Raise on vCPU ${vcpu}`,
+  localHelp: {
+    LINT0: 'The LINT0 pin, through LVT0 (in a PC: the PIC, as ExtINT; or the NMI watchdog when LVT0 is in NMI mode)',
+    LINT1: 'The LINT1 pin, through LVT1 (in a PC: NMI)',
+    PERF: 'A performance-counter overflow (PMI), through LVTPC; on Intel, KVM masks LVTPC as it delivers',
+    CMCI: 'A corrected machine-check interrupt, through LVTCMCI',
+  } as Record<string, string>,
+  noCmci: 'This VM has no CMCI entry: its guest MCG_CAP lacks MCG_CMCI_P',
+  watchdog: 'NMI watchdog',
+  watchdogHelp: "One tick of the PIT's NMI watchdog: an NMI through LVT0 to every vCPU, if any vCPU has LVT0 in NMI mode",
+  lastStep: 'What the last step did to timers and local sources',
+  /** The last step's timer and local-source decisions, in one line. */
+  lastStepShort: (words: readonly string[], more: number) => `Last step: ${words.join('; ')}${more > 0 ? `; and ${more} more` : ''}`,
+  vector: (v: number) => `vector 0x${v.toString(16)}`,
+  vectorWhere: (inIrr: boolean, inIsr: boolean) => (inIrr && inIsr ? 'in IRR and ISR' : inIrr ? 'in IRR' : inIsr ? 'in ISR' : 'not in IRR/ISR'),
+  vectorHelp: 'The vector LVTT delivers (bits 7:0), and where it is now: IRR (arrived, waiting to be taken), ISR (being handled)',
+};
+
+/** What a step's text said when the input is not a duration. */
+export const advanceInputWords = {
+  negative: 'advance: guest time only moves forward; enter 0 or more nanoseconds',
+  notNumber: (text: string) => `advance: "${text}" is not an amount of guest time; enter nanoseconds (250000) or a number with a unit (250 µs, 1.5 ms, 2 s)`,
+  fraction: (text: string) => `advance: "${text}" is not a whole number of nanoseconds`,
+  tooLong: (maxNs: bigint) => `advance: at most ${count(Number(maxNs))} ns (one hour of guest time) per step; a longer one is surely a unit mistake`,
+};
+
+/** The event log's words for timer steps. */
+export const timerLogWords = {
+  now: (ns: number) => `now ${guestTime(ns)}`,
+  /** Under a step whose timer expired and nothing was traced: why the trace is empty. */
+  noExpiryTracepoint: 'KVM has no tracepoint for a software timer expiry (apic_timer_fn): only the delivery, as kvm_apic_accept_irq, shows in a trace',
+};

@@ -95,3 +95,72 @@ describe('time travel, undo and redo', () => {
     expect(other.getState().snapshot).toBe(before);
   });
 });
+
+describe('timer and local-source actions', () => {
+  /** One vCPU with a one-shot timer of 1 ms (divide by 1, vector 0xec) started at clock 0. */
+  const withTimer = () => {
+    const store = createLabStore({ vcpus: 2 });
+    for (const s of [
+      { op: 'mmio_write', vcpu: 0, offset: '0xf0', value: '0x1ff' },
+      { op: 'mmio_write', vcpu: 0, offset: '0x3e0', value: '0xb' },
+      { op: 'mmio_write', vcpu: 0, offset: '0x320', value: '0xec' },
+      { op: 'mmio_write', vcpu: 0, offset: '0x380', value: '1000000' },
+    ]) expect(store.getState().apply(s)).not.toBeNull();
+    return store;
+  };
+
+  it('each control is one apic-scenario/1 step, and the values shown are the core\'s', () => {
+    const store = withTimer();
+    expect(store.getState().nextTimerExpiryNs).toBe(1_000_000);
+    expect(store.getState().advance(400_000)).toMatchObject({ op: 'advance', ok: true, nowNs: 400_000 });
+    let s = store.getState();
+    expect(s.snapshot.clockNs).toBe(400_000);
+    expect(s.snapshot.vcpus[0].timer).toMatchObject({ mode: 'one-shot', tmict: 1_000_000, tmcct: 600_000, nextExpiryNs: 1_000_000, pending: false });
+    expect(s.guestTsc).toBe('0x' + (400_000).toString(16)); // the default guest TSC runs at 1 GHz
+    expect(s.advance('next-timer-expiry')).toMatchObject({ nowNs: 1_000_000, events: [{ code: 'TIMER_EXPIRED', vcpus: [0] }] });
+    s = store.getState();
+    expect(s.snapshot.vcpus[0].timer.pending).toBe(true);
+    expect(s.snapshot.vcpus[0].irr).toEqual([]);
+    expect(s.nextTimerExpiryNs).toBeNull();
+    // The expiry lands in the IRR when the vCPU runs.
+    expect(s.runVcpu(0)).toMatchObject({ op: 'run', events: [{ code: 'TIMER_INJECTED' }, { code: 'LOCAL_DELIVERED', lvt: 'TIMER', vector: 0xec }] });
+    expect(store.getState().snapshot.vcpus[0].irr).toEqual([0xec]);
+    expect(store.getState().raiseLocal(1, 'LINT1')).toMatchObject({ op: 'local_irq', events: [{ code: 'LOCAL_MASKED', lvt: 'LINT1', vcpus: [1] }] });
+    expect(store.getState().nmiWatchdog()).toMatchObject({ op: 'nmi_watchdog', events: [{ code: 'NMI_WATCHDOG_IDLE' }] });
+    const steps = store.getState().log.slice(4).map((e) => e.step);
+    expect(steps).toEqual([
+      { op: 'advance', ns: 400000n },
+      { op: 'advance', until: 'next-timer-expiry' },
+      { op: 'run', vcpu: 0 },
+      { op: 'local_irq', vcpu: 1, lvt: 'LINT1' },
+      { op: 'nmi_watchdog' },
+    ]);
+  });
+
+  it('bad amounts and a missing next expiry give one message and change nothing', () => {
+    const store = createLabStore({ vcpus: 1 });
+    const before = store.getState().snapshot;
+    expect(store.getState().advance('next-timer-expiry')).toBeNull();
+    expect(store.getState().error).toBe('step 0 (advance): until "next-timer-expiry": no APIC timer is running, so there is no next expiry');
+    expect(store.getState().advance(-5)).toBeNull();
+    expect(store.getState().error).toBe('step 0 (advance): ns -5 is negative');
+    expect(store.getState().advance(3_600_000_000_001n)).toBeNull();
+    expect(store.getState().error).toMatch(/one hour of guest time/);
+    expect(store.getState().snapshot).toBe(before);
+    expect(store.getState().log).toHaveLength(0);
+    expect(store.getState().advance(0)).not.toBeNull();
+    expect(store.getState().error).toBeNull();
+  });
+
+  it('time travel shows the clock and timers as they were', () => {
+    const store = withTimer();
+    store.getState().advance(250_000);
+    store.getState().advance(250_000);
+    store.getState().travel(5);
+    expect(store.getState().snapshot.clockNs).toBe(250_000);
+    expect(store.getState().snapshot.vcpus[0].timer.tmcct).toBe(750_000);
+    expect(store.getState().nextTimerExpiryNs).toBe(1_000_000);
+    store.getState().travel(0);
+    expect(store.getState().nextTimerExpiryNs).toBeNull();
+  });
+});

@@ -15,7 +15,7 @@ import { previewRoute, type LapicIrq } from '../core/delivery';
 import type { Vm } from '../core/vm';
 import { applyStep, createVm } from '../scenario/runner';
 import { finalState, type FinalState, type StepResult } from '../scenario/result';
-import { parseScenario, parseScenarioText, ScenarioInputError, type Step, type VmInput } from '../scenario/schema';
+import { parseScenario, parseScenarioText, ScenarioInputError, type LOCAL_SOURCES, type Step, type VmInput } from '../scenario/schema';
 import { toDocument } from '../scenario/document';
 import { decodeSession, encodeSession, type SharedSession } from './share';
 import { preset, presetScenario, type PresetId } from '../presets/presets';
@@ -53,6 +53,9 @@ export interface SetAside {
 /** How many left states are kept (oldest dropped first). */
 export const MAX_SET_ASIDE = 20;
 
+/** A local interrupt source a `local_irq` step raises (the timer fires through `advance`). */
+export type LocalSource = (typeof LOCAL_SOURCES)[number];
+
 /** What the pointer is over, shared by every panel (linked views). */
 export type Hover = { vcpu: number } | { apicId: number } | { vector: number } | null;
 
@@ -68,6 +71,10 @@ export interface LabState {
   regs: ReadonlyMap<number, Uint32Array>;
   /** Register slots the step at the cursor changed, by vCPU id. */
   changed: ReadonlyMap<number, ReadonlySet<number>>;
+  /** When the next APIC timer of any vCPU fires (ns on the guest clock), as the core answers it; null when none runs. */
+  nextTimerExpiryNs: number | null;
+  /** The guest TSC now (hex), as the core reads it (kvm_read_l1_tsc): what a TSC deadline is compared with. */
+  guestTsc: string;
   selectedVcpu: number | null;
   hover: Hover;
   /** The last rejected action, in words. */
@@ -89,6 +96,17 @@ export interface LabState {
   loadPreset(id: PresetId, vcpus: number): boolean;
   /** Go back to a state the user left; the current one is set aside in its place. */
   restoreSetAside(index: number): boolean;
+  /**
+   * Let guest time pass: `ns` nanoseconds (a number, or a decimal / hex string, as the scenario
+   * takes it), or up to the next timer expiry. An `advance` step; invalid input changes nothing.
+   */
+  advance(by: number | bigint | string | 'next-timer-expiry'): StepResult | null;
+  /** Run a vCPU (KVM_RUN): pending timer expiries and other events are delivered as it enters the guest. A `run` step. */
+  runVcpu(vcpu: number): StepResult | null;
+  /** Raise a local interrupt source (an LVT entry) on a vCPU. A `local_irq` step. */
+  raiseLocal(vcpu: number, lvt: LocalSource): StepResult | null;
+  /** One tick of the NMI watchdog (the PIT through every LAPIC's LVT0). An `nmi_watchdog` step. */
+  nmiWatchdog(): StepResult | null;
   /** Change the VM's configuration and replay the log under it. */
   configure(vm: VmInput): void;
   /** Show the state after `n` steps. */
@@ -163,7 +181,13 @@ function changedSlots(before: Map<number, Uint32Array>, after: Map<number, Uint3
 
 function view(b: Built, withChanges: boolean) {
   const regs = regsOf(b.vm);
-  return { snapshot: finalState(b.vm), regs, changed: withChanges ? changedSlots(b.before, regs) : new Map() };
+  return {
+    snapshot: finalState(b.vm),
+    regs,
+    changed: withChanges ? changedSlots(b.before, regs) : new Map(),
+    nextTimerExpiryNs: b.vm.nextTimerExpiry(),
+    guestTsc: '0x' + (b.vm.vcpus[0]?.apic.timer.guestTsc() ?? 0n).toString(16),
+  };
 }
 
 export function createLabStore(initial: VmInput = DEFAULT_VM) {
@@ -231,6 +255,18 @@ export function createLabStore(initial: VmInput = DEFAULT_VM) {
           set({ error: e.message.replace(/^step 0/, `step ${cursor}`) });
           return null;
         }
+      },
+      advance(by) {
+        return get().apply(by === 'next-timer-expiry' ? { op: 'advance', until: by } : { op: 'advance', ns: typeof by === 'bigint' ? by.toString() : by });
+      },
+      runVcpu(vcpu) {
+        return get().apply({ op: 'run', vcpu });
+      },
+      raiseLocal(vcpu, lvt) {
+        return get().apply({ op: 'local_irq', vcpu, lvt });
+      },
+      nmiWatchdog() {
+        return get().apply({ op: 'nmi_watchdog' });
       },
       reset(vmInput) {
         keep('before Reset');

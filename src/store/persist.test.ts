@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createLabStore } from './labStore';
 import { persistStore, readStored, STORAGE_KEY, writeStored } from './persist';
+import { OP_NAMES } from '../scenario/schema';
 
 class MemoryStorage {
   data = new Map<string, string>();
@@ -51,7 +52,7 @@ describe('the session in localStorage', () => {
     const b = createLabStore({ vcpus: 2 });
     const before = b.getState().snapshot;
     expect(b.getState().restore({ scenario: { format: 'apic-scenario/1', steps: [{ op: 'boom' }] }, cursor: 0, selectedVcpu: null }, 'stored session')).toBe(false);
-    expect(b.getState().error).toBe('stored session: step 0: unknown op "boom" (known: wrmsr, rdmsr, mmio_write, mmio_read, get_lapic, set_lapic, enable_cap, create_vcpu, ack, run, get_mp_state, set_mp_state, msi, vmxon, vmxoff, enter_guest, leave_guest, enter_smm, rsm, clgi, stgi)');
+    expect(b.getState().error).toBe(`stored session: step 0: unknown op "boom" (known: ${OP_NAMES.join(', ')})`);
     expect(b.getState().snapshot).toBe(before);
   });
 

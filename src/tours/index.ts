@@ -5,6 +5,7 @@
  * parseScenario().
  */
 import beginner from './beginner.json';
+import apicTimer from './apic-timer.json';
 import x2apicIcr from './x2apic-icr.json';
 import aliasedIds from './aliased-ids.json';
 import avicX2apic from './avic-x2apic.json';
@@ -79,4 +80,4 @@ export interface TourDocument {
   [field: string]: unknown;
 }
 
-export const TOURS: readonly TourDocument[] = [beginner, x2apicIcr, aliasedIds, avicX2apic, initSipi, apicBase] as unknown as TourDocument[];
+export const TOURS: readonly TourDocument[] = [beginner, apicTimer, x2apicIcr, aliasedIds, avicX2apic, initSipi, apicBase] as unknown as TourDocument[];

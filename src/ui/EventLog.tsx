@@ -2,6 +2,7 @@ import { useEffect, useMemo, useState } from 'react';
 import { KVM_FORMAT_EVENTS, traceToText } from '../core/traceFormat';
 import type { Decision } from '../core/decisions';
 import { explain } from '../explain/explain';
+import { timerLogWords } from '../explain/panels';
 import { labStore, useLab } from '../store/labStore';
 import { KvmSource } from './KvmSource';
 import { Panel, WithTip } from './Panel';
@@ -52,6 +53,8 @@ export function EventLog() {
   const why = current ? decisionsOf(current.result) : [];
   const explained = new Set<Decision>(why);
   const trace = current?.result.trace ?? [];
+  // A timer that expired leaves no trace line (only its later delivery does): say so where the trace is.
+  const untracedExpiry = why.some((d) => d.kind === 'event' && d.code === 'TIMER_EXPIRED' && !d.injectedNow);
   const store = labStore.getState();
   return (
     <Panel
@@ -116,7 +119,9 @@ export function EventLog() {
               </ul>
             )}
             {trace.length === 0 ? (
-              <span className="muted">step {cursor - 1}: no trace events</span>
+              <span className="muted">
+                step {cursor - 1}: no trace events{untracedExpiry ? ` (${timerLogWords.noExpiryTracepoint})` : ''}
+              </span>
             ) : (
               trace.map((t, k) => (
                 <div key={k} className="mono">

@@ -1,11 +1,12 @@
 import { useRef, useState } from 'react';
 import { hexDump, imageBytes, parseLapicImage, setLapicStep } from '../scenario/lapicImage';
-import { SLOT_NAMES, SLOT_OFFSETS, slotKey } from '../core/apicdef';
+import { APIC_TMCCT, SLOT_NAMES, SLOT_OFFSETS, slotKey } from '../core/apicdef';
 import { slotReadable, slotWritable } from '../core/lapic';
 import { labStore, useLab } from '../store/labStore';
 import { ApicBaseEditor } from './ApicBaseEditor';
 import { decodeSlot, FIELD_DOCS } from './decode';
 import { Panel, Tip, WithTip } from './Panel';
+import { TimerLane } from './timer/TimerLane';
 import { VectorGrid } from './VectorGrid';
 
 /** ISR, TMR and IRR words: which 32 vectors a word holds. */
@@ -163,6 +164,7 @@ export function RegisterPage() {
       }
     >
       <ApicBaseEditor vcpu={id} value={vcpu.apicBase} />
+      <TimerLane vcpu={vcpu} nrLvt={nrLvt} />
       <div className="grids">
         <VectorGrid name="IRR" vectors={vcpu.irr} color="var(--x2apic)" />
         <VectorGrid name="ISR" vectors={vcpu.isr} color="var(--xapic)" />
@@ -182,7 +184,8 @@ export function RegisterPage() {
         </thead>
         <tbody>
           {SLOT_OFFSETS.filter((off) => SLOT_NAMES.has(off)).map((off) => (
-            <SlotRow key={off} vcpu={id} off={off} value={regs[off >> 2]} x2view={x2view} mode={vcpu.mode} nrLvt={nrLvt} changed={changed?.has(off) ?? false} />
+            // TMCCT as a read gives it (KVM computes it on each read; the page itself holds 0).
+            <SlotRow key={off} vcpu={id} off={off} value={off === APIC_TMCCT ? vcpu.timer.tmcct : regs[off >> 2]} x2view={x2view} mode={vcpu.mode} nrLvt={nrLvt} changed={changed?.has(off) ?? false} />
           ))}
         </tbody>
       </table>

@@ -6,6 +6,7 @@ import { KvmSource } from './KvmSource';
 import { Panel, Tip, WithTip } from './Panel';
 import { failureName, refusalWords } from './stepText';
 import { VirtualRows } from './VirtualRows';
+import { timerWords } from '../explain/panels';
 
 const MODE_LABEL: Record<string, string> = { disabled: 'off', xapic: 'xAPIC', x2apic: 'x2APIC' };
 const MP_SHORT: Record<string, string> = { RUNNABLE: 'run', UNINITIALIZED: 'uninit', INIT_RECEIVED: 'wfs', HALTED: 'hlt', AP_RESET_HOLD: 'hold' };
@@ -25,6 +26,7 @@ function Events({ v }: { v: FinalVcpu }) {
     v.pendingSipi && ['SIPI', `SIPI pending, vector 0x${v.sipiVector.toString(16)}`],
     v.nmiPending > 0 && [`NMI${v.nmiPending > 1 ? '×2' : ''}`, `${v.nmiPending} NMI pending`],
     v.smiPending > 0 && ['SMI', 'SMI pending'],
+    v.timer.pending && [timerWords.pendingBadge, timerWords.pendingBadgeHelp],
     v.guestMode && ['L2', 'running a nested guest'],
     v.vmxon && !v.guestMode && ['VMX', 'VMX root operation'],
     v.smm && ['SMM', 'in System Management Mode'],

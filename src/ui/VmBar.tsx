@@ -6,7 +6,7 @@
 import { useRef, useState } from 'react';
 import { MODELLED_RELEASES } from '../core/profile';
 import { explain } from '../explain/explain';
-import { engineName, vmBarHelp } from '../explain/panels';
+import { engineName, timerWords, vmBarHelp } from '../explain/panels';
 import { importTrace, type TraceImportResult } from '../import/traceCmd';
 import type { VmInput } from '../scenario/schema';
 import { labStore, useLab } from '../store/labStore';
@@ -60,6 +60,7 @@ export function VmBar() {
   const caps = useLab((s) => s.snapshot.caps);
   const count = useLab((s) => s.snapshot.vcpus.length);
   const apicvActive = useLab((s) => s.snapshot.apicvActive);
+  const clockNs = useLab((s) => s.snapshot.clockNs);
   const map = useLab((s) => s.snapshot.map);
   const error = useLab((s) => s.error);
   const notice = useLab((s) => s.notice);
@@ -227,6 +228,11 @@ export function VmBar() {
         <span data-testid="apicv-state" className={apicvActive ? '' : 'warn'}>
           {engineName(vendor)} {apicvActive ? 'active' : 'inhibited'}
         </span>
+        {' · '}
+        {/* The guest clock: VM-wide, moved only by advance steps (the register page's timer lane). */}
+        <Tip testId="vm-clock" className="vm-clock" tip={timerWords.clockHelp(clockNs)}>
+          {timerWords.clock(clockNs)}
+        </Tip>
       </span>
       <Warnings max={2} />
       <Welcome />

@@ -62,8 +62,8 @@ export const FIELD_DOCS: ReadonlyMap<number, string> = new Map([
   [APIC_LVT1, 'bits 7:0 vector, 10:8 delivery mode, 12 status, 13 polarity, 14 remote IRR, 15 level, 16 mask'],
   [APIC_LVTERR, 'bits 7:0 vector, 12 status, 16 mask'],
   [APIC_LVTCMCI, 'bits 7:0 vector, 10:8 delivery mode, 12 status, 16 mask; exists only with MCG_CMCI_P (6.0+)'],
-  [0x380, 'APIC_TMICT: initial count (ignored in TSC-deadline mode)'],
-  [0x390, 'APIC_TMCCT: current count (the timer does not run in this model: reads 0). Read-only'],
+  [0x380, 'APIC_TMICT: initial count; writing it (re)starts the timer, 0 stops it (ignored in TSC-deadline mode)'],
+  [0x390, 'APIC_TMCCT: current count, as a read returns it: KVM computes it from the time left (apic_get_tmcct); 0 in TSC-deadline mode. Read-only'],
   [APIC_TDCR, 'bits 3, 1:0 divide value (KVM keeps bits 3,1,0)'],
   [0x3f0, 'APIC_SELF_IPI: x2APIC only, write-only; bits 7:0 vector, 31:8 reserved (#GP since 6.3)'],
 ]);

@@ -64,3 +64,41 @@ describe('stepText', () => {
     expect(searchText(e)).toContain(explain(events[0], 'long').toLowerCase());
   });
 });
+
+describe('timer and local-source steps in the log', () => {
+  const timer = [
+    { op: 'mmio_write', vcpu: 0, offset: '0xf0', value: '0x1ff' },
+    { op: 'mmio_write', vcpu: 0, offset: '0x3e0', value: '0xb' },
+    { op: 'mmio_write', vcpu: 0, offset: '0x320', value: '0xec' },
+    { op: 'mmio_write', vcpu: 0, offset: '0x380', value: '1000000' },
+  ];
+
+  it('an advance says how far and the time after it, and words the expiries from their decisions', () => {
+    let e = lastEntry({ vcpus: 1 }, [...timer, { op: 'advance', ns: 400000 }]);
+    expect(stepLine(e)).toBe('advance +400 µs');
+    expect(resultLine(e)).toBe('now 400 µs');
+    e = lastEntry({ vcpus: 1 }, [...timer, { op: 'advance', until: 'next-timer-expiry' }]);
+    expect(stepLine(e)).toBe('advance until next-timer-expiry');
+    const [expired] = decisionsOf(e.result);
+    expect(expired).toMatchObject({ kind: 'event', code: 'TIMER_EXPIRED', vcpus: [0] });
+    expect(resultLine(e)).toBe(`now 1 ms, ${explain(expired, 'short')}`);
+    expect(searchText(e)).toContain(explain(expired, 'long').toLowerCase());
+  });
+
+  it('a run that delivers a pending expiry names the injection once', () => {
+    const e = lastEntry({ vcpus: 1 }, [...timer, { op: 'advance', ns: 2000000 }, { op: 'run', vcpu: 0 }]);
+    const [injected, local] = decisionsOf(e.result);
+    expect(local).toMatchObject({ code: 'LOCAL_DELIVERED', lvt: 'TIMER', vector: 0xec });
+    expect(resultLine(e)).toBe(`RUNNABLE, ${explain(injected, 'short')}`);
+    expect(e.result.trace?.map((t) => t.event)).toEqual(['kvm_apic_accept_irq']);
+  });
+
+  it('local sources and the watchdog', () => {
+    let e = lastEntry({ vcpus: 2 }, [{ op: 'local_irq', vcpu: 1, lvt: 'LINT0' }]);
+    expect(stepLine(e)).toBe('local_irq vcpu 1 LINT0');
+    expect(resultLine(e)).toBe(explain(decisionsOf(e.result)[0], 'short'));
+    e = lastEntry({ vcpus: 2 }, [{ op: 'nmi_watchdog' }]);
+    expect(stepLine(e)).toBe('nmi_watchdog');
+    expect(resultLine(e)).toBe('the NMI watchdog tick reached no vCPU: none has LVT0 in NMI mode');
+  });
+});

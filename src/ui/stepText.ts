@@ -3,8 +3,9 @@
  * Pure functions. Why a step did what it did comes from its result's decisions, in words from
  * src/explain; nothing here reads result or trace text.
  */
-import type { Decision } from '../core/decisions';
+import type { Decision, EventDecision } from '../core/decisions';
 import { explain } from '../explain/explain';
+import { guestTime, timerLogWords } from '../explain/panels';
 import { field, type StepResult } from '../scenario/result';
 import type { LogEntry } from '../store/labStore';
 
@@ -30,6 +31,10 @@ export function stepLine({ step }: LogEntry): string {
       return `set_mp_state${who} ${step.state}`;
     case 'enter_guest':
       return `enter_guest${who}${step.activity === 'wait-for-sipi' ? ' wait-for-SIPI' : ''}`;
+    case 'advance':
+      return step.until ? `advance until ${step.until}` : `advance +${guestTime(Number(step.ns ?? 0n))}`;
+    case 'local_irq':
+      return `local_irq${who} ${step.lvt}`;
     default:
       return `${step.op}${who}`;
   }
@@ -43,6 +48,20 @@ export function failureName(r: StepResult): string {
 /** Why a refused step was refused, in words (the refusal decision; `reason` if a result has none). */
 export function refusalWords(r: StepResult, form: 'short' | 'long' = 'long'): string {
   return r.refusal ? explain(r.refusal, form) : (r.reason ?? '');
+}
+
+/**
+ * Event decisions a step's line names (timer expiries and injections, local sources): what an
+ * `advance`, `local_irq` or `nmi_watchdog` step did is nothing but these, and a `run` or guest
+ * access that delivered a pending timer expiry says so on its line.
+ */
+const LINE_EVENTS: ReadonlySet<EventDecision['code']> = new Set(['TIMER_EXPIRED', 'TIMER_INJECTED', 'LOCAL_DELIVERED', 'LOCAL_MASKED', 'LVTPC_SELF_MASKED', 'NMI_WATCHDOG_IDLE']);
+/** At most this many of them on one line (a big VM's timers can expire together). */
+const LINE_EVENTS_MAX = 2;
+
+/** The time after an `advance` step (its nowNs), if the result is one. */
+function nowNs(r: StepResult): number | undefined {
+  return r.op === 'advance' ? r.nowNs : undefined;
 }
 
 /** The outcome: ok / #GP / EINVAL, plus a value, an MP state or the deliveries. */
@@ -67,6 +86,12 @@ export function resultLine({ result: r }: Pick<LogEntry, 'result'>): string {
     const d = field(r, 'delivered') ?? [];
     parts.push(`${path} path -> ${d.length ? d.map((x) => 'vCPU ' + x.vcpu).join(', ') : 'nobody'}`);
   }
+  const now = nowNs(r);
+  if (now !== undefined) parts.push(timerLogWords.now(now));
+  // A timer injection is also a LOCAL_DELIVERED through LVTT: name the injection only.
+  const events = (field(r, 'events') ?? []).filter((d) => LINE_EVENTS.has(d.code) && !(d.code === 'LOCAL_DELIVERED' && d.lvt === 'TIMER'));
+  for (const d of events.slice(0, LINE_EVENTS_MAX)) parts.push(explain(d, 'short'));
+  if (events.length > LINE_EVENTS_MAX) parts.push(`+${events.length - LINE_EVENTS_MAX} more`);
   return parts.length ? parts.join(', ') : 'ok';
 }
 

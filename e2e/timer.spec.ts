@@ -84,7 +84,7 @@ test('the timer lane: program a one-shot, let time pass, the expiry waits until 
   await expect(lane.getByTestId('timer-pending')).toContainText('yes');
   await expect(lane.getByTestId('timer-state')).toContainText("pending: vector 0xec reaches vCPU 0's IRR when it runs");
   await expect(lane.getByTestId('timer-vector')).toContainText('not in IRR/ISR');
-  await expect(lane.getByTestId('timer-echo')).toContainText('vCPU 0: the one-shot APIC timer expired (pending until the vCPU runs)');
+  await expect(lane.getByTestId('timer-echo')).toContainText('vCPU 0: the one-shot APIC timer expired at 1 ms (pending until the vCPU runs)');
   await expect(page.getByRole('region', { name: 'vCPUs' }).getByText('timer', { exact: true })).toBeVisible();
   await expect(log.getByRole('button', { name: 'Show the state after step' }).last()).toContainText('advance until next-timer-expiry → now 1 ms, vCPU 0: the one-shot APIC timer expired');
   const trace = log.getByRole('region', { name: /^Trace of step/ });

@@ -65,7 +65,7 @@ export class ApicTimer {
   }
 
   private event(code: EventDecision['code'], kvm: EventDecision['kvm'], facts: Partial<EventDecision> = {}): void {
-    this.apic.vm.recordEvent({ kind: 'event', code, kvm, vcpus: [this.apic.vcpu.id], timerMode: this.modeName, ...facts });
+    this.apic.vm.recordEvent({ kind: 'event', code, kvm, vcpus: [this.apic.vcpu.id], timerMode: this.modeName, atNs: this.now, ...facts });
   }
 
   /** update_divide_count(): TDCR bits 3, 1:0 select 2, 4, ... 128, or 1 (0b1011). */
@@ -239,7 +239,7 @@ export class ApicTimer {
   /** kvm_inject_apic_timer_irqs(), from the vCPU run loop. */
   injectIfPending(): void {
     if (!this.hasPendingTimer()) return;
-    this.event('TIMER_INJECTED', 'kvm_inject_apic_timer_irqs');
+    this.event('TIMER_INJECTED', 'kvm_inject_apic_timer_irqs', { vector: this.apic.getReg(APIC_LVTT) & 0xff });
     this.injectPending();
     this.pending = 0;
   }

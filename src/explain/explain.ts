@@ -163,9 +163,9 @@ function explainEvent(d: EventDecision, form: Form): string {
     case 'TIMER_EXPIRED':
       return d.injectedNow
         ? `${who}: the ${d.timerMode} APIC timer expired and, with APICv, was delivered at once`
-        : `${who}: the ${d.timerMode} APIC timer expired${long ? '; the interrupt waits (lapic_timer.pending) until the vCPU next runs' : ' (pending until the vCPU runs)'}`;
+        : `${who}: the ${d.timerMode} APIC timer expired${d.atNs !== undefined ? ` at ${guestTime(d.atNs)}` : ''}${long ? '; the interrupt waits (lapic_timer.pending) until the vCPU next runs' : ' (pending until the vCPU runs)'}`;
     case 'TIMER_INJECTED':
-      return `${who}: the pending timer expiry was delivered through LVTT as the vCPU ran`;
+      return `${who}: the pending timer expiry was delivered through LVTT (vector ${hex(d.vector ?? 0)}) as the vCPU ran`;
     case 'LOCAL_DELIVERED':
       return `${who}: ${d.lvt} delivered ${d.mode} vector ${hex(d.vector ?? 0)}${d.accepted ? '' : ', which the LAPIC did not take'}`;
     case 'LOCAL_MASKED':
@@ -382,4 +382,20 @@ export function explainInhibitCause(reason: AnyInhibitReason, cause: MapDecision
     return `there is no map at all: ${explainMap(cause, form, now)}`;
   }
   return explain(cause, form, now);
+}
+
+/**
+ * A span of guest time in the unit that reads best, exact to the nanosecond: "0 ns", "750 ns",
+ * "1.5 µs", "600 µs", "1.2 ms", "2.000001 s".
+ */
+export function guestTime(ns: number): string {
+  const units: [number, string][] = [[1e9, 's'], [1e6, 'ms'], [1e3, 'µs']];
+  for (const [size, unit] of units) {
+    if (Math.abs(ns) >= size) {
+      const whole = Math.trunc(ns / size);
+      const frac = String(Math.abs(ns) % size).padStart(String(size).length - 1, '0').replace(/0+$/, '');
+      return `${whole}${frac ? '.' + frac : ''} ${unit}`;
+    }
+  }
+  return `${ns} ns`;
 }

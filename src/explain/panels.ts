@@ -7,7 +7,9 @@
 import type { RouteDecision } from '../core/decisions';
 import type { AnyInhibitReason, InhibitInfo, Vendor } from '../core/inhibits';
 import { BEHAVIOUR_CHANGES, type BehaviourId } from '../core/profile';
-import { explain, listVcpus, type Form } from './explain';
+import { explain, guestTime, listVcpus, type Form } from './explain';
+
+export { guestTime };
 
 const hex2 = (n: number) => '0x' + n.toString(16).padStart(2, '0');
 const all = (n: number) => (n === 2 ? 'both' : `all ${n}`);
@@ -167,21 +169,6 @@ export const vmBarHelp = {
 
 // ---- APIC timer and local sources (the register page's timer lane) --------------------------
 
-/**
- * A span of guest time in the unit that reads best, exact to the nanosecond: "0 ns", "750 ns",
- * "1.5 µs", "600 µs", "1.2 ms", "2.000001 s".
- */
-export function guestTime(ns: number): string {
-  const units: [number, string][] = [[1e9, 's'], [1e6, 'ms'], [1e3, 'µs']];
-  for (const [size, unit] of units) {
-    if (Math.abs(ns) >= size) {
-      const whole = Math.trunc(ns / size);
-      const frac = String(Math.abs(ns) % size).padStart(String(size).length - 1, '0').replace(/0+$/, '');
-      return `${whole}${frac ? '.' + frac : ''} ${unit}`;
-    }
-  }
-  return `${ns} ns`;
-}
 
 /** A count with thin grouping, as a learner reads it: 1000000 -> "1,000,000". */
 export const count = (n: number) => n.toLocaleString('en-US');

@@ -36,14 +36,18 @@ export class GuestError extends Error {}
 
 const MAX_EXITS = 64;
 
+/** The guest program's fixed parts, built once per process (every VM gets a copy). */
+let IMAGES: Record<'low' | 'gdt' | 'entry' | 'bootIdt' | 'reset', Uint8Array> | undefined;
+
 export class GuestMachine {
   constructor(vm: KvmVm) {
     const ram = vm.addMemory(0, 0, RAM_SIZE).bytes;
-    ram.set(lowMemory().subarray(0, LOW_RAM_SIZE), 0);
-    ram.set(gdt(), GDT_ADDR);
-    ram.set(protectedModeEntry(), PM_ENTRY);
-    ram.set(bootIdtArea(), BOOT_IDT);
-    vm.addMemory(1, RESET_SLOT_BASE, RESET_SLOT_SIZE).bytes.set(resetSlot());
+    const img = (IMAGES ??= { low: lowMemory(), gdt: gdt(), entry: protectedModeEntry(), bootIdt: bootIdtArea(), reset: resetSlot() });
+    ram.set(img.low.subarray(0, LOW_RAM_SIZE), 0);
+    ram.set(img.gdt, GDT_ADDR);
+    ram.set(img.entry, PM_ENTRY);
+    ram.set(img.bootIdt, BOOT_IDT);
+    vm.addMemory(1, RESET_SLOT_BASE, RESET_SLOT_SIZE).bytes.set(img.reset);
     vm.setTssAddr(0xfffbd000);
     this.ram = ram;
   }

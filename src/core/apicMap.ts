@@ -17,15 +17,18 @@ import type { Vcpu } from './vcpu';
 
 export type LogicalMode = 'SW_DISABLED' | 'XAPIC_FLAT' | 'XAPIC_CLUSTER' | 'X2APIC' | 'MAP_DISABLED';
 
-export interface ApicMap {
-  logicalMode: LogicalMode;
-  maxApicId: number;
-  /** phys_map[id] -> vCPU (sparse: only occupied slots). */
-  phys: Map<number, Vcpu>;
+/**
+ * struct kvm_apic_map. phys_map[] is dense, max_apic_id + 1 slots as KVM allocates it, so the
+ * rebuild stores and the fast path reads a slot by index (a Map cost a hash per vCPU).
+ */
+export class ApicMap {
+  logicalMode: LogicalMode = 'SW_DISABLED';
+  /** phys_map[APIC ID] -> vCPU, or undefined for an empty slot. */
+  readonly physMap: (Vcpu | undefined)[];
   /** xapic_flat_map[8]. */
-  flat: (Vcpu | undefined)[];
+  readonly flat: (Vcpu | undefined)[] = new Array(8).fill(undefined);
   /** xapic_cluster_map[16][4]. */
-  cluster: (Vcpu | undefined)[][];
+  readonly cluster: (Vcpu | undefined)[][] = Array.from({ length: 16 }, () => new Array(4).fill(undefined));
   /**
    * Built by the pre-6.3 algorithm, whose logical mode 0 (no software-enabled logical APIC) makes
    * logical lookups fall back to the slow path instead of delivering nowhere.
@@ -33,6 +36,24 @@ export interface ApicMap {
   legacy?: boolean;
   /** The vCPU whose LDR set the logical mode (for naming the other side of mixed modes). */
   logicalModeSetBy?: VcpuId;
+  private occupied?: ReadonlyMap<number, Vcpu>;
+
+  constructor(readonly maxApicId: number) {
+    this.physMap = new Array(maxApicId + 1).fill(undefined);
+  }
+
+  /**
+   * The occupied phys_map slots, APIC ID -> vCPU in ascending ID order: for readers that list
+   * them (results, tests, the fuzzer). Made on first use; a built map never changes.
+   */
+  get phys(): ReadonlyMap<number, Vcpu> {
+    if (!this.occupied) {
+      const m = new Map<number, Vcpu>();
+      this.physMap.forEach((v, id) => v && m.set(id, v));
+      this.occupied = m;
+    }
+    return this.occupied;
+  }
 }
 
 export interface MapRebuild {
@@ -47,14 +68,8 @@ export interface MapRebuild {
 /** A new, empty map sized for the vCPUs: max_apic_id is the largest enabled vcpu_id, at least 255. */
 export function emptyApicMap(vcpus: readonly Vcpu[]): ApicMap {
   let maxId = 255;
-  for (const v of vcpus) if (v.apic.hwEnabled) maxId = Math.max(maxId, v.id);
-  return {
-    logicalMode: 'SW_DISABLED',
-    maxApicId: maxId,
-    phys: new Map(),
-    flat: new Array(8).fill(undefined),
-    cluster: Array.from({ length: 16 }, () => new Array(4).fill(undefined)),
-  };
+  for (const v of vcpus) if (v.hwEnabled && v.id > maxId) maxId = v.id;
+  return new ApicMap(maxId);
 }
 
 /** Collects the hotplug hack's choices: one decision per aliased ID, one for every vCPU reached by its 32-bit ID. */
@@ -79,15 +94,15 @@ export class HotplugChoices {
       if (!apic.x2apicMode) this.byX2apicId.push(v.id);
     }
     if (apic.x2apicMode) return;
-    const holder = map.phys.get(apic.xapicId);
-    if (!holder) map.phys.set(apic.xapicId, v);
+    const holder = map.physMap[apic.xapicId];
+    if (!holder) map.physMap[apic.xapicId] = v;
     else if (holder !== v) this.lost(apic.xapicId, holder, v);
   }
 
   /** phys_map[x2apic_id] is set whoever held it: note the xAPIC-ID holder it displaces. */
   private setX2apicSlot(map: ApicMap, physId: number, v: Vcpu): void {
-    const old = map.phys.get(physId);
-    map.phys.set(physId, v);
+    const old = map.physMap[physId];
+    map.physMap[physId] = v;
     if (!old || old === v) return;
     const d = this.x2apicWins.get(physId);
     if (d) d.vcpus.push(old.id);
@@ -103,30 +118,33 @@ export class HotplugChoices {
 /** kvm_recalculate_apic_map() without the locking: build the map from the vCPUs. */
 export function buildApicMap(vcpus: readonly Vcpu[], x2apicFormat: boolean): MapRebuild {
   const map = emptyApicMap(vcpus);
+  const physMap = map.physMap;
   const why: MapDecision[] = [];
   const hotplug = new HotplugChoices(false);
   let xapicIdMismatch: MapDecision | null = null;
 
+  // The hot loop of a rebuild (once per vCPU on every dirtying write): plain reads and slot
+  // stores; decisions are only made for what is wrong.
   for (const v of vcpus) {
-    if (!v.apic.hwEnabled) continue;
-    const apic = v.apic;
-    const x2 = apic.x2apicId;
-    const xid = apic.xapicId;
-    if (!apic.x2apicMode && xid !== (v.id & 0xff)) {
+    if (!v.hwEnabled) continue;
+    const x2apicMode = v.x2apicMode;
+    // The register page is read only when needed: on a big VM it is most of the memory a rebuild touches.
+    const xid = x2apicMode ? -1 : v.apic.xapicId;
+    if (!x2apicMode && xid !== (v.id & 0xff)) {
       xapicIdMismatch ??= { kind: 'map', code: 'XAPIC_ID_MISMATCH', kvm: 'kvm_recalculate_phys_map', vcpus: [v.id], xapicId: xid };
     }
 
     if (x2apicFormat) {
       hotplug.place(map, v);
     } else {
-      const physId = apic.x2apicMode ? x2 : xid;
-      const holder = map.phys.get(physId);
+      const physId = x2apicMode ? v.id : xid; // kvm_x2apic_id() is the vcpu_id
+      const holder = physMap[physId];
       if (holder) {
         // The half-built map is thrown away, with whatever its logical part had found.
         const alias: MapDecision = { kind: 'map', code: 'PHYS_ID_ALIASED', kvm: 'kvm_recalculate_phys_map', vcpus: [holder.id, v.id], physId, x2apicFormat };
         return { map: null, xapicIdMismatch, why: xapicIdMismatch ? [alias, xapicIdMismatch] : [alias] };
       }
-      map.phys.set(physId, v);
+      physMap[physId] = v;
     }
     recalculateLogicalMap(map, v, why);
   }
@@ -136,41 +154,46 @@ export function buildApicMap(vcpus: readonly Vcpu[], x2apicFormat: boolean): Map
 /** kvm_recalculate_logical_map(). */
 function recalculateLogicalMap(map: ApicMap, v: Vcpu, why: MapDecision[]): void {
   if (map.logicalMode === 'MAP_DISABLED') return;
+  // Once the mode is X2APIC, an x2APIC vCPU changes nothing, enabled or not, whatever its LDR (0:
+  // skipped; else the same mode, served from phys_map): its LAPIC need not be read at all.
+  if (v.x2apicMode && map.logicalMode === 'X2APIC') return;
   const apic = v.apic;
   if (!apic.swEnabled) return;
   let ldr = apic.getReg(APIC_LDR);
   if (!ldr) return;
 
   let mode: LogicalMode;
-  if (apic.x2apicMode) {
+  if (v.x2apicMode) {
     mode = 'X2APIC';
   } else {
     ldr = ldr >>> 24;
     mode = apic.getReg(APIC_DFR) === APIC_DFR_FLAT ? 'XAPIC_FLAT' : 'XAPIC_CLUSTER';
   }
-  const disable = (d: Omit<MapDecision, 'kind' | 'kvm'>) => {
-    why.push({ kind: 'map', kvm: 'kvm_recalculate_logical_map', ...d });
-    map.logicalMode = 'MAP_DISABLED';
-  };
   if (map.logicalMode === 'SW_DISABLED') {
     map.logicalMode = mode;
     map.logicalModeSetBy = v.id;
   } else if (map.logicalMode !== mode) {
-    disable({ code: 'LOGICAL_MODES_MIXED', vcpus: [map.logicalModeSetBy!, v.id], logicalMode: mode, otherMode: map.logicalMode });
+    disableLogicalMap(map, why, { code: 'LOGICAL_MODES_MIXED', vcpus: [map.logicalModeSetBy!, v.id], logicalMode: mode, otherMode: map.logicalMode });
     return;
   }
-  if (apic.x2apicMode) return;
+  if (v.x2apicMode) return; // x2APIC logical IDs are served from phys_map
 
   const dest = logicalDest(map, ldr);
   if (!dest || dest.mask === 0) return;
   const slot = 31 - Math.clz32(dest.mask & -dest.mask);
   if ((dest.mask & (dest.mask - 1)) !== 0) {
-    disable({ code: 'LOGICAL_ID_MULTI_BIT', vcpus: [v.id], logicalId: ldr, logicalMode: mode });
+    disableLogicalMap(map, why, { code: 'LOGICAL_ID_MULTI_BIT', vcpus: [v.id], logicalId: ldr, logicalMode: mode });
   } else if (dest.slots[slot]) {
-    disable({ code: 'LOGICAL_ID_ALIASED', vcpus: [dest.slots[slot]!.id, v.id], logicalId: ldr, logicalMode: mode });
+    disableLogicalMap(map, why, { code: 'LOGICAL_ID_ALIASED', vcpus: [dest.slots[slot]!.id, v.id], logicalId: ldr, logicalMode: mode });
   } else {
     dest.slots[slot] = v;
   }
+}
+
+/** The logical part of the map is unusable: note why and turn it off (KVM_APIC_MODE_MAP_DISABLED). */
+function disableLogicalMap(map: ApicMap, why: MapDecision[], d: Omit<MapDecision, 'kind' | 'kvm'>): void {
+  why.push({ kind: 'map', kvm: 'kvm_recalculate_logical_map', ...d });
+  map.logicalMode = 'MAP_DISABLED';
 }
 
 /**

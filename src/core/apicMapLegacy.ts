@@ -13,7 +13,7 @@
  * between 5.10 and 6.2 (for example the 5.7+ dirty tracking races) are not modelled.
  */
 import { APIC_DFR, APIC_DFR_FLAT, APIC_LDR } from './apicdef';
-import { emptyApicMap, HotplugChoices, type ApicMap, type LogicalMode, type MapRebuild } from './apicMap';
+import { emptyApicMap, HotplugChoices, type LogicalMode, type MapRebuild } from './apicMap';
 import type { MapDecision } from './decisions';
 import type { VcpuId } from './types';
 import type { Vcpu } from './vcpu';
@@ -21,7 +21,8 @@ import type { Vcpu } from './vcpu';
 const MODE_CLUSTER = 4, MODE_FLAT = 8, MODE_X2APIC = 16;
 
 export function buildApicMapV62(vcpus: readonly Vcpu[]): MapRebuild {
-  const map: ApicMap = { ...emptyApicMap(vcpus), legacy: true };
+  const map = emptyApicMap(vcpus);
+  map.legacy = true;
   const maxId = map.maxApicId;
   const hotplug = new HotplugChoices(true);
   const overwritten: MapDecision[] = [];

@@ -18,7 +18,7 @@ import { logicalDest } from './apicMap';
 import type { IcrExit } from './ipiVirtualization';
 import type { Lapic } from './lapic';
 import { ACCEPT_CODES, ROUTE_CODES, type AcceptCode, type AcceptDecision, type RouteCode, type RouteDecision } from './decisions';
-import { LazyTraceEvent } from './types';
+import type { TraceEvent, VcpuId } from './types';
 import type { Vcpu } from './vcpu';
 import type { Vm } from './vm';
 
@@ -121,8 +121,12 @@ export function matchDest(vm: Vm, target: Lapic, src: Lapic | null, irq: LapicIr
 
 /** __apic_accept_irq(): what the LAPIC did with the interrupt, as a decision. */
 export function acceptIrq(v: Vcpu, irq: LapicIrq, mode = irq.deliveryMode): AcceptDecision {
+  return acceptDecision(v.id, irq, mode, accept(v, irq, mode), v.apic.hwEnabled, v.apic.swEnabled);
+}
+
+/** __apic_accept_irq() itself: the LAPIC's state changes and trace event; the code says what it did. */
+function accept(v: Vcpu, irq: LapicIrq, mode: number): AcceptCode {
   const apic = v.apic;
-  const vm = v.vm;
   let code: AcceptCode;
   switch (mode) {
     case DM_LOWEST:
@@ -145,7 +149,7 @@ export function acceptIrq(v: Vcpu, irq: LapicIrq, mode = irq.deliveryMode): Acce
       v.pvUnhalted = true;
       break;
     case DM_SMI:
-      if (!vm.config.smm) {
+      if (!v.vm.config.smm) {
         code = 'NO_SMM';
         break;
       }
@@ -174,23 +178,43 @@ export function acceptIrq(v: Vcpu, irq: LapicIrq, mode = irq.deliveryMode): Acce
     default:
       code = 'EXTINT_IGNORED'; // ExtINT comes through LVT0 / the PIC, not here
   }
-  const result = ACCEPT_CODES[code] ? 1 : 0;
+  v.vm.trace(new AcceptIrqTrace(v.id, irq.vector, mode, irq.trigLevel));
+  return code;
+}
+
+/** The accept decision for `code`; an APIC_DISABLED drop names the enable bits the LAPIC had. */
+function acceptDecision(vcpu: VcpuId, irq: LapicIrq, mode: number, code: AcceptCode, hwEnabled: boolean, swEnabled: boolean): AcceptDecision {
   const decision: AcceptDecision = {
     kind: 'accept',
     code,
     kvm: '__apic_accept_irq',
-    vcpus: [v.id],
-    accepted: result === 1,
+    vcpus: [vcpu],
+    accepted: ACCEPT_CODES[code],
     mode: DELIVERY_MODE_NAMES[mode],
     vector: irq.vector,
     trigLevel: irq.trigLevel,
   };
   if (code === 'APIC_DISABLED') {
-    decision.hwEnabled = apic.hwEnabled;
-    decision.swEnabled = apic.swEnabled;
+    decision.hwEnabled = hwEnabled;
+    decision.swEnabled = swEnabled;
   }
-  vm.trace(new LazyTraceEvent('kvm_apic_accept_irq', v.id, () => formatAcceptIrq(v.id, irq.vector, mode, irq.trigLevel)));
   return decision;
+}
+
+/**
+ * kvm_apic_accept_irq's trace event: formatted when read and serialised like a LazyTraceEvent,
+ * but holding its four numbers instead of a closure, since a broadcast leaves one per LAPIC
+ * (a subclass of LazyTraceEvent cost twice as much to construct).
+ */
+class AcceptIrqTrace implements TraceEvent {
+  readonly event = 'kvm_apic_accept_irq';
+  constructor(readonly vcpu: VcpuId, private readonly vector: number, private readonly deliveryMode: number, private readonly trigLevel: boolean) {}
+  get detail(): string {
+    return formatAcceptIrq(this.vcpu, this.vector, this.deliveryMode, this.trigLevel);
+  }
+  toJSON(): TraceEvent {
+    return { event: this.event, vcpu: this.vcpu, detail: this.detail };
+  }
 }
 
 /** kvm_apic_is_broadcast_dest(). */
@@ -218,7 +242,7 @@ export function mapGetDestLapic(vm: Vm, src: Lapic | null, irq: LapicIrq): FastL
 
   if (!irq.logical) {
     if (irq.destId > maxApicId) return { targets: [], code: 'PHYS_ABOVE_MAX', facts: { maxApicId } };
-    const t = map.phys.get(irq.destId);
+    const t = map.physMap[irq.destId];
     return { targets: [t], code: 'PHYS_SLOT', facts: { maxApicId, physSlots: [irq.destId], emptySlots: t ? [] : [irq.destId] } };
   }
 
@@ -230,7 +254,7 @@ export function mapGetDestLapic(vm: Vm, src: Lapic | null, irq: LapicIrq): FastL
     facts.cluster = irq.destId >>> 16;
     if (offset > maxApicId) return { targets: [], code: 'LOGICAL_CLUSTER_ABOVE_MAX', facts: { ...facts, maxApicId } };
     const size = Math.min(maxApicId - offset + 1, 16);
-    slots = Array.from({ length: size }, (_, i) => map.phys.get(offset + i));
+    slots = map.physMap.slice(offset, offset + size);
     mask = irq.destId & (0xffff >>> (16 - size));
     const bits = bitsOf(mask);
     facts.physSlots = bits.map((b) => offset + b);
@@ -272,60 +296,101 @@ export function mapGetDestLapic(vm: Vm, src: Lapic | null, irq: LapicIrq): FastL
 }
 
 /**
- * Who an interrupt reaches and why, without sending it: the route kvm_irq_delivery_to_apic()
- * takes (the map's slots on the fast path; every vCPU matched one by one on the slow path, or the
- * one lowest priority picks), the vCPUs it selects, and the irq as delivered (a physical-broadcast
- * LowestPrio becomes Fixed). Changes nothing.
+ * Who an interrupt reaches: the route kvm_irq_delivery_to_apic() takes (the map's slots on the
+ * fast path; every vCPU matched one by one on the slow path, or the one lowest priority picks),
+ * the vCPUs it selects, and the irq as delivered (a physical-broadcast LowestPrio becomes
+ * Fixed). routeDecision() says it in a decision.
  */
-function findTargets(vm: Vm, src: Lapic | null, irqIn: LapicIrq): { route: RouteDecision; targets: Vcpu[]; irq: LapicIrq } {
-  const route = (code: RouteCode, targets: Vcpu[], examined: number, facts: Partial<RouteDecision>, irq: LapicIrq) => ({
-    route: {
-      kind: 'route' as const,
-      code,
-      kvm: ROUTE_CODES[code] === 'fast' ? ('kvm_apic_map_get_dest_lapic' as const) : ('kvm_irq_delivery_to_apic' as const),
-      path: ROUTE_CODES[code],
-      source: src ? src.vcpu.id : null,
-      vcpus: targets.map((v) => v.id),
-      destId: irqIn.destId,
-      logical: irqIn.logical,
-      shorthand: SHORTHAND_NAMES[irqIn.shorthand],
-      mode: DELIVERY_MODE_NAMES[irq.deliveryMode],
-      vector: irqIn.vector,
-      examined,
-      ...facts,
-    },
-    targets,
-    irq,
-  });
+interface TargetSearch {
+  code: RouteCode;
+  src: Lapic | null;
+  /** The irq as sent. */
+  irqIn: LapicIrq;
+  /** The irq as delivered. */
+  irq: LapicIrq;
+  targets: Vcpu[];
+  /** How many vCPUs KVM looked at. */
+  examined: number;
+  facts: Partial<RouteDecision>;
+}
 
+/** Delivery, as findTargets() calls it for each target. */
+interface TargetVisitor {
+  target(v: Vcpu, irq: LapicIrq): void;
+}
+
+/**
+ * Find the targets. The search itself changes nothing; `visitor` (delivery) is called with each
+ * target in delivery order as soon as it is chosen: on the slow path inside the vCPU loop, as
+ * kvm_irq_delivery_to_apic() accepts there (which also keeps a broadcast to 1,000s of vCPUs to
+ * one pass over them).
+ */
+function findTargets(vm: Vm, src: Lapic | null, irqIn: LapicIrq, visitor?: TargetVisitor): TargetSearch {
   const fast = mapGetDestLapic(vm, src, irqIn);
   if ('targets' in fast) {
-    const targets = fast.targets.filter((t): t is Vcpu => t !== undefined);
-    return route(fast.code, targets, fast.code === 'SELF' ? 1 : fast.targets.length, fast.facts, irqIn);
+    const examined = fast.code === 'SELF' ? 1 : fast.targets.length;
+    const found = { code: fast.code, src, irqIn, irq: irqIn, targets: occupants(fast.targets), examined, facts: fast.facts };
+    if (visitor) for (const v of found.targets) visitor.target(v, irqIn);
+    return found;
   }
 
   // Only the mode changes: an MSI's redirection hint still makes it lowest-priority below.
   const lowestBecameFixed = !irqIn.logical && irqIn.destId === 0xff && isLowestPrio(irqIn);
   const irq = lowestBecameFixed ? { ...irqIn, deliveryMode: DM_FIXED } : irqIn;
+  const lowest = isLowestPrio(irq);
+  // Accepting never changes what later vCPUs match (IDs, LDR, DFR, modes), so the order of
+  // events is the same as matching everyone first.
+  const acceptNow = lowest ? undefined : visitor;
   let examined = 0;
   const matched: Vcpu[] = [];
   for (const v of vm.vcpus) {
-    if (!v.apic.hwEnabled) continue;
+    if (!v.hwEnabled) continue;
     examined++;
-    if (matchDest(vm, v.apic, src, irq)) matched.push(v);
+    if (!matchDest(vm, v.apic, src, irq)) continue;
+    matched.push(v);
+    acceptNow?.target(v, irq);
   }
   const facts: Partial<RouteDecision> = { ...fast.facts };
   if (lowestBecameFixed) facts.lowestBecameFixed = true;
-  if (!isLowestPrio(irq)) return route(fast.slow, matched, examined, facts, irq);
+  const found = { code: fast.slow, src, irqIn, irq, targets: matched, examined, facts };
+  if (!lowest) return found;
   facts.lowestBy = vm.config.vectorHashing ? 'vector-hash' : 'arbitration';
   const enabled = matched.filter((v) => v.apic.swEnabled);
   const pick = vm.config.vectorHashing ? enabled[irq.vector % enabled.length] : enabled.reduce<Vcpu | undefined>((lo, v) => (!lo || v.arbPrio < lo.arbPrio ? v : lo), undefined);
-  return route(fast.slow, pick ? [pick] : [], examined, facts, irq);
+  found.targets = pick ? [pick] : [];
+  if (pick) visitor?.target(pick, irq);
+  return found;
+}
+
+/** The occupied slots, in order: the slots themselves when none is empty (as for most unicasts). */
+function occupants(slots: (Vcpu | undefined)[]): Vcpu[] {
+  for (const t of slots) if (!t) return slots.filter((s): s is Vcpu => s !== undefined);
+  return slots as Vcpu[];
+}
+
+/** The route decision for what findTargets() found: why this path and these vCPUs. */
+function routeDecision(found: TargetSearch): RouteDecision {
+  const { code, src, irqIn } = found;
+  return {
+    kind: 'route',
+    code,
+    kvm: ROUTE_CODES[code] === 'fast' ? 'kvm_apic_map_get_dest_lapic' : 'kvm_irq_delivery_to_apic',
+    path: ROUTE_CODES[code],
+    source: src ? src.vcpu.id : null,
+    vcpus: found.targets.map((v) => v.id),
+    destId: irqIn.destId,
+    logical: irqIn.logical,
+    shorthand: SHORTHAND_NAMES[irqIn.shorthand],
+    mode: DELIVERY_MODE_NAMES[found.irq.deliveryMode],
+    vector: irqIn.vector,
+    examined: found.examined,
+    ...found.facts,
+  };
 }
 
 /** Who an interrupt would reach now, and why, without sending it (the store's preview). */
 export function previewRoute(vm: Vm, src: Lapic | null, irq: LapicIrq): RouteDecision {
-  return findTargets(vm, src, irq).route;
+  return routeDecision(findTargets(vm, src, irq));
 }
 
 /**
@@ -333,18 +398,74 @@ export function previewRoute(vm: Vm, src: Lapic | null, irq: LapicIrq): RouteDec
  * count is -1 when the slow path selected nobody (KVM_SIGNAL_MSI's EPERM), else how many accepted.
  */
 export function deliverToApic(vm: Vm, src: Lapic | null, irqIn: LapicIrq): DeliveryOutcome {
-  const { route, targets, irq } = findTargets(vm, src, irqIn);
-  const delivered: Delivery[] = [];
-  const accepts: AcceptDecision[] = [];
-  let count = route.path === 'slow' && targets.length === 0 ? -1 : 0;
-  for (const v of targets) {
-    const a = acceptIrq(v, irq);
-    accepts.push(a);
-    if (!a.accepted) continue;
-    count++;
-    delivered.push({ vcpu: v.id, mode: DELIVERY_MODE_NAMES[irq.deliveryMode], vector: irq.vector });
+  const out = new Outcome();
+  out.found(findTargets(vm, src, irqIn, out));
+  return out;
+}
+
+/** The accept codes by number: an Outcome keeps one small number per target. */
+const ACCEPT_CODE_LIST = Object.keys(ACCEPT_CODES) as AcceptCode[];
+const ACCEPT_CODE_NUMBERS = Object.fromEntries(ACCEPT_CODE_LIST.map((c, i) => [c, i])) as Record<AcceptCode, number>;
+/** Bits beside the code's number: the enable bits of a LAPIC that dropped it as APIC_DISABLED. */
+const HW_ENABLED_THEN = 0x40, SW_ENABLED_THEN = 0x80;
+
+/**
+ * What kvm_irq_delivery_to_apic() did. Its records (the route, each LAPIC's accept decision, the
+ * deliveries) are made when first read: a broadcast selects thousands of LAPICs, and callers that
+ * only count or look at the path (the benchmarks, a VMM loop) never read them. What the records
+ * say is fixed at delivery: the search, each target's accept code, and the enable bits of a LAPIC
+ * that dropped the interrupt as disabled, since they may change before anyone reads.
+ */
+class Outcome implements DeliveryOutcome, TargetVisitor {
+  count = 0;
+  path: 'fast' | 'slow' = 'fast';
+  examined = 0;
+  exit?: IcrExit;
+  private search!: TargetSearch;
+  /** Each target's accept code as a number, with the enable bits then for APIC_DISABLED, in delivery order. */
+  private readonly taken: number[] = [];
+  private routeRecord?: RouteDecision;
+  private acceptRecords?: AcceptDecision[];
+  private deliveredRecords?: Delivery[];
+
+  /** __apic_accept_irq() on a target, as the search chooses it. */
+  target(v: Vcpu, irq: LapicIrq): void {
+    const code = accept(v, irq, irq.deliveryMode);
+    let n = ACCEPT_CODE_NUMBERS[code];
+    if (code === 'APIC_DISABLED') n |= (v.apic.hwEnabled ? HW_ENABLED_THEN : 0) | (v.apic.swEnabled ? SW_ENABLED_THEN : 0);
+    this.taken.push(n);
+    if (ACCEPT_CODES[code]) this.count++;
   }
-  return { count, path: route.path, delivered, examined: route.examined, route, accepts };
+
+  /** The search is over: its path, and -1 when the slow path selected nobody. */
+  found(search: TargetSearch): void {
+    this.search = search;
+    this.path = ROUTE_CODES[search.code];
+    this.examined = search.examined;
+    if (this.path === 'slow' && search.targets.length === 0) this.count = -1;
+  }
+
+  private code(i: number): AcceptCode {
+    return ACCEPT_CODE_LIST[this.taken[i] & ~(HW_ENABLED_THEN | SW_ENABLED_THEN)];
+  }
+
+  get route(): RouteDecision {
+    return (this.routeRecord ??= routeDecision(this.search));
+  }
+
+  get accepts(): AcceptDecision[] {
+    const { targets, irq } = this.search;
+    return (this.acceptRecords ??= targets.map((v, i) => {
+      const bits = this.taken[i];
+      return acceptDecision(v.id, irq, irq.deliveryMode, this.code(i), (bits & HW_ENABLED_THEN) !== 0, (bits & SW_ENABLED_THEN) !== 0);
+    }));
+  }
+
+  get delivered(): Delivery[] {
+    const { targets, irq } = this.search;
+    const mode = DELIVERY_MODE_NAMES[irq.deliveryMode];
+    return (this.deliveredRecords ??= targets.filter((_, i) => ACCEPT_CODES[this.code(i)]).map((v) => ({ vcpu: v.id, mode, vector: irq.vector })));
+  }
 }
 
 function bitsOf(mask: number): number[] {

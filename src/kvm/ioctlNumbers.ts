@@ -64,11 +64,27 @@ export const KVM_SET_USER_MEMORY_REGION = _IOW(KVMIO, 0x46, SIZEOF_KVM_USERSPACE
 export const KVM_SET_TSS_ADDR = _IO(KVMIO, 0x47);
 export const KVM_RUN = _IO(KVMIO, 0x80);
 export const KVM_GET_REGS = _IOR(KVMIO, 0x81, SIZEOF_KVM_REGS);
+export const KVM_SET_REGS = _IOW(KVMIO, 0x82, SIZEOF_KVM_REGS);
 export const KVM_GET_SREGS = _IOR(KVMIO, 0x83, SIZEOF_KVM_SREGS);
+export const KVM_SET_SREGS = _IOW(KVMIO, 0x84, SIZEOF_KVM_SREGS);
 export const KVM_CREATE_IRQCHIP = _IO(KVMIO, 0x60);
 export const KVM_SET_BOOT_CPU_ID = _IO(KVMIO, 0x78);
 export const KVM_ENABLE_CAP = _IOW(KVMIO, 0xa3, SIZEOF_KVM_ENABLE_CAP);
 export const KVM_SIGNAL_MSI = _IOW(KVMIO, 0xa5, SIZEOF_KVM_MSI);
+/** struct kvm_pit_config { u32 flags; u32 pad[15]; } */
+export const SIZEOF_KVM_PIT_CONFIG = 64;
+/** struct kvm_pit_state2 { struct kvm_pit_channel_state channels[3] (24 each); u32 flags; u32 reserved[9]; } */
+export const SIZEOF_KVM_PIT_STATE2 = 112;
+/** struct kvm_irqchip { u32 chip_id; u32 pad; union { char dummy[512]; struct kvm_pic_state pic; ... } chip; } */
+export const SIZEOF_KVM_IRQCHIP = 520;
+/** struct kvm_reinject_control { u8 pit_reinject; u8 reserved[31]; } */
+export const SIZEOF_KVM_REINJECT_CONTROL = 32;
+export const KVM_GET_IRQCHIP = _IOWR(KVMIO, 0x62, SIZEOF_KVM_IRQCHIP);
+export const KVM_SET_IRQCHIP = _IOR(KVMIO, 0x63, SIZEOF_KVM_IRQCHIP);
+export const KVM_REINJECT_CONTROL = _IO(KVMIO, 0x71);
+export const KVM_CREATE_PIT2 = _IOW(KVMIO, 0x77, SIZEOF_KVM_PIT_CONFIG);
+export const KVM_GET_PIT2 = _IOR(KVMIO, 0x9f, SIZEOF_KVM_PIT_STATE2);
+export const KVM_SET_PIT2 = _IOW(KVMIO, 0xa0, SIZEOF_KVM_PIT_STATE2);
 
 // --- vCPU ioctls ---
 export const KVM_GET_MSRS = _IOWR(KVMIO, 0x88, SIZEOF_KVM_MSRS_HEADER);
@@ -79,6 +95,8 @@ export const KVM_SET_CPUID2 = _IOW(KVMIO, 0x90, SIZEOF_KVM_CPUID2_HEADER);
 export const KVM_GET_MP_STATE = _IOR(KVMIO, 0x98, SIZEOF_KVM_MP_STATE);
 export const KVM_SET_MP_STATE = _IOW(KVMIO, 0x99, SIZEOF_KVM_MP_STATE);
 export const KVM_GET_VCPU_EVENTS = _IOR(KVMIO, 0x9f, SIZEOF_KVM_VCPU_EVENTS);
+/** The vCPU's guest TSC rate in kHz (vcpu->arch.virtual_tsc_khz), as the ioctl's return value. */
+export const KVM_GET_TSC_KHZ = _IO(KVMIO, 0xa3);
 
 /** Expected API version (KVM_GET_API_VERSION); stable since 2.6.22. */
 export const KVM_API_VERSION = 12;
@@ -108,10 +126,14 @@ export const KVM_MP_STATE_HALTED = 3;
 export const KVM_MP_STATE_SIPI_RECEIVED = 4;
 
 // --- MSRs ---
+/** The guest TSC (a host KVM_GET_MSRS reads the guest's value: host TSC scaled plus the L1 offset). */
+export const MSR_IA32_TSC = 0x10;
 export const MSR_IA32_APICBASE = 0x1b;
 export const MSR_IA32_APICBASE_BSP = 1n << 8n;
 export const MSR_IA32_APICBASE_EXTD = 1n << 10n;
 export const MSR_IA32_APICBASE_ENABLE = 1n << 11n;
+/** The TSC-deadline timer's deadline (guest TSC cycles). */
+export const MSR_IA32_TSC_DEADLINE = 0x6e0;
 export const X2APIC_MSR_BASE = 0x800;
 /** x2APIC MSR index for an xAPIC MMIO register offset (e.g. 0x20 ID -> 0x802, 0x300 ICR -> 0x830). */
 export const x2apicMsr = (mmioOffset: number): number => X2APIC_MSR_BASE + (mmioOffset >>> 4);

@@ -31,6 +31,19 @@ import {
   KVM_RUN,
   KVM_GET_REGS,
   KVM_GET_SREGS,
+  KVM_GET_TSC_KHZ,
+  KVM_SET_REGS,
+  KVM_SET_SREGS,
+  KVM_CREATE_PIT2,
+  KVM_REINJECT_CONTROL,
+  KVM_GET_PIT2,
+  KVM_SET_PIT2,
+  KVM_GET_IRQCHIP,
+  KVM_SET_IRQCHIP,
+  SIZEOF_KVM_PIT_CONFIG,
+  SIZEOF_KVM_PIT_STATE2,
+  SIZEOF_KVM_IRQCHIP,
+  SIZEOF_KVM_REINJECT_CONTROL,
 } from './ioctlNumbers';
 import { getLibc, loadKoffi, mapMemory, O_CLOEXEC, O_RDWR, type Libc, type Mapping, type SysResult } from './libc';
 import { VcpuThread } from './vcpuThread';
@@ -163,6 +176,16 @@ export interface KvmVm {
   enableCap(cap: number, args0: bigint): Errno | null;
   /** KVM_SIGNAL_MSI: number of LAPICs that accepted it, or an errno ('EPERM' when there is no target). */
   signalMsi(addressLo: number, addressHi: number, data: number): number | Errno;
+  /** KVM_CREATE_PIT2 (flags 0): an in-kernel i8254 PIT, which also drives KVM's NMI watchdog. */
+  createPit2(): Errno | null;
+  /** KVM_REINJECT_CONTROL: whether the PIT holds back ticks until the guest acknowledged IRQ0. */
+  setPitReinject(on: boolean): Errno | null;
+  /** KVM_GET_PIT2 / KVM_SET_PIT2: struct kvm_pit_state2 as bytes (SET loads each channel's count). */
+  getPit2(): Uint8Array;
+  setPit2(state: Uint8Array): Errno | null;
+  /** KVM_GET_IRQCHIP / KVM_SET_IRQCHIP: struct kvm_irqchip as bytes (chip 0 PIC master, 1 slave, 2 IOAPIC). */
+  getIrqchip(chipId: number): Uint8Array;
+  setIrqchip(chip: Uint8Array): Errno | null;
   /** Closes every vCPU of this VM that is still open, then the VM. */
   close(): void;
 }
@@ -188,6 +211,8 @@ export interface KvmVcpu {
   setMpState(state: number): Errno | null;
   /** KVM_GET_VCPU_EVENTS decoded. */
   getVcpuEvents(): VcpuEvents;
+  /** KVM_GET_TSC_KHZ: the guest TSC rate (kHz) this vCPU's TSC-deadline values are in. */
+  getTscKhz(): number;
   /** The shared kvm_run page (mapped on first use): exit reason and I/O data of the last KVM_RUN. */
   runPage(): Uint8Array;
   /** KVM_RUN; on a vCPU thread, throws VcpuThreadTimeout if it has not returned after `timeoutMs`. */
@@ -196,6 +221,10 @@ export interface KvmVcpu {
   getRegs(): GuestRegs;
   /** CS from KVM_GET_SREGS. */
   getCs(): { base: bigint; selector: number };
+  /** struct kvm_regs and struct kvm_sregs as bytes (KVM_GET_REGS, KVM_GET_SREGS), to put back later. */
+  getCpuState(): { regs: Uint8Array; sregs: Uint8Array };
+  /** KVM_SET_SREGS (which also writes CR8 into TPR and APICBASE: see kvmBackend's use), then KVM_SET_REGS. */
+  setCpuState(state: { regs: Uint8Array; sregs: Uint8Array }): Errno | null;
   close(): void;
 }
 
@@ -333,6 +362,43 @@ class KvmVmImpl extends FdHandle implements KvmVm {
     return r.ok ? r.ret : r.errno;
   }
 
+  createPit2(): Errno | null {
+    const r = this.libc.ioctlPtr(this.live(), KVM_CREATE_PIT2, new Uint8Array(SIZEOF_KVM_PIT_CONFIG));
+    return r.ok ? null : r.errno;
+  }
+
+  setPitReinject(on: boolean): Errno | null {
+    const arg = new Uint8Array(SIZEOF_KVM_REINJECT_CONTROL);
+    arg[0] = on ? 1 : 0;
+    const r = this.libc.ioctlPtr(this.live(), KVM_REINJECT_CONTROL, arg);
+    return r.ok ? null : r.errno;
+  }
+
+  getPit2(): Uint8Array {
+    const buf = new Uint8Array(SIZEOF_KVM_PIT_STATE2);
+    must('KVM_GET_PIT2', this.libc.ioctlPtr(this.live(), KVM_GET_PIT2, buf));
+    return buf;
+  }
+
+  setPit2(state: Uint8Array): Errno | null {
+    if (state.byteLength !== SIZEOF_KVM_PIT_STATE2) throw new RangeError(`kvm_pit_state2 is ${SIZEOF_KVM_PIT_STATE2} bytes`);
+    const r = this.libc.ioctlPtr(this.live(), KVM_SET_PIT2, state.slice());
+    return r.ok ? null : r.errno;
+  }
+
+  getIrqchip(chipId: number): Uint8Array {
+    const buf = new Uint8Array(SIZEOF_KVM_IRQCHIP);
+    new DataView(buf.buffer).setUint32(0, chipId, true);
+    must('KVM_GET_IRQCHIP', this.libc.ioctlPtr(this.live(), KVM_GET_IRQCHIP, buf));
+    return buf;
+  }
+
+  setIrqchip(chip: Uint8Array): Errno | null {
+    if (chip.byteLength !== SIZEOF_KVM_IRQCHIP) throw new RangeError(`kvm_irqchip is ${SIZEOF_KVM_IRQCHIP} bytes`);
+    const r = this.libc.ioctlPtr(this.live(), KVM_SET_IRQCHIP, chip.slice());
+    return r.ok ? null : r.errno;
+  }
+
   close(): void {
     for (const v of [...this.vcpus]) v.close();
     if (!this.isClosed) this.onClose();
@@ -409,6 +475,10 @@ class KvmVcpuImpl extends FdHandle implements KvmVcpu {
     return decodeVcpuEvents(buf);
   }
 
+  getTscKhz(): number {
+    return must('KVM_GET_TSC_KHZ', this.libc.ioctl(this.live(), KVM_GET_TSC_KHZ));
+  }
+
   private runMapping: Mapping | undefined;
   runPage(): Uint8Array {
     return (this.runMapping ??= mapMemory(this.system.vcpuMmapSize(), this.live())).bytes;
@@ -430,6 +500,23 @@ class KvmVcpuImpl extends FdHandle implements KvmVcpu {
     const buf = new Uint8Array(SIZEOF_KVM_SREGS);
     must('KVM_GET_SREGS', this.libc.ioctlPtr(this.live(), KVM_GET_SREGS, buf));
     return decodeSregsCs(buf);
+  }
+
+  getCpuState(): { regs: Uint8Array; sregs: Uint8Array } {
+    const regs = new Uint8Array(SIZEOF_KVM_REGS);
+    must('KVM_GET_REGS', this.libc.ioctlPtr(this.live(), KVM_GET_REGS, regs));
+    const sregs = new Uint8Array(SIZEOF_KVM_SREGS);
+    must('KVM_GET_SREGS', this.libc.ioctlPtr(this.live(), KVM_GET_SREGS, sregs));
+    return { regs, sregs };
+  }
+
+  setCpuState(state: { regs: Uint8Array; sregs: Uint8Array }): Errno | null {
+    // Segments first: KVM_SET_SREGS makes a BSP found at the reset vector RUNNABLE (__set_sregs),
+    // which it cannot be yet while RIP is still elsewhere.
+    const s = this.libc.ioctlPtr(this.live(), KVM_SET_SREGS, state.sregs.slice());
+    if (!s.ok) return s.errno;
+    const r = this.libc.ioctlPtr(this.live(), KVM_SET_REGS, state.regs.slice());
+    return r.ok ? null : r.errno;
   }
 
   close(): void {

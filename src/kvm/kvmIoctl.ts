@@ -27,7 +27,7 @@
  *               setMsr(index, value: bigint): boolean;                   // false = refused (returned 0)
  *               getLapic(): Uint8Array; setLapic(image): Errno | null;   // 1024-byte register page
  *               getMpState(): number; setMpState(state): Errno | null;
- *               getVcpuEvents(): VcpuEvents; close() }
+ *               getVcpuEvents(): VcpuEvents; getTscKhz(): number; close() }
  *
  *   KvmVm also: addMemory(slot, gpa, size): Mapping; setTssAddr(addr)      // guest RAM, for guest code
  *   KvmVcpu also: runPage(); run(timeoutMs?); getRegs(); getCs()           // KVM_RUN (guest.ts drives it)

@@ -14,7 +14,7 @@ import { hex } from '../scenario/numbers';
 import type { ScenarioResult } from '../scenario/result';
 import type { Delivery, DeliveryModeName } from '../core/delivery';
 import type { Scenario, Step } from '../scenario/schema';
-import { KvmBackend, probeHost } from './kvmBackend';
+import { KvmBackend, probeHost, type KvmHostTraits } from './kvmBackend';
 import { vcpuIds } from '../scenario/runner';
 import { openKvm, type KvmSystem } from './kvmIoctl';
 
@@ -83,10 +83,14 @@ function inferDeliveries(sent: { mode: DeliveryModeName; vector: number }, befor
 }
 
 /** The model configuration that matches what this kernel is. */
-export function hostOverrides(host: HostTraits): Partial<VmConfig> {
+export function hostOverrides(host: HostTraits & { tscKhz?: number }): Partial<VmConfig> {
   // No APICv on the kernels this backend drives (kvm_pvm emulates every guest instruction), so every
   // vCPU keeps KVM's software caches. Where the kernel EOIs at injection, the model's `ack` does too.
-  return { vendor: host.icrSplit ? 'amd' : 'intel', apicv: false, smm: host.smm, eoiOnInjection: host.eoiOnInjection, maxVcpus: host.maxVcpus, maxVcpuIds: host.maxVcpuIds };
+  // TSC-deadline values count the kernel's guest TSC, at its rate (KVM_GET_TSC_KHZ).
+  return {
+    vendor: host.icrSplit ? 'amd' : 'intel', apicv: false, smm: host.smm, eoiOnInjection: host.eoiOnInjection, maxVcpus: host.maxVcpus, maxVcpuIds: host.maxVcpuIds,
+    ...(host.tscKhz ? { tscKhz: host.tscKhz } : {}),
+  };
 }
 
 /** Up to this many vCPUs, each gets its own host thread `CPU <id>/KVM` (a Node worker costs ~20 ms and ~7 MB). */
@@ -103,7 +107,7 @@ async function withKvm<T>(fn: (sys: KvmSystem) => T): Promise<T> {
 }
 
 /** The kernel as `probeHost` finds it: probe before tracing starts, so the trace has only the scenario's VM. */
-export function probeKvm(): Promise<HostTraits> {
+export function probeKvm(): Promise<KvmHostTraits> {
   return withKvm(probeHost);
 }
 
@@ -119,7 +123,7 @@ export async function runOnKvm(scenario: Scenario): Promise<ScenarioResult> {
 }
 
 /** `runOnKvm`, plus the final LAPIC images; `host` skips the probe (whose VM would show in a trace). */
-export function runOnKvmWithImages(scenario: Scenario, host?: HostTraits): Promise<{ result: ScenarioResult; images: FinalImage[] }> {
+export function runOnKvmWithImages(scenario: Scenario, host?: KvmHostTraits): Promise<{ result: ScenarioResult; images: FinalImage[] }> {
   return withKvm((sys) => {
     host ??= probeHost(sys);
     const backend = new KvmBackend(sys, scenario.vm, { threads: threaded(scenario) });
@@ -141,7 +145,7 @@ export function runOnKvmWithImages(scenario: Scenario, host?: HostTraits): Promi
         kernel: host.kernel,
         backend: { ...host, note: 'observed through ioctls; map, inhibits and APICv state are not observable; final mpState read with KVM_GET_MP_STATE, which processes pending INIT/SIPI' },
         steps,
-        final: { vcpus: observed.map((o, n) => observedFinal(o, mp[n].mpState)) },
+        final: { clockNs: backend.elapsedNs(), vcpus: observed.map((o, n) => observedFinal(o, mp[n].mpState)) }, // clockNs: host time since the VM's time zero
       } as unknown as ScenarioResult;
       return { result, images: observed.map((o) => ({ vcpu: o.vcpu, image: imageBytes(o.regs) })) };
     } finally {
@@ -160,6 +164,10 @@ export function compareOnKvm(scenario: Scenario): Promise<{ comparison: Comparis
     const comparison = compareBackends(scenario, model, kernel);
     const header = [`kernel ${host.kernel}: model run as vendor ${overrides.vendor}, APICv off, SMM ${host.smm ? 'on' : 'off'}, at most ${host.maxVcpus} vCPUs with ids below ${host.maxVcpuIds}, to match it.`];
     if (host.eoiOnInjection) header.push('this kernel EOIs an interrupt as it injects it (ISR is empty when the guest handler runs): after `ack` the model EOIs too.');
+    header.push(
+      `the model's TSC runs at the kernel's ${host.tscKhz} kHz (KVM_GET_TSC_KHZ)${scenario.vm.tscKhz !== undefined && scenario.vm.tscKhz !== host.tscKhz ? `, not the scenario's ${scenario.vm.tscKhz} kHz (the kernel cannot change its guest TSC rate)` : ''}; ` +
+        "the kernel's timer runs in host time: TMCCT is compared within how far its clock ran ahead of the model's.",
+    );
     const release = scenario.vm.kvm ?? 'current';
     if (release !== 'current') header.push(`note: the scenario models KVM ${release}; the kernel is ${host.kernel}, so differences are expected.`);
     return { comparison, report: formatComparison(comparison, header) };

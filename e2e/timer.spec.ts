@@ -96,7 +96,7 @@ test('the timer lane: program a one-shot, let time pass, the expiry waits until 
   await expect(lane.getByTestId('timer-vector')).toContainText('in IRR');
   await expect(lane.getByTestId('timer-pending')).toContainText('no');
   await expect(trace).toContainText('kvm_apic_accept_irq vcpu 0: apicid 0 vec 236 (Fixed|edge)');
-  await expect(trace).toContainText('the pending timer expiry was delivered through LVTT as the vCPU ran');
+  await expect(trace).toContainText('the pending timer expiry was delivered through LVTT (vector 0xec) as the vCPU ran');
   await expect(regs.getByTestId('vgrid-IRR')).toContainText('top 0xec');
 
   // Local sources and the watchdog.

@@ -66,6 +66,10 @@ if (storage) {
   const persist = persistStore(labStore, storage);
   // What the address asked for is saved now (what it replaced is in the set-aside list).
   if (changed) persist.flush();
+  // Saving is debounced: a reload or a closed tab right after an action must not lose it.
+  window.addEventListener('pagehide', () => {
+    if (!store().tour) persist.flush(); // a tour's workspace is never stored as the user's session
+  });
 }
 
 // Offline: the service worker the build generates (vite-plugin-pwa) precaches the app, so a reload

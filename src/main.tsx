@@ -68,7 +68,7 @@ if (storage) {
   if (changed) persist.flush();
   // Saving is debounced: a reload or a closed tab right after an action must not lose it.
   window.addEventListener('pagehide', () => {
-    if (!store().tour) persist.flush(); // a tour's workspace is never stored as the user's session
+    persist.flushPending(); // only a change not saved yet (none during a tour: its workspace is never stored)
   });
 }
 

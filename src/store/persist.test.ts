@@ -56,6 +56,22 @@ describe('the session in localStorage', () => {
     expect(b.getState().snapshot).toBe(before);
   });
 
+  it('leaving the page saves a change still waiting for its debounced save, and only then', () => {
+    const s = new MemoryStorage();
+    const store = createLabStore({ vcpus: 2 });
+    const persist = persistStore(store, s, 60_000);
+    persist.flushPending();
+    expect(s.getItem(STORAGE_KEY)).toBeNull(); // nothing changed: storage untouched (it may hold what a test or another tab put there)
+    store.getState().apply({ op: 'rdmsr', vcpu: 0, msr: '0x1b' });
+    expect(s.getItem(STORAGE_KEY)).toBeNull(); // debounced
+    persist.flushPending();
+    expect(readStored(s)).toMatchObject({ session: { scenario: { steps: [{ op: 'rdmsr' }] } } });
+    s.removeItem(STORAGE_KEY);
+    persist.flushPending();
+    expect(s.getItem(STORAGE_KEY)).toBeNull(); // saved already: nothing pending
+    persist();
+  });
+
   it('a full storage is reported once, as a notice', async () => {
     const s = new MemoryStorage();
     s.full = true;

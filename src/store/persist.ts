@@ -100,7 +100,7 @@ export function writeSetAside(storage: Storage, entries: readonly SetAside[]): s
 }
 
 /** Keep the store's session in storage from now on (debounced); returns a stop function. */
-export function persistStore(store: { getState(): LabState; subscribe(f: (s: LabState, p: LabState) => void): () => void }, storage: Storage, delayMs = 300): (() => void) & { flush(): void } {
+export function persistStore(store: { getState(): LabState; subscribe(f: (s: LabState, p: LabState) => void): () => void }, storage: Storage, delayMs = 300): (() => void) & { flush(): void; flushPending(): void } {
   let timer: ReturnType<typeof setTimeout> | undefined;
   let reported = false;
   let asideSaved: readonly SetAside[] | null = null;
@@ -121,7 +121,10 @@ export function persistStore(store: { getState(): LabState; subscribe(f: (s: Lab
     if (s.tour) return;
     if (s.log === p.log && s.cursor === p.cursor && s.vmInput === p.vmInput && s.selectedVcpu === p.selectedVcpu && s.setAside === p.setAside) return;
     clearTimeout(timer);
-    timer = setTimeout(save, delayMs);
+    timer = setTimeout(() => {
+      timer = undefined;
+      save();
+    }, delayMs);
   });
   const stop = () => {
     clearTimeout(timer);
@@ -130,7 +133,12 @@ export function persistStore(store: { getState(): LabState; subscribe(f: (s: Lab
   /** Save now (after the page has set up its start state). */
   const flush = () => {
     clearTimeout(timer);
+    timer = undefined;
     save();
   };
-  return Object.assign(stop, { flush });
+  /** Save now if a change is still waiting for its debounced save (the page is going away). */
+  const flushPending = () => {
+    if (timer !== undefined) flush();
+  };
+  return Object.assign(stop, { flush, flushPending });
 }

@@ -170,8 +170,9 @@ function setupArb(ids: number[]): fc.Arbitrary<Step[]> {
 }
 
 /**
- * The model has no running APIC timer yet, while the kernel's fires and injects its vector when the
- * guest next runs: so the timer is never armed here (initial count 0 wherever it is written).
+ * The kernel's timer runs in host time while these scenarios take no `advance`: an armed timer would
+ * fire on the kernel at a moment the model's virtual clock never reaches. So the timer is never
+ * armed here (initial count 0 wherever it is written); src/kvm/timerOnKvm.test.ts judges it.
  */
 function timerStopped(step: Step): Step {
   if (step.op === 'wrmsr' && step.msr === 0x838n) return { ...step, value: 0n };

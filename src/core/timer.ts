@@ -279,9 +279,8 @@ export class ApicTimer {
     this.apic.setReg(APIC_TMCCT, 0);
   }
 
-  /** kvm_lapic_reset(): the hrtimer stops; TMICT and TDCR were zeroed by the caller. */
+  /** kvm_lapic_reset(), after the caller stopped the hrtimer and zeroed TMICT and TDCR. */
   reset(): void {
-    this.armedAt = null;
     this.updateDivideCount();
     this.pending = 0;
   }

@@ -8,7 +8,7 @@
  * into lapic.c (MMIO) or the MSR handlers (WRMSR/RDMSR, #GP as a guest exception).
  */
 import {
-  bootIdtArea, gdt, isGuestRam, lowMemory, LOW_RAM_SIZE, GDT_ADDR, PM_ENTRY, PORT_ACK, PORT_CMD, PORT_STARTED, PORT_WHOAMI,
+  bootIdtArea, gdt, lowMemory, LOW_RAM_SIZE, GDT_ADDR, PM_ENTRY, PORT_ACK, PORT_CMD, PORT_STARTED, PORT_WHOAMI,
   protectedModeEntry, RAM_SIZE, region, regionBase, RESET_SLOT_BASE, RESET_SLOT_SIZE, resetSlot, snippet, snippetAddress,
   takenAt, BOOT_IDT, type GuestAccess,
 } from './guestCode';
@@ -56,11 +56,6 @@ export class GuestMachine {
   /** Writes the vCPU's region (loop, IDT, handlers). */
   addVcpu(id: number): void {
     this.ram.set(region(id), regionBase(id));
-  }
-
-  /** Whether a guest physical address is this guest's RAM, which MMIO cannot reach. */
-  static isRam(gpa: bigint): boolean {
-    return isGuestRam(gpa);
   }
 
   /** Runs `access` on `v` (which must be RUNNABLE: KVM_RUN would block otherwise). */

@@ -35,7 +35,7 @@ import {
   KVM_CAP_MAX_VCPU_ID, KVM_CAP_MAX_VCPUS, KVM_CAP_X2APIC_API, KVM_MP_STATE_HALTED, KVM_MP_STATE_INIT_RECEIVED, KVM_MP_STATE_RUNNABLE, KVM_MP_STATE_UNINITIALIZED, type KvmSystem, type KvmVcpu, type KvmVm,
 } from './kvmIoctl';
 import { GuestError, GuestMachine, type GuestOutcome } from './guest';
-import type { GuestAccess } from './guestCode';
+import { isGuestRam, type GuestAccess } from './guestCode';
 import { hostNowNs, kernelTimerRemainingNs, sleepUntil } from './hostTime';
 import { MSR_IA32_TSC, MSR_IA32_TSC_DEADLINE } from './ioctlNumbers';
 import { InKernelPit } from './pit';
@@ -345,7 +345,7 @@ export class KvmBackend implements ScenarioBackend {
     const gpa = step.gpa ?? ((v.getMsr(0x1b) ?? 0n) & ~0xfffn) + step.offset!;
     const at = `step ${i} (${step.op}): not supported on real KVM: guest physical address ${hex(gpa)}`;
     if (gpa + 4n > 0x100000000n) throw new UnsupportedOnKvm(`${at} is above 4 GiB, beyond the 32-bit guest program`);
-    if (GuestMachine.isRam(gpa)) throw new UnsupportedOnKvm(`${at} is RAM of the backend's guest, so the access would not reach the LAPIC`);
+    if (isGuestRam(gpa)) throw new UnsupportedOnKvm(`${at} is RAM of the backend's guest, so the access would not reach the LAPIC`);
     return Number(gpa);
   }
 

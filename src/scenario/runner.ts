@@ -10,8 +10,8 @@ import { Vm, type VmConfig } from '../core/vm';
 import type { TraceEvent } from '../core/types';
 import { hex } from './numbers';
 import { explain } from '../explain/explain';
-import { finalState, regsObject, stepResult, type ScenarioResult, type StepResult } from './result';
-import { ScenarioInputError, type Scenario, type Step, type VmInput } from './schema';
+import { finalState, regsObject, stepResult, type EventFields, type ScenarioResult, type StepResult } from './result';
+import { ScenarioInputError, type OpName, type Scenario, type Step, type VmInput } from './schema';
 
 export interface RunOptions {
   /** Attach each step's trace events (KVM tracepoint names) as `trace`. */
@@ -56,13 +56,19 @@ export function applyStep(vm: Vm, step: Step, i: number): StepResult {
     if (exit) r.exit = exit;
   }
   const events = vm.takeEvents();
-  // Ops that enter the guest (or read the MP state) process INIT/SIPI, inject NMIs, wake HLT.
-  if (events.length && (r.op === 'run' || r.op === 'get_mp_state' || r.op === 'ack' || r.op === 'mmio_read' || r.op === 'mmio_write' || r.op === 'wrmsr' || r.op === 'rdmsr' || r.op === 'advance' || r.op === 'local_irq' || r.op === 'nmi_watchdog' || r.op === 'set_lapic')) r.events = events;
+  if (events.length && EVENT_OPS.has(r.op)) (r as EventFields).events = events;
   return r;
 }
 
 /** The LVT entry behind each local source: kvm_pmu_deliver_pmi() uses LVTPC, kvm_vcpu_x86_set_ucna() LVTCMCI. */
 const LOCAL_SOURCE_LVT = { LINT0: APIC_LVT0, LINT1: APIC_LVT1, PERF: APIC_LVTPC, CMCI: APIC_LVTCMCI } as const;
+
+/**
+ * The ops whose results carry event decisions: entering the guest (INIT/SIPI, NMI injection, HLT
+ * wake-up, timer delivery), reading the MP state, KVM_SET_LAPIC (a restored timer), time passing
+ * and local sources.
+ */
+const EVENT_OPS: ReadonlySet<OpName> = new Set<OpName>(['run', 'get_mp_state', 'ack', 'mmio_read', 'mmio_write', 'wrmsr', 'rdmsr', 'set_lapic', 'advance', 'local_irq', 'nmi_watchdog']);
 
 function applyStepOp(vm: Vm, step: Step, i: number): StepResult {
   const vcpuOf = (id: number): Vcpu => {

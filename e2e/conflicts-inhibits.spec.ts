@@ -131,6 +131,10 @@ test.describe('alias conflicts and APICv inhibits', () => {
     await page.goto('/?vcpus=300');
     const conflicts = page.getByRole('region', { name: 'Alias conflicts' });
     await expect(conflicts.getByTestId('conflict-count')).toHaveText('⚠ 44 physical · 0 logical');
+    // The first 32 rows are listed; the rest one click away (a 4096-vCPU VM has hundreds).
+    await expect(conflicts.getByTestId('conflict-phys-31')).toBeVisible();
+    await expect(conflicts.getByTestId('conflict-phys-43')).toHaveCount(0);
+    await conflicts.getByRole('button', { name: 'Show all 44 shared physical IDs (12 more)' }).click();
     await expect(conflicts.getByTestId('conflict-phys-43')).toContainText('299');
     await expect(conflicts).toContainText('Truncated xAPIC IDs (44)');
     const inhibits = page.getByRole('region', { name: 'APICv inhibits' });

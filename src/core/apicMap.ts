@@ -25,10 +25,8 @@ export class ApicMap {
   logicalMode: LogicalMode = 'SW_DISABLED';
   /** phys_map[APIC ID] -> vCPU, or undefined for an empty slot. */
   readonly physMap: (Vcpu | undefined)[];
-  /** xapic_flat_map[8]. */
-  readonly flat: (Vcpu | undefined)[] = new Array(8).fill(undefined);
-  /** xapic_cluster_map[16][4]. */
-  readonly cluster: (Vcpu | undefined)[][] = Array.from({ length: 16 }, () => new Array(4).fill(undefined));
+  private flatMap?: (Vcpu | undefined)[];
+  private clusterMap?: (Vcpu | undefined)[][];
   /**
    * Built by the pre-6.3 algorithm, whose logical mode 0 (no software-enabled logical APIC) makes
    * logical lookups fall back to the slow path instead of delivering nowhere.
@@ -40,6 +38,18 @@ export class ApicMap {
 
   constructor(readonly maxApicId: number) {
     this.physMap = new Array(maxApicId + 1).fill(undefined);
+  }
+
+  // The xAPIC logical tables are made on first use: a VM in x2APIC mode never reads them, and a
+  // rebuild on every dirtying write would otherwise make seventeen arrays for nothing.
+
+  /** xapic_flat_map[8]. */
+  get flat(): (Vcpu | undefined)[] {
+    return (this.flatMap ??= new Array(8).fill(undefined));
+  }
+  /** xapic_cluster_map[16][4]. */
+  get cluster(): (Vcpu | undefined)[][] {
+    return (this.clusterMap ??= Array.from({ length: 16 }, () => new Array(4).fill(undefined)));
   }
 
   /**
@@ -120,7 +130,8 @@ export function buildApicMap(vcpus: readonly Vcpu[], x2apicFormat: boolean): Map
   const map = emptyApicMap(vcpus);
   const physMap = map.physMap;
   const why: MapDecision[] = [];
-  const hotplug = new HotplugChoices(false);
+  // Only the hotplug hack (32-bit IDs) has choices to note.
+  const hotplug = x2apicFormat ? new HotplugChoices(false) : null;
   let xapicIdMismatch: MapDecision | null = null;
 
   // The hot loop of a rebuild (once per vCPU on every dirtying write): plain reads and slot
@@ -134,7 +145,7 @@ export function buildApicMap(vcpus: readonly Vcpu[], x2apicFormat: boolean): Map
       xapicIdMismatch ??= { kind: 'map', code: 'XAPIC_ID_MISMATCH', kvm: 'kvm_recalculate_phys_map', vcpus: [v.id], xapicId: xid };
     }
 
-    if (x2apicFormat) {
+    if (hotplug) {
       hotplug.place(map, v);
     } else {
       const physId = x2apicMode ? v.id : xid; // kvm_x2apic_id() is the vcpu_id
@@ -148,7 +159,7 @@ export function buildApicMap(vcpus: readonly Vcpu[], x2apicFormat: boolean): Map
     }
     recalculateLogicalMap(map, v, why);
   }
-  return { map, xapicIdMismatch, why: [...why, ...(xapicIdMismatch ? [xapicIdMismatch] : []), ...hotplug.decisions()] };
+  return { map, xapicIdMismatch, why: [...why, ...(xapicIdMismatch ? [xapicIdMismatch] : []), ...(hotplug?.decisions() ?? [])] };
 }
 
 /** kvm_recalculate_logical_map(). */

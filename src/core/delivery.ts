@@ -18,7 +18,7 @@ import { logicalDest } from './apicMap';
 import type { IcrExit } from './ipiVirtualization';
 import type { Lapic } from './lapic';
 import { ACCEPT_CODES, ROUTE_CODES, type AcceptCode, type AcceptDecision, type RouteCode, type RouteDecision } from './decisions';
-import type { TraceEvent, VcpuId } from './types';
+import type { VcpuId } from './types';
 import type { Vcpu } from './vcpu';
 import type { Vm } from './vm';
 
@@ -26,7 +26,7 @@ import {
   decodeIcr, decodeMsi, DELIVERY_MODE_NAMES, DM_FIXED, DM_INIT, DM_LOWEST, DM_NMI, DM_REMRD, DM_SMI, DM_STARTUP,
   SHORT_ALLBUT, SHORT_ALLINC, SHORT_NONE, SHORT_SELF, type DeliveryModeName, type Irq, SHORTHAND_NAMES,
 } from './codec';
-import { formatAcceptIrq } from './traceFormat';
+import { AcceptIrqTrace } from './traceFormat';
 
 export { DELIVERY_MODE_NAMES, type DeliveryModeName } from './codec';
 
@@ -51,6 +51,8 @@ export interface DeliveryOutcome {
   route: RouteDecision;
   /** What each selected LAPIC did with it, in delivery order. */
   accepts: AcceptDecision[];
+  /** The same for the LAPICs that did not take it. */
+  dropped: AcceptDecision[];
   /** For ICR writes: how the write reached KVM (ipiVirtualization.ts). */
   exit?: IcrExit;
 }
@@ -126,6 +128,7 @@ export function acceptIrq(v: Vcpu, irq: LapicIrq, mode = irq.deliveryMode): Acce
 
 /** __apic_accept_irq() itself: the LAPIC's state changes and trace event; the code says what it did. */
 function accept(v: Vcpu, irq: LapicIrq, mode: number): AcceptCode {
+  v.vm.touch(v);
   const apic = v.apic;
   let code: AcceptCode;
   switch (mode) {
@@ -136,7 +139,7 @@ function accept(v: Vcpu, irq: LapicIrq, mode: number): AcceptCode {
         code = 'LEVEL_DEASSERT';
         break;
       }
-      if (!(apic.hwEnabled && apic.swEnabled)) {
+      if (!(v.hwEnabled && apic.swEnabled)) {
         code = 'APIC_DISABLED';
         break;
       }
@@ -199,22 +202,6 @@ function acceptDecision(vcpu: VcpuId, irq: LapicIrq, mode: number, code: AcceptC
     decision.swEnabled = swEnabled;
   }
   return decision;
-}
-
-/**
- * kvm_apic_accept_irq's trace event: formatted when read and serialised like a LazyTraceEvent,
- * but holding its four numbers instead of a closure, since a broadcast leaves one per LAPIC
- * (a subclass of LazyTraceEvent cost twice as much to construct).
- */
-class AcceptIrqTrace implements TraceEvent {
-  readonly event = 'kvm_apic_accept_irq';
-  constructor(readonly vcpu: VcpuId, private readonly vector: number, private readonly deliveryMode: number, private readonly trigLevel: boolean) {}
-  get detail(): string {
-    return formatAcceptIrq(this.vcpu, this.vector, this.deliveryMode, this.trigLevel);
-  }
-  toJSON(): TraceEvent {
-    return { event: this.event, vcpu: this.vcpu, detail: this.detail };
-  }
 }
 
 /** kvm_apic_is_broadcast_dest(). */
@@ -348,7 +335,7 @@ function findTargets(vm: Vm, src: Lapic | null, irqIn: LapicIrq, visitor?: Targe
     examined++;
     if (!matchDest(vm, v.apic, src, irq)) continue;
     matched.push(v);
-    acceptNow?.target(v, irq);
+    if (acceptNow) acceptNow.target(v, irq);
   }
   const facts: Partial<RouteDecision> = { ...fast.facts };
   if (lowestBecameFixed) facts.lowestBecameFixed = true;
@@ -408,6 +395,7 @@ const ACCEPT_CODE_LIST = Object.keys(ACCEPT_CODES) as AcceptCode[];
 const ACCEPT_CODE_NUMBERS = Object.fromEntries(ACCEPT_CODE_LIST.map((c, i) => [c, i])) as Record<AcceptCode, number>;
 /** Bits beside the code's number: the enable bits of a LAPIC that dropped it as APIC_DISABLED. */
 const HW_ENABLED_THEN = 0x40, SW_ENABLED_THEN = 0x80;
+const ACCEPTED = ACCEPT_CODE_NUMBERS.ACCEPTED;
 
 /**
  * What kvm_irq_delivery_to_apic() did. Its records (the route, each LAPIC's accept decision, the
@@ -431,6 +419,12 @@ class Outcome implements DeliveryOutcome, TargetVisitor {
   /** __apic_accept_irq() on a target, as the search chooses it. */
   target(v: Vcpu, irq: LapicIrq): void {
     const code = accept(v, irq, irq.deliveryMode);
+    if (code === 'ACCEPTED') {
+      // What thousands of LAPICs do with a broadcast: no lookups for it.
+      this.taken.push(ACCEPTED);
+      this.count++;
+      return;
+    }
     let n = ACCEPT_CODE_NUMBERS[code];
     if (code === 'APIC_DISABLED') n |= (v.apic.hwEnabled ? HW_ENABLED_THEN : 0) | (v.apic.swEnabled ? SW_ENABLED_THEN : 0);
     this.taken.push(n);
@@ -453,18 +447,31 @@ class Outcome implements DeliveryOutcome, TargetVisitor {
     return (this.routeRecord ??= routeDecision(this.search));
   }
 
-  get accepts(): AcceptDecision[] {
+  /** Target i's accept decision, from what was fixed at delivery. */
+  private acceptRecord(i: number): AcceptDecision {
     const { targets, irq } = this.search;
-    return (this.acceptRecords ??= targets.map((v, i) => {
-      const bits = this.taken[i];
-      return acceptDecision(v.id, irq, irq.deliveryMode, this.code(i), (bits & HW_ENABLED_THEN) !== 0, (bits & SW_ENABLED_THEN) !== 0);
-    }));
+    const bits = this.taken[i];
+    return acceptDecision(targets[i].id, irq, irq.deliveryMode, this.code(i), (bits & HW_ENABLED_THEN) !== 0, (bits & SW_ENABLED_THEN) !== 0);
+  }
+
+  get accepts(): AcceptDecision[] {
+    return (this.acceptRecords ??= this.search.targets.map((_, i) => this.acceptRecord(i)));
+  }
+
+  /** Made without the accepted ones' records: a result lists only these, and a broadcast accepts on thousands. */
+  get dropped(): AcceptDecision[] {
+    const out: AcceptDecision[] = [];
+    for (let i = 0; i < this.search.targets.length; i++) if (!ACCEPT_CODES[this.code(i)]) out.push(this.acceptRecord(i));
+    return out;
   }
 
   get delivered(): Delivery[] {
+    if (this.deliveredRecords) return this.deliveredRecords;
     const { targets, irq } = this.search;
     const mode = DELIVERY_MODE_NAMES[irq.deliveryMode];
-    return (this.deliveredRecords ??= targets.filter((_, i) => ACCEPT_CODES[this.code(i)]).map((v) => ({ vcpu: v.id, mode, vector: irq.vector })));
+    const out: Delivery[] = [];
+    for (let i = 0; i < targets.length; i++) if (ACCEPT_CODES[this.code(i)]) out.push({ vcpu: targets[i].id, mode, vector: irq.vector });
+    return (this.deliveredRecords = out);
   }
 }
 

@@ -29,15 +29,25 @@ export interface IcrHandling {
   note: () => string;
 }
 
+/** The two WRMSR exits of an x2APIC ICR write that exits for `why`. */
+function wrmsrExits(why: string): { fastpath: IcrHandling; full: IcrHandling } {
+  return {
+    fastpath: { exit: 'wrmsr-fastpath', note: () => `${why}: WRMSR VM exit completed in KVM's fastpath (handle_fastpath_set_msr_irqoff)` },
+    full: { exit: 'wrmsr', note: () => `${why}: WRMSR VM exit, full handling (kvm_x2apic_icr_write)` },
+  };
+}
+// Made once per reason: an IPI-heavy loop asks for one on every ICR write.
+const NO_APICV = wrmsrExits('no APIC virtualization');
+const APICV_INTERCEPTS = wrmsrExits('APICv intercepts x2APIC ICR writes');
+const HYBRID_AVIC = wrmsrExits('hybrid AVIC intercepts x2APIC MSRs (doorbells still deliver)');
+
 /** The WRMSR exit for an x2APIC ICR write: the fastpath when the map delivers it (and, before 6.18, only simple IPIs). */
-function wrmsrExit(vm: Vm, irq: LapicIrq, path: 'fast' | 'slow', why: string): IcrHandling {
+function wrmsrExit(vm: Vm, irq: LapicIrq, path: 'fast' | 'slow', exits: { fastpath: IcrHandling; full: IcrHandling }): IcrHandling {
   const simple = irq.deliveryMode === 0 && !irq.logical && irq.shorthand === 0 && irq.destId !== 0xffffffff;
   // 6.18+: any ICR the optimized map delivers; before: only simple ones, which the fastpath then
   // completed through kvm_x2apic_icr_write() whatever path delivery took.
   const fastpath = vm.profile.hasNew('x2apicIcrFastpathAny') ? path === 'fast' : simple;
-  return fastpath
-    ? { exit: 'wrmsr-fastpath', note: () => `${why}: WRMSR VM exit completed in KVM's fastpath (handle_fastpath_set_msr_irqoff)` }
-    : { exit: 'wrmsr', note: () => `${why}: WRMSR VM exit, full handling (kvm_x2apic_icr_write)` };
+  return fastpath ? exits.fastpath : exits.full;
 }
 
 /** How the ICR write `icrLow` from `src`, delivered through `path`, reaches KVM. */
@@ -45,7 +55,7 @@ export function icrWriteHandling(vm: Vm, src: Lapic, icrLow: number, irq: LapicI
   const cfg = vm.config;
   const x2 = src.x2apicMode;
   if (!src.vcpu.apicvActive) {
-    return x2 ? wrmsrExit(vm, irq, path, 'no APIC virtualization') : { exit: 'mmio', note: () => 'APIC MMIO write exits to KVM, which emulates the store (apic_mmio_write)' };
+    return x2 ? wrmsrExit(vm, irq, path, NO_APICV) : { exit: 'mmio', note: () => 'APIC MMIO write exits to KVM, which emulates the store (apic_mmio_write)' };
   }
   if (cfg.vendor === 'intel') {
     const fixedPhysicalUnicast = irq.deliveryMode === 0 && !irq.logical && irq.shorthand === 0;
@@ -54,10 +64,10 @@ export function icrWriteHandling(vm: Vm, src: Lapic, icrLow: number, irq: LapicI
       return { exit: 'ipiv', note: () => `IPIv: the CPU posts vector ${icrLow & 0xff} in the PID of APIC ID ${irq.destId} and notifies it, without a VM exit` };
     }
     const notIpiv = ipiv ? 'not an IPIv case (only Fixed, physical, no shorthand, destination in the PID table)' : 'APICv without IPIv';
-    if (x2 && !ipiv) return wrmsrExit(vm, irq, path, 'APICv intercepts x2APIC ICR writes');
+    if (x2 && !ipiv) return wrmsrExit(vm, irq, path, APICV_INTERCEPTS);
     return { exit: 'apic-write', note: () => `${notIpiv}: APIC-write VM exit (trap-like) -> kvm_apic_write_nodecode() re-runs the write` };
   }
-  if (x2 && !cfg.x2avic) return wrmsrExit(vm, irq, path, 'hybrid AVIC intercepts x2APIC MSRs (doorbells still deliver)');
+  if (x2 && !cfg.x2avic) return wrmsrExit(vm, irq, path, HYBRID_AVIC);
   if (!x2 && vm.apicAccessPage === 'deleted') {
     return { exit: 'mmio', note: () => 'the APIC-access page is gone (hybrid AVIC): the xAPIC store faults and KVM emulates it (apic_mmio_write)' };
   }

@@ -28,9 +28,7 @@ import {
   X2APIC_ICR_RESERVED_BITS, lvtIndex, lvtOffset,
 } from './apicdef';
 import type { KvmFunction, RefusalCode } from './decisions';
-import { x2apicIcr } from './codec';
-import { formatApicAccess } from './traceFormat';
-import { LazyTraceEvent } from './types';
+import { ApicAccessTrace } from './traceFormat';
 import type { Vcpu } from './vcpu';
 
 /** APIC_REG_MASK(): one bit per 16-byte slot. */
@@ -326,7 +324,7 @@ export class Lapic {
     if (alignment + len > 4) return null;
     if (offset > 0x3f0 || (this.readableRegMask() & regBit(offset)) === 0n) return null;
     const result = this.apicRead(offset & ~0xf);
-    this.vm.trace(new LazyTraceEvent('kvm_apic', this.vcpu.id, () => formatApicAccess(false, offset, result >>> 0)));
+    this.vm.trace(new ApicAccessTrace(this.vcpu.id, false, offset, result));
     if (len === 4) return result >>> 0;
     return (result >>> (alignment * 8)) & (len === 1 ? 0xff : 0xffff);
   }
@@ -363,7 +361,7 @@ export class Lapic {
   /** kvm_lapic_reg_write(). */
   regWrite(reg: number, val: number): WriteRet {
     val >>>= 0;
-    this.vm.trace(new LazyTraceEvent('kvm_apic', this.vcpu.id, () => formatApicAccess(true, reg, val)));
+    this.vm.trace(new ApicAccessTrace(this.vcpu.id, true, reg, val));
     const ret = this.regWriteInner(reg, val);
     this.vm.recalculateApicMap();
     return ret;
@@ -501,7 +499,7 @@ export class Lapic {
     this.setReg(APIC_ICR, low);
     if (this.vm.icrIsSplit) this.setReg(APIC_ICR2, high);
     else this.regs[(APIC_ICR >> 2) + 1] = high;
-    this.vm.trace(new LazyTraceEvent('kvm_apic', this.vcpu.id, () => formatApicAccess(true, APIC_ICR, x2apicIcr(low, high))));
+    this.vm.trace(new ApicAccessTrace(this.vcpu.id, true, APIC_ICR, low, high));
     return 0;
   }
 

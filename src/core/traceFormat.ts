@@ -23,8 +23,8 @@
  * " (coalesced)" suffix. traceToText invents the timestamps, thread ids and CPUs, and renders the
  * lab's own events (map rebuilds, inhibits, notes) as lines too.
  */
-import { decodeIcrLow, decodeMsi, KVM_DELIVERY_MODE_NAMES, KVM_SHORTHAND_NAMES } from './codec';
-import type { TraceEvent } from './types';
+import { decodeIcrLow, decodeMsi, KVM_DELIVERY_MODE_NAMES, KVM_SHORTHAND_NAMES, x2apicIcr } from './codec';
+import type { TraceEvent, VcpuId } from './types';
 
 /** trace.h kvm_trace_symbol_apic: the register names kvm_apic prints, by offset. */
 export const KVM_TRACE_SYMBOL_APIC: ReadonlyMap<number, string> = new Map([
@@ -68,6 +68,66 @@ export function formatMsiSetIrq(address: bigint, data: number): string {
 /** kvm_msr: `trace_kvm_msr_write(ecx, data)` and friends. */
 export function formatMsr(isWrite: boolean, msr: number, value: bigint, gp = false): string {
   return `msr_${isWrite ? 'write' : 'read'} ${hex(msr >>> 0)} = 0x${hex(value)}${gp ? ' (#GP)' : ''}`;
+}
+
+// ---- the hot tracepoints' records ----------------------------------------------------------
+//
+// As the kernel's ring buffer keeps them: the TP_STRUCT__entry fields, made into words by
+// TP_printk only when the trace is read. An IPI leaves four of these and a broadcast one per
+// LAPIC, and most are never read: a closure per event (LazyTraceEvent) cost more to make than
+// the delivery itself. Each serialises like a plain TraceEvent.
+
+/** A trace record as plain data: what JSON and the app's copies hold. */
+function plainEvent(e: TraceEvent): TraceEvent {
+  return e.vcpu === undefined ? { event: e.event, detail: e.detail } : { event: e.event, vcpu: e.vcpu, detail: e.detail };
+}
+
+/** kvm_msr, traced by kvm_emulate_wrmsr / rdmsr after a guest access. */
+export class MsrTrace implements TraceEvent {
+  readonly event = 'kvm_msr';
+  constructor(readonly vcpu: VcpuId, private readonly isWrite: boolean, private readonly msr: number, private readonly value: bigint, private readonly gp: boolean) {}
+  get detail(): string {
+    return formatMsr(this.isWrite, this.msr, this.value, this.gp);
+  }
+  toJSON(): TraceEvent {
+    return plainEvent(this);
+  }
+}
+
+/** kvm_apic: a register read or write; the u64 value as two u32 halves (high: the x2APIC ICR's destination). */
+export class ApicAccessTrace implements TraceEvent {
+  readonly event = 'kvm_apic';
+  constructor(readonly vcpu: VcpuId, private readonly isWrite: boolean, private readonly reg: number, private readonly valueLow: number, private readonly valueHigh = 0) {}
+  get detail(): string {
+    return formatApicAccess(this.isWrite, this.reg, this.valueHigh ? x2apicIcr(this.valueLow, this.valueHigh) : this.valueLow >>> 0);
+  }
+  toJSON(): TraceEvent {
+    return plainEvent(this);
+  }
+}
+
+/** kvm_apic_ipi, traced by kvm_apic_send_ipi. */
+export class ApicIpiTrace implements TraceEvent {
+  readonly event = 'kvm_apic_ipi';
+  constructor(readonly vcpu: VcpuId, private readonly icrLow: number, private readonly destId: number) {}
+  get detail(): string {
+    return formatApicIpi(this.icrLow, this.destId);
+  }
+  toJSON(): TraceEvent {
+    return plainEvent(this);
+  }
+}
+
+/** kvm_apic_accept_irq, traced by __apic_accept_irq on entry; `vcpu` is the target (the sender's thread runs it). */
+export class AcceptIrqTrace implements TraceEvent {
+  readonly event = 'kvm_apic_accept_irq';
+  constructor(readonly vcpu: VcpuId, private readonly vector: number, private readonly deliveryMode: number, private readonly trigLevel: boolean) {}
+  get detail(): string {
+    return formatAcceptIrq(this.vcpu, this.vector, this.deliveryMode, this.trigLevel);
+  }
+  toJSON(): TraceEvent {
+    return plainEvent(this);
+  }
 }
 
 export interface TraceTextOptions {

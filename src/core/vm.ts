@@ -23,10 +23,9 @@ import { icrWriteHandling } from './ipiVirtualization';
 import type { Lapic } from './lapic';
 import { getLapicFails, getLapicState, setLapicState } from './lapicState';
 import { KvmProfile } from './profile';
-import { formatApicIpi, formatMsiSetIrq, msiTraceAddress } from './traceFormat';
+import { ApicIpiTrace, formatMsiSetIrq, msiTraceAddress, MsrTrace } from './traceFormat';
 import type { EventDecision, InhibitCause, InhibitDecision, MapDecision, RefusalCode, RefusalDecision } from './decisions';
 import { INHIBIT_REASONS } from './inhibits';
-import { formatMsr } from './traceFormat';
 import { LazyTraceEvent, OK, type Errno, type Outcome, type TraceEvent, type VcpuId } from './types';
 import { Vcpu } from './vcpu';
 
@@ -123,6 +122,8 @@ export class Vm {
   private events: EventDecision[] = [];
   /** The guest clock (ns since the VM was created): moved only by `advance`, so replays repeat exactly. */
   clockNs = 0;
+  /** vCPUs whose state something other than their own op may have changed (see touch()). */
+  private touched = new Set<Vcpu>();
 
   constructor(config: Partial<VmConfig> = {}) {
     this.config = { ...DEFAULT_VM_CONFIG, ...config, quirks: { ...DEFAULT_VM_CONFIG.quirks, ...config.quirks } };
@@ -163,6 +164,21 @@ export class Vm {
     return t;
   }
 
+  /**
+   * Note that `v`'s state may have changed through another vCPU's op or the VM's (an interrupt
+   * accepted, a timer counting down). Not a KVM structure: it lets a caller update only what a
+   * step changed (the store's change set); a superset is fine, the caller compares.
+   */
+  touch(v: Vcpu): void {
+    this.touched.add(v);
+  }
+  /** Hand over the vCPUs touched since the last call. */
+  takeTouched(): Set<Vcpu> {
+    const t = this.touched;
+    this.touched = new Set();
+    return t;
+  }
+
   /** When the next APIC timer fires (ns on the VM clock), or null when none is running. */
   nextTimerExpiry(): number | null {
     let next: number | null = null;
@@ -179,6 +195,8 @@ export class Vm {
    */
   advance(ns: number): void {
     const end = this.clockNs + ns;
+    // Every running timer's current count (TMCCT) moves with the clock.
+    for (const v of this.vcpus) if (v.apic.timer.period !== 0) this.touch(v);
     for (;;) {
       let due: Vcpu | null = null;
       for (const v of this.vcpus) {
@@ -187,6 +205,7 @@ export class Vm {
       }
       if (!due) break;
       this.clockNs = Math.max(this.clockNs, due.apic.timer.armedAt!);
+      this.touch(due);
       due.apic.timer.fire();
     }
     this.clockNs = end;
@@ -374,7 +393,7 @@ export class Vm {
       const w = vcpu.apic.x2apicMsrWrite(msr, value);
       r = refused(w && { kind: 'refusal', code: w.code, kvm: w.kvm, vcpus: [vcpu.id], msr, reg: (msr - 0x800) << 4, value: '0x' + value.toString(16) }, host);
     }
-    if (!host) this.trace(new LazyTraceEvent('kvm_msr', vcpu.id, () => formatMsr(true, msr, value, !r.ok)));
+    if (!host) this.trace(new MsrTrace(vcpu.id, true, msr, value, !r.ok));
     return r;
   }
 
@@ -382,7 +401,7 @@ export class Vm {
   rdmsr(vcpu: Vcpu, msr: number, host: boolean): MsrResult {
     if (!host) vcpu.enterGuest();
     const r = this.rdmsrUntraced(vcpu, msr, host);
-    if (!host) this.trace(new LazyTraceEvent('kvm_msr', vcpu.id, () => formatMsr(false, msr, r.value ?? 0n, !r.ok)));
+    if (!host) this.trace(new MsrTrace(vcpu.id, false, msr, r.value ?? 0n, !r.ok));
     return r;
   }
 
@@ -425,7 +444,7 @@ export class Vm {
   /** kvm_apic_send_ipi(): decode the ICR and deliver. */
   sendIpi(src: Lapic, icrLow: number, icrHigh: number, fromSelfIpiRegister = false): void {
     const irq = icrToIrq(src, icrLow, icrHigh);
-    this.trace(new LazyTraceEvent('kvm_apic_ipi', src.vcpu.id, () => formatApicIpi(icrLow, irq.destId)));
+    this.trace(new ApicIpiTrace(src.vcpu.id, icrLow, irq.destId));
     const out = deliverToApic(this, src, irq);
     // A write to the SELF_IPI register is not an ICR write: it has no ICR exit path to report.
     if (!fromSelfIpiRegister) {

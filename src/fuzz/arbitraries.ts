@@ -41,3 +41,31 @@ export function fuzzScenarioArb(): fc.Arbitrary<Scenario> {
 }
 
 const toJson = (step: Step) => JSON.parse(JSON.stringify(step, (_k, v) => (typeof v === 'bigint' ? '0x' + v.toString(16) : v)));
+
+/** Timer and local-interrupt steps the fuzzer's scenarios lack (the model runs them, the kernel oracle not all). */
+function timerStep(ids: number[]): fc.Arbitrary<Step> {
+  const vcpu = fc.constantFrom(...ids);
+  const w = (offset: number, value: fc.Arbitrary<number>) => fc.record({ vcpu, value }).map(({ vcpu, value }): Step => ({ op: 'mmio_write', vcpu, offset: BigInt(offset), value: BigInt(value) }));
+  return fc.oneof(
+    w(0x320, fc.constantFrom(0x40, 0x20040, 0x40040, 0x10040, 0x400)), // LVTT: one-shot, periodic, TSC-deadline, masked, NMI
+    w(0x380, fc.constantFrom(0, 1, 1000, 100_000)), // TMICT
+    w(0x3e0, fc.constantFrom(0, 3, 0xb)), // TDCR
+    w(0x350, fc.constantFrom(0x400, 0x700, 0x10000)), // LVT0: NMI, ExtINT, masked
+    fc.record({ vcpu, value: fc.constantFrom(1n, 1000n, 1n << 40n) }).map(({ vcpu, value }): Step => ({ op: 'wrmsr', vcpu, msr: 0x6e0n, value })),
+    fc.constantFrom(1, 999, 10_000, 250_000, 5_000_000).map((ns): Step => ({ op: 'advance', ns: BigInt(ns) })),
+    fc.constant<Step>({ op: 'advance', until: 'next-timer-expiry' }),
+    fc.record({ vcpu, lvt: fc.constantFrom('LINT0', 'LINT1', 'PERF', 'CMCI') }).map(({ vcpu, lvt }) => ({ op: 'local_irq', vcpu, lvt }) as Step),
+    fc.constant<Step>({ op: 'nmi_watchdog' }),
+  );
+}
+
+/** The fuzzer's scenarios with timer, local-interrupt and watchdog steps mixed in. */
+export function fuzzScenarioWithTimersArb(): fc.Arbitrary<Scenario> {
+  return fuzzScenarioArb().chain((s) =>
+    fc.array(fc.tuple(fc.nat(), timerStep(s.vm.vcpus as number[])), { maxLength: 12 }).map((extra) => {
+      const steps = [...s.steps];
+      for (const [at, step] of extra) steps.splice(at % (steps.length + 1), 0, step);
+      return { ...s, steps };
+    }),
+  );
+}

@@ -16,7 +16,7 @@
  * welcomes extra fields). Keys named __proto__, constructor or prototype are refused by
  * parseScenario() at any depth; the schema does not repeat that.
  */
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { OLDEST_RELEASE } from '../core/profile';
 import { MAX_STEPS, OP_NAMES, STEP_SCHEMAS, scenarioHead } from './schema';
 
@@ -27,7 +27,7 @@ export const JSON_SCHEMA_PATH = 'docs/apic-scenario.schema.json';
 export const NUMBER_STRING_PATTERN = '^\\s*(0[xX][0-9a-fA-F](_?[0-9a-fA-F])*|[0-9](_?[0-9])*)\\s*$';
 
 type Json = Record<string, unknown>;
-type AnySchema = z.ZodType;
+type AnySchema = z.ZodMiniType;
 
 /** The innermost input schema of a chain of pipes. */
 function pipeSource(s: AnySchema): AnySchema {
@@ -76,8 +76,8 @@ const prop = (schema: Json, ...path: string[]): Json => {
 /** The JSON Schema (draft 2020-12) of an apic-scenario/1 input document. */
 export function scenarioJsonSchema(): Json {
   const stepSchemas = OP_NAMES.map((op) => STEP_SCHEMAS[op]);
-  const doc = scenarioHead.extend({
-    steps: z.array(z.discriminatedUnion('op', stepSchemas as unknown as [z.ZodObject, ...z.ZodObject[]])).max(MAX_STEPS),
+  const doc = z.extend(scenarioHead, {
+    steps: z.array(z.discriminatedUnion('op', stepSchemas as unknown as [z.ZodMiniObject, ...z.ZodMiniObject[]])).check(z.maxLength(MAX_STEPS)),
   });
   const generated = z.toJSONSchema(doc, {
     target: 'draft-2020-12',

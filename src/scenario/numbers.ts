@@ -15,8 +15,8 @@ export function parseNumber(raw: unknown): bigint | string {
   }
   if (typeof raw === 'string') {
     const s = raw.trim();
-    if (HEX.test(s)) return BigInt('0x' + s.slice(2).replaceAll('_', ''));
-    if (DEC.test(s)) return BigInt(s.replaceAll('_', ''));
+    // BigInt() reads "0x" and "0X" itself; underscores are the scenario format's, not its.
+    if (HEX.test(s) || DEC.test(s)) return BigInt(s.includes('_') ? s.replaceAll('_', '') : s);
     return `${JSON.stringify(raw)} is not a number (use hex "0x..." or decimal)`;
   }
   return `${JSON.stringify(raw) ?? 'undefined'} is not a number`;
@@ -27,7 +27,10 @@ export function hex(v: bigint | number): string {
   return '0x' + (typeof v === 'bigint' ? v : BigInt(v < 0 ? v >>> 0 : v)).toString(16);
 }
 
+/** 2^bits by bits, made once: every number of a scenario is checked against one. */
+const limits: bigint[] = [];
+
 /** Does `v` fit in `bits` bits (unsigned)? */
 export function fits(v: bigint, bits: number): boolean {
-  return v >= 0n && v < 1n << BigInt(bits);
+  return v >= 0n && v < (limits[bits] ??= 1n << BigInt(bits));
 }

@@ -8,6 +8,7 @@ import type { Delivery } from '../core/delivery';
 import type { IcrExit } from '../core/ipiVirtualization';
 import type { Errno, TraceEvent } from '../core/types';
 import { reportedMpState } from '../core/mpState';
+import type { Vcpu } from '../core/vcpu';
 import type { Vm } from '../core/vm';
 import { explain, explainInhibitCause } from '../explain/explain';
 import type { OpName } from './schema';
@@ -193,47 +194,55 @@ export interface ScenarioResult {
 
 /** The final state of every vCPU, the map and the inhibits. */
 export function finalState(vm: Vm): FinalState {
-  const vcpus = vm.vcpus.map((v): FinalVcpu => {
-    const a = v.apic;
-    return {
-      vcpu: v.id,
-      apicBase: hex(v.apicBase),
-      mode: v.mode,
-      swEnabled: a.swEnabled,
-      xapicId: a.xapicId,
-      x2apicId: a.x2apicId,
-      ldr: hex(a.getReg(APIC_LDR)),
-      dfr: hex(a.getReg(APIC_DFR)),
-      tpr: hex(a.getReg(APIC_TASKPRI)),
-      ppr: hex(a.getReg(APIC_PROCPRI)),
-      irr: a.vectors(APIC_IRR),
-      isr: a.vectors(APIC_ISR),
-      tmr: a.vectors(APIC_TMR),
-      mpState: reportedMpState(v),
-      apicvActive: v.apicvActive,
-      pendingInit: a.pendingInit,
-      pendingSipi: a.pendingSipi,
-      sipiVector: a.sipiVector,
-      nmiPending: v.nmiPending,
-      smiPending: v.smiPending,
-      guestMode: v.guestMode,
-      vmxon: v.vmxon,
-      smm: v.smm,
-      gif: v.gif,
-      cs: hex(v.csSelector),
-      rip: hex(v.rip),
-      timer: {
-        mode: a.timer.modeName,
-        tmict: a.getReg(APIC_TMICT),
-        tmcct: a.timer.currentCount(),
-        divide: a.timer.divideCount,
-        periodNs: a.timer.period,
-        nextExpiryNs: a.timer.armedAt,
-        pending: a.timer.pending > 0,
-        tscDeadline: hex(a.timer.tscDeadline),
-      },
-    };
-  });
+  const { clockNs, ...rest } = finalVmState(vm);
+  return { clockNs, vcpus: vm.vcpus.map(finalVcpu), map: finalMap(vm), ...rest };
+}
+
+/** One vCPU's part of the final state. */
+export function finalVcpu(v: Vcpu): FinalVcpu {
+  const a = v.apic;
+  return {
+    vcpu: v.id,
+    apicBase: hex(v.apicBase),
+    mode: v.mode,
+    swEnabled: a.swEnabled,
+    xapicId: a.xapicId,
+    x2apicId: a.x2apicId,
+    ldr: hex(a.getReg(APIC_LDR)),
+    dfr: hex(a.getReg(APIC_DFR)),
+    tpr: hex(a.getReg(APIC_TASKPRI)),
+    ppr: hex(a.getReg(APIC_PROCPRI)),
+    irr: a.vectors(APIC_IRR),
+    isr: a.vectors(APIC_ISR),
+    tmr: a.vectors(APIC_TMR),
+    mpState: reportedMpState(v),
+    apicvActive: v.apicvActive,
+    pendingInit: a.pendingInit,
+    pendingSipi: a.pendingSipi,
+    sipiVector: a.sipiVector,
+    nmiPending: v.nmiPending,
+    smiPending: v.smiPending,
+    guestMode: v.guestMode,
+    vmxon: v.vmxon,
+    smm: v.smm,
+    gif: v.gif,
+    cs: hex(v.csSelector),
+    rip: hex(v.rip),
+    timer: {
+      mode: a.timer.modeName,
+      tmict: a.getReg(APIC_TMICT),
+      tmcct: a.timer.currentCount(),
+      divide: a.timer.divideCount,
+      periodNs: a.timer.period,
+      nextExpiryNs: a.timer.armedAt,
+      pending: a.timer.pending > 0,
+      tscDeadline: hex(a.timer.tscDeadline),
+    },
+  };
+}
+
+/** The optimized map's part of the final state. */
+export function finalMap(vm: Vm): FinalMap {
   const m = vm.apicMap;
   const map: FinalMap = m
     ? {
@@ -252,12 +261,15 @@ export function finalState(vm: Vm): FinalState {
     map.reasons = vm.mapWhy.map((d) => explain(d, 'short', { x2apicFormat: vm.x2apicFormat }));
     map.why = [...vm.mapWhy];
   }
+  return map;
+}
+
+/** The final state without its vCPUs and map: the clock, the inhibits, the VM's flags. */
+export function finalVmState(vm: Vm): Omit<FinalState, 'vcpus' | 'map'> {
   const inhibits = vm.inhibits.list();
   const causes = inhibits.filter((r) => vm.inhibitCauses.has(r)).map((r) => [r, vm.inhibitCauses.get(r)!] as const);
   return {
     clockNs: vm.clockNs,
-    vcpus,
-    map,
     inhibits,
     apicvActive: vm.apicvActive,
     apicAccessPage: vm.apicAccessPage,

@@ -7,6 +7,9 @@ import type { Vcpu } from '../core/vcpu';
 import { getMpState, runVcpu, setMpState } from '../core/mpState';
 import { enterGuest, enterSmm, leaveGuest, rsm, setGif, vmxoff, vmxon, type NestedOpResult } from '../core/nested';
 import { Vm, type VmConfig } from '../core/vm';
+import type { AcceptDecision } from '../core/decisions';
+import type { Delivery } from '../core/delivery';
+import type { IcrExit } from '../core/ipiVirtualization';
 import type { TraceEvent } from '../core/types';
 import { hex } from './numbers';
 import { explain } from '../explain/explain';
@@ -45,14 +48,27 @@ export function applyStep(vm: Vm, step: Step, i: number): StepResult {
   const r = applyStepOp(vm, step, i);
   const sent = vm.takeDeliveries();
   if (sent.length && (r.op === 'wrmsr' || r.op === 'mmio_write' || r.op === 'msi')) {
-    r.path = sent.some((d) => d.path === 'slow') ? 'slow' : 'fast';
-    r.delivered = sent.flatMap((d) => d.delivered);
-    const dropped = sent.flatMap((d) => d.accepts.filter((a) => !a.accepted));
+    // One pass over what the step sent (almost always one IPI or MSI), in the order sent.
+    let slow = false;
+    let examined = 0;
+    let exit: IcrExit | undefined;
+    const delivered: Delivery[] = [];
+    const dropped: AcceptDecision[] = [];
+    const why: string[] = [];
+    for (const d of sent) {
+      slow ||= d.path === 'slow';
+      delivered.push(...d.delivered);
+      dropped.push(...d.dropped);
+      why.push(explain(d.route));
+      examined += d.examined;
+      exit ??= d.exit;
+    }
+    r.path = slow ? 'slow' : 'fast';
+    r.delivered = delivered;
     if (dropped.length) r.dropped = dropped;
     r.route = sent[0].route;
-    r.why = sent.map((d) => explain(d.route)).join('; ');
-    r.examined = sent.reduce((n, d) => n + d.examined, 0);
-    const exit = sent.find((d) => d.exit)?.exit;
+    r.why = why.join('; ');
+    r.examined = examined;
     if (exit) r.exit = exit;
   }
   const events = vm.takeEvents();

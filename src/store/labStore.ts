@@ -3,22 +3,25 @@
  * Every user action is a scenario step, validated with the scenario schema and replayed through
  * the same applyStep() the headless runner uses; the UI reads snapshots, never the Vm itself.
  *
- * Time travel: `cursor` is how many log steps the shown state has applied. Moving it replays the
- * log from the start; applying a step while travelled back drops the steps after the cursor
- * (like an editor's undo history).
+ * Each step updates the shown state from its change set (what it changed, ./stateView.ts), so a
+ * click costs what it changed, not what the VM holds; panels subscribe to the vCPUs they show.
+ *
+ * Time travel: `cursor` is how many log steps the shown state has applied. Moving it restores the
+ * checkpoint before the target and replays the few steps after it (./timeline.ts); applying a step
+ * while travelled back drops the steps after the cursor (like an editor's undo history).
  */
 import { createStore } from 'zustand/vanilla';
+import { useMemo } from 'react';
 import { useStore } from 'zustand';
-import { SLOT_OFFSETS } from '../core/apicdef';
 import type { RouteDecision } from '../core/decisions';
 import { previewRoute, type LapicIrq } from '../core/delivery';
-import type { Vm } from '../core/vm';
-import { applyStep, createVm } from '../scenario/runner';
-import { finalState, type FinalState, type StepResult } from '../scenario/result';
+import type { FinalState, FinalVcpu, StepResult } from '../scenario/result';
 import { parseScenario, parseScenarioText, ScenarioInputError, type LOCAL_SOURCES, type Step, type VmInput } from '../scenario/schema';
 import { toDocument } from '../scenario/document';
 import { decodeSession, encodeSession, type SharedSession } from './share';
 import { preset, presetScenario, type PresetId } from '../presets/presets';
+import type { ChangeSet } from './stateView';
+import { Timeline } from './timeline';
 
 export interface LogEntry {
   step: Step;
@@ -69,8 +72,16 @@ export interface LabState {
   snapshot: FinalState;
   /** Each vCPU's register page (raw, 256 words), by vCPU id. */
   regs: ReadonlyMap<number, Uint32Array>;
-  /** Register slots the step at the cursor changed, by vCPU id. */
+  /** Where each vCPU id is in snapshot.vcpus: subscribe to one vCPU without scanning. */
+  vcpuIndex: ReadonlyMap<number, number>;
+  /** What the step at the cursor changed (nothing at step 0). */
+  changes: ChangeSet;
+  /** Changes whenever any vCPU's addressing (mode, IDs, LDR, DFR, software enable) changes: see useAddressedVcpus(). */
+  addressingVersion: number;
+  /** Register slots the step at the cursor changed, by vCPU id (changes.slots). */
   changed: ReadonlyMap<number, ReadonlySet<number>>;
+  /** A time-travel checkpoint of the shown step is due: the app takes it in idle time (checkpoint()). */
+  checkpointDue: boolean;
   /** When the next APIC timer of any vCPU fires (ns on the guest clock), as the core answers it; null when none runs. */
   nextTimerExpiryNs: number | null;
   /** The guest TSC now (hex), as the core reads it (kvm_read_l1_tsc): what a TSC deadline is compared with. */
@@ -111,6 +122,8 @@ export interface LabState {
   configure(vm: VmInput): void;
   /** Show the state after `n` steps. */
   travel(n: number): void;
+  /** Take the time-travel checkpoint that is due (a copy of the VM; tens of ms with 4096 vCPUs). */
+  checkpoint(): void;
   undo(): void;
   redo(): void;
   select(vcpu: number | null): void;
@@ -143,68 +156,52 @@ export interface LabState {
 
 export const DEFAULT_VM: VmInput = { vcpus: 4 };
 
-interface Built {
-  vm: Vm;
-  results: StepResult[];
-  before: Map<number, Uint32Array>;
+/** How the store copies the VM for time travel: `deferCheckpoints` leaves it to checkpoint() calls (the app's idle time). */
+export interface LabOptions {
+  deferCheckpoints?: boolean;
 }
 
-/** Build the VM and replay `steps`; throws ScenarioInputError at the first step that is invalid. */
-function build(vmInput: VmInput, steps: readonly Step[]): Built {
-  const vm = createVm(vmInput);
-  let before = regsOf(vm);
-  const results = steps.map((step, i) => {
-    if (i === steps.length - 1) before = regsOf(vm);
-    const r = applyStep(vm, step, i);
-    r.trace = vm.takeTrace();
-    return r;
-  });
-  return { vm, results, before };
+/** A timeline over `steps` showing step `cursor`, and the log; throws ScenarioInputError at the first invalid step. */
+function build(vmInput: VmInput, steps: readonly Step[], options: LabOptions, cursor = steps.length): { timeline: Timeline; log: LogEntry[] } {
+  const timeline = new Timeline(vmInput, undefined, options.deferCheckpoints);
+  // The last step is applied on its own so that the shown state has its change set.
+  const head = timeline.load(steps.slice(0, Math.max(0, steps.length - 1)));
+  const all = steps.length ? [...head, timeline.apply(steps[steps.length - 1])] : head;
+  const log = all.map((result, i) => ({ step: steps[i], result }));
+  timeline.travel(cursor, log);
+  return { timeline, log };
 }
 
-function regsOf(vm: Vm): Map<number, Uint32Array> {
-  return new Map(vm.vcpus.map((v) => [v.id, new Uint32Array(v.apic.regs)]));
-}
-
-function changedSlots(before: Map<number, Uint32Array>, after: Map<number, Uint32Array>): Map<number, Set<number>> {
-  const out = new Map<number, Set<number>>();
-  for (const [id, regs] of after) {
-    const old = before.get(id);
-    const set = new Set<number>();
-    for (const off of SLOT_OFFSETS) {
-      for (let w = off >> 2; w < (off >> 2) + 4; w++) if (!old || old[w] !== regs[w]) set.add(off);
-    }
-    if (set.size) out.set(id, set);
-  }
-  return out;
-}
-
-function view(b: Built, withChanges: boolean) {
-  const regs = regsOf(b.vm);
+/** What the store shows of the timeline's current state. */
+function view(t: Timeline) {
+  const vm = t.current;
   return {
-    snapshot: finalState(b.vm),
-    regs,
-    changed: withChanges ? changedSlots(b.before, regs) : new Map(),
-    nextTimerExpiryNs: b.vm.nextTimerExpiry(),
-    guestTsc: '0x' + (b.vm.vcpus[0]?.apic.timer.guestTsc() ?? 0n).toString(16),
+    snapshot: t.view.snapshot,
+    regs: t.view.regs,
+    vcpuIndex: t.view.index,
+    addressingVersion: t.view.addressingVersion,
+    changes: t.changes,
+    changed: t.changes.slots,
+    nextTimerExpiryNs: t.view.nextTimerExpiryNs,
+    checkpointDue: t.checkpointDue,
+    guestTsc: '0x' + (vm.vcpus[0]?.apic.timer.guestTsc() ?? 0n).toString(16),
   };
 }
 
-export function createLabStore(initial: VmInput = DEFAULT_VM) {
-  let current = build(initial, []);
+export function createLabStore(initial: VmInput = DEFAULT_VM, options: LabOptions = {}) {
+  let current = build(initial, [], options).timeline;
 
   return createStore<LabState>()((set, get) => {
     /** Replace the VM and log, or report why not. */
     const load = (vmInput: VmInput, steps: Step[], title: string, cursor = steps.length): boolean => {
       try {
-        const full = build(vmInput, steps);
-        current = cursor === steps.length ? full : build(vmInput, steps.slice(0, cursor));
-        const log = steps.map((step, i) => ({ step, result: full.results[i] }));
-        const ids = current.vm.vcpus.map((v) => v.id);
+        const built = build(vmInput, steps, options, cursor);
+        current = built.timeline;
+        const index = current.view.index;
         const selected = get()?.selectedVcpu;
         set({
-          vmInput, title, log, cursor, ...view(current, cursor > 0), error: null,
-          selectedVcpu: selected !== undefined && selected !== null && ids.includes(selected) ? selected : (ids[0] ?? null),
+          vmInput, title, log: built.log, cursor, ...view(current), error: null,
+          selectedVcpu: selected !== undefined && selected !== null && index.has(selected) ? selected : (current.current.vcpus[0]?.id ?? null),
         });
         return true;
       } catch (e) {
@@ -228,8 +225,8 @@ export function createLabStore(initial: VmInput = DEFAULT_VM) {
       title: '',
       log: [],
       cursor: 0,
-      ...view(current, false),
-      selectedVcpu: current.vm.vcpus[0]?.id ?? null,
+      ...view(current),
+      selectedVcpu: current.current.vcpus[0]?.id ?? null,
       hover: null,
       error: null,
       tour: null,
@@ -240,15 +237,9 @@ export function createLabStore(initial: VmInput = DEFAULT_VM) {
         const { log, cursor, vmInput } = get();
         try {
           const step = parseScenario({ format: 'apic-scenario/1', vm: vmInput, steps: [raw] }).steps[0];
-          if (cursor !== log.length) {
-            keep(`steps ${cursor}-${log.length - 1}, undone before step ${cursor} was replaced`);
-            current = build(vmInput, log.slice(0, cursor).map((e) => e.step));
-          }
-          const before = regsOf(current.vm);
-          const result = applyStep(current.vm, step, cursor);
-          result.trace = current.vm.takeTrace();
-          current.before = before;
-          set({ log: [...log.slice(0, cursor), { step, result }], cursor: cursor + 1, ...view(current, true), error: null });
+          const result = current.apply(step);
+          if (cursor !== log.length) keep(`steps ${cursor}-${log.length - 1}, undone before step ${cursor} was replaced`);
+          set({ log: [...log.slice(0, cursor), { step, result }], cursor: cursor + 1, ...view(current), error: null });
           return result;
         } catch (e) {
           if (!(e instanceof ScenarioInputError)) throw e;
@@ -305,10 +296,14 @@ export function createLabStore(initial: VmInput = DEFAULT_VM) {
         load(vmInput, get().log.map((e) => e.step), get().title, get().cursor);
       },
       travel(n) {
-        const { log, vmInput } = get();
+        const { log } = get();
         const cursor = Math.max(0, Math.min(n, log.length));
-        current = build(vmInput, log.slice(0, cursor).map((e) => e.step));
-        set({ cursor, ...view(current, cursor > 0), error: null });
+        current.travel(cursor, log);
+        set({ cursor, ...view(current), error: null });
+      },
+      checkpoint() {
+        current.checkpoint();
+        set({ checkpointDue: current.checkpointDue });
       },
       undo() {
         get().travel(get().cursor - 1);
@@ -414,12 +409,14 @@ export function createLabStore(initial: VmInput = DEFAULT_VM) {
         set({ notice });
       },
       lapicImage(vcpu) {
-        const v = current.vm.vcpu(vcpu);
-        return v ? current.vm.getLapic(v) : null;
+        const vm = current.current;
+        const v = vm.vcpu(vcpu);
+        return v ? vm.getLapic(v) : null;
       },
       previewRoute(source, irq) {
-        const src = source === null ? null : current.vm.vcpu(source);
-        return src === undefined ? null : previewRoute(current.vm, src?.apic ?? null, irq);
+        const vm = current.current;
+        const src = source === null ? null : vm.vcpu(source);
+        return src === undefined ? null : previewRoute(vm, src?.apic ?? null, irq);
       },
     };
   });
@@ -432,9 +429,21 @@ function stripStep(step: Step): Step {
   return rest as Step;
 }
 
-export const labStore = createLabStore();
+/** The app's store: time-travel checkpoints are taken in idle time (ui/useIdleCheckpoints.ts), never during a click. */
+export const labStore = createLabStore(DEFAULT_VM, { deferCheckpoints: true });
 
 /** React hook over the app's store, with a selector. */
 export function useLab<T>(selector: (s: LabState) => T): T {
   return useStore(labStore, selector);
+}
+
+/**
+ * The shown vCPUs, for views derived from how interrupts find them (IDs, modes, LDR, DFR, software
+ * enable): a new array only when one of those changed, so such a view is recomputed only then.
+ * Read only those fields from it: the others may be older than the shown state.
+ */
+export function useAddressedVcpus(): readonly FinalVcpu[] {
+  const version = useLab((s) => s.addressingVersion);
+  // eslint-disable-next-line react-hooks/exhaustive-deps -- the version is the dependency
+  return useMemo(() => labStore.getState().snapshot.vcpus, [version]);
 }

@@ -176,4 +176,10 @@ describe('tour order', () => {
     const { TOUR_IDS } = await import('./order');
     expect(TOURS.map((t) => t.tour.id)).toEqual([...TOUR_IDS]);
   });
+
+  it('the Tours menu (loaded before the documents) names each tour by its title', async () => {
+    const { TOURS } = await import('./index');
+    const { TOUR_MENU } = await import('./order');
+    expect(TOUR_MENU).toEqual(TOURS.map((t) => ({ id: t.tour.id, title: t.title })));
+  });
 });

@@ -7,7 +7,8 @@ import { ApicMapPanel } from './map/ApicMapPanel';
 import { IcrPanel } from './icr/IcrPanel';
 import { ConflictsPanel } from './conflicts/ConflictsPanel';
 import { InhibitsPanel } from './inhibits/InhibitsPanel';
-import { TourPlayer } from './tour/TourPlayer';
+import { TourPlayer } from './tour/lazy';
+import { useIdleCheckpoints } from './idleCheckpoints';
 
 /** Where the presentation toggle is remembered (its own key: never part of the session). */
 export const PRESENTATION_KEY = 'kvm-lapic-lab.presentation';
@@ -44,6 +45,7 @@ function usePresentation(): [boolean, () => void] {
  */
 export function App() {
   const [presentation, togglePresentation] = usePresentation();
+  useIdleCheckpoints();
   return (
     <div className="app">
       <VmBar />

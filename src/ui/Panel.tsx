@@ -1,8 +1,11 @@
 import { cloneElement, useEffect, useId, useRef, useState, type ReactElement, type ReactNode, type SyntheticEvent } from 'react';
-import { PANEL_HELP } from '../explain/help';
+import { HELP_TITLES } from '../explain/helpTitles';
 import { useLab } from '../store/labStore';
-import { KvmSource } from './KvmSource';
+import { lazyPart } from './lazyPart';
 import './panelHelp.css';
+
+/** The help texts, loaded when a "?" is first opened (PanelHelpText.tsx). */
+const PanelHelpText = lazyPart('the help', () => import('./PanelHelpText').then((m) => m.PanelHelpText));
 
 /**
  * A screen region with a heading that tests and screen readers find it by, and a "?" that
@@ -11,7 +14,7 @@ import './panelHelp.css';
 export function Panel({ title, className, children, actions }: { title: string; className?: string; children: ReactNode; actions?: ReactNode }) {
   const id = 'panel-' + title.toLowerCase().replace(/[^a-z0-9]+/g, '-');
   const [helpOpen, setHelpOpen] = useState(false);
-  const help = PANEL_HELP[title];
+  const help = HELP_TITLES.includes(title);
   // A tour step names the panels it is about.
   const focused = useLab((s) => s.tour?.focus[s.cursor - 1]?.includes(title) ?? false);
   return (
@@ -33,17 +36,7 @@ export function Panel({ title, className, children, actions }: { title: string; 
       </header>
       {help && helpOpen && (
         <div className="panel-help" id={`${id}-help`} role="note">
-          <p className="panel-help-summary">{help.summary}</p>
-          {help.body.map((p, i) => <p key={i}>{p}</p>)}
-          {help.legend && (
-            <ul className="panel-help-legend">
-              {help.legend.map((l, i) => <li key={i}>{l}</li>)}
-            </ul>
-          )}
-          <p className="panel-help-read">
-            Read in KVM: {help.read.map((fn) => <KvmSource key={fn} fn={fn} />)}
-          </p>
-          <button className="panel-help-close" onClick={() => setHelpOpen(false)}>Close</button>
+          <PanelHelpText title={title} onClose={() => setHelpOpen(false)} />
         </div>
       )}
       {/* While the help is open it takes the panel's whole body; Close brings the panel back. */}

@@ -101,7 +101,7 @@ function saveImage(vcpu: number, dump: boolean) {
 export function RegisterPage() {
   const id = useLab((s) => s.selectedVcpu);
   const regs = useLab((s) => (id === null ? undefined : s.regs.get(id)));
-  const vcpu = useLab((s) => s.snapshot.vcpus.find((v) => v.vcpu === id));
+  const vcpu = useLab((s) => (id === null ? undefined : s.snapshot.vcpus[s.vcpuIndex.get(id) ?? -1]));
   const changed = useLab((s) => (id === null ? undefined : s.changed.get(id)));
   const [view, setView] = useState<'auto' | 'xapic' | 'x2apic'>('auto');
   const imageFile = useRef<HTMLInputElement>(null);

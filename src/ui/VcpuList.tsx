@@ -1,5 +1,4 @@
 import { useState } from 'react';
-import { useShallow } from 'zustand/react/shallow';
 import type { FinalVcpu } from '../scenario/result';
 import { labStore, useLab } from '../store/labStore';
 import { KvmSource } from './KvmSource';
@@ -129,7 +128,7 @@ function LastFault() {
 /** Every vCPU: APIC mode, IDs, LDR, MP state, pending events, IRR; EN and x2APIC toggles write APICBASE. */
 export function VcpuList() {
   const count = useLab((s) => s.snapshot.vcpus.length);
-  const selectedIndex = useLab(useShallow((s) => s.snapshot.vcpus.findIndex((v) => v.vcpu === s.selectedVcpu)));
+  const selectedIndex = useLab((s) => (s.selectedVcpu === null ? -1 : (s.vcpuIndex.get(s.selectedVcpu) ?? -1)));
   const [host, setHost] = useState(false);
   return (
     <Panel

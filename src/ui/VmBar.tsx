@@ -7,12 +7,13 @@ import { useRef, useState } from 'react';
 import { MODELLED_RELEASES } from '../core/profile';
 import { explain } from '../explain/explain';
 import { engineName, timerWords, vmBarHelp } from '../explain/panels';
-import { importTrace, type TraceImportResult } from '../import/traceCmd';
+import type { TraceImportResult } from '../import/traceCmd';
 import type { VmInput } from '../scenario/schema';
 import { labStore, useLab } from '../store/labStore';
-import { TOURS } from '../tours';
-import { CompareDialog } from './compare/CompareDialog';
-import { ImportReview } from './import/ImportReview';
+import { TOUR_MENU } from '../tours/order';
+import { CompareDialog } from './compare/lazy';
+import { ImportReview, loadTraceImporter } from './import/lazy';
+import { startTour } from './tour/lazy';
 import { Tip, WithTip } from './Panel';
 import { PresetMenu, SetAsideMenu } from './VmMenus';
 import { useUndoKeys } from './useUndoKeys';
@@ -30,13 +31,15 @@ type TraceToReview = { text: string; fileName: string; first: TraceImportResult 
  * Load an imported file: an apic-scenario/1 document at once; trace-cmd / ftrace text goes to the
  * review of its thread → vCPU mapping (returned), which loads it.
  */
-function importFile(text: string, fileName: string): TraceToReview | null {
+async function importFile(text: string, fileName: string): Promise<TraceToReview | null> {
   const store = labStore.getState();
   if (text.trimStart().startsWith('{')) {
     if (store.importScenario(text)) store.setNotice(null);
     return null;
   }
-  const first = importTrace(text);
+  const importer = await loadTraceImporter(); // on demand: the importer is big (null: not loaded, said so)
+  if (!importer) return null;
+  const first = importer.importTrace(text);
   const { report } = first;
   if (report.steps.length === 0 && report.unresolvedThreads.length === 0) {
     labStore.setState({ error: `import: no APIC events found (${report.totalLines} lines: not an apic-scenario/1 file, nor a trace-cmd report / ftrace trace with kvm_msr, kvm_apic or kvm_msi_set_irq events)` });
@@ -171,13 +174,12 @@ export function VmBar() {
         aria-label="Guided tours"
         value=""
         onChange={(e) => {
-          const t = TOURS.find((x) => x.tour.id === e.target.value);
-          if (t) store.startTour(t);
+          if (e.target.value) startTour(e.target.value);
         }}
       >
         <option value="">Tours…</option>
-        {TOURS.map((t) => (
-          <option key={t.tour.id} value={t.tour.id}>
+        {TOUR_MENU.map((t) => (
+          <option key={t.id} value={t.id}>
             {t.title}
           </option>
         ))}
@@ -198,7 +200,7 @@ export function VmBar() {
           e.target.value = '';
           if (!f) return;
           if (f.size > MAX_IMPORT_BYTES) labStore.setState({ error: `import: ${f.name} is ${f.size} bytes; files up to ${MAX_IMPORT_BYTES} bytes are read` });
-          else setReview(importFile(await f.text(), f.name));
+          else setReview(await importFile(await f.text(), f.name));
         }}
       />
       {review && <ImportReview {...review} onClose={() => setReview(null)} />}

@@ -1,8 +1,9 @@
 /** The first screen's one line: what the lab is and how to start. Dismissible. */
 import { useState } from 'react';
 import { DEFAULT_PRESET, preset } from '../presets/presets';
-import { labStore, useLab } from '../store/labStore';
-import { TOURS } from '../tours';
+import { useLab } from '../store/labStore';
+import { TOUR_IDS } from '../tours/order';
+import { startTour } from './tour/lazy';
 
 /** Set by main.tsx when the page opens on the first screen (nothing stored, no link, no parameters). */
 export const firstScreen = { shown: false };
@@ -24,7 +25,7 @@ export function Welcome() {
         className="mini"
         onClick={() => {
           close();
-          labStore.getState().startTour(TOURS[0]);
+          startTour(TOUR_IDS[0]);
         }}
       >
         take a tour

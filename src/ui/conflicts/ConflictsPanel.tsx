@@ -16,6 +16,27 @@ import './conflicts.css';
 const MAX_CHIPS = 4;
 /** Truncated xAPIC IDs listed before "+N more". */
 const MAX_TRUNCATED = 48;
+/** Conflict rows of each kind listed before "show all" (a big aliased VM has hundreds; the selected vCPU's are always listed). */
+export const MAX_CONFLICT_ROWS = 32;
+
+/** The first `limit` items and any others `keep` asks for, with their indices. */
+function firstAnd<T>(items: readonly T[], limit: number, keep: (i: number) => boolean): [T, number][] {
+  const out: [T, number][] = [];
+  items.forEach((x, i) => {
+    if (i < limit || keep(i)) out.push([x, i]);
+  });
+  return out;
+}
+
+/** "Show all N" under a list cut at `limit` (nothing when it is not cut). */
+function ShowAll({ total, limit, what, onClick }: { total: number; limit: number; what: string; onClick(): void }) {
+  if (total <= limit) return null;
+  return (
+    <button type="button" className="linkish small" onClick={onClick}>
+      Show all {total.toLocaleString('en-US')} {what} ({(total - limit).toLocaleString('en-US')} more)
+    </button>
+  );
+}
 
 const hover = (h: Hover) => labStore.getState().setHover(h);
 const select = (vcpu: number) => labStore.getState().select(vcpu);
@@ -183,6 +204,8 @@ export function ConflictsPanel() {
   const physIndex = useMemo(() => new Map(report.physical.map((c, i) => [c.apicId, i])), [report]);
   const total = report.physical.length + report.logical.length;
   const [toggled, setToggled] = useState<ReadonlySet<string>>(new Set());
+  const [allRows, setAllRows] = useState(false);
+  const limit = allRows ? Infinity : MAX_CONFLICT_ROWS;
   const toggle = useCallback((key: string) => setToggled((t) => {
     const n = new Set(t);
     if (n.has(key)) n.delete(key);
@@ -224,10 +247,11 @@ export function ConflictsPanel() {
             Physical IDs ({report.physical.length}) <span className="cf-policy">— {physicalPreviewHelp}</span>
           </h3>
           <ul className="cf-list">
-            {report.physical.map((c, i) => (
+            {firstAnd(report.physical, limit, (i) => selPhys.has(i) || hotPhys.has(i)).map(([c, i]) => (
               <PhysRow key={c.apicId} c={c} hot={hotPhys.has(i)} selected={selPhys.has(i) ? selected : null} open={isOpen(`p${c.apicId}`)} toggle={toggle} now={now} />
             ))}
           </ul>
+          <ShowAll total={report.physical.length} limit={limit} what="shared physical IDs" onClick={() => setAllRows(true)} />
         </section>
       ) : (
         <p className="cf-none">
@@ -250,10 +274,11 @@ export function ConflictsPanel() {
             </p>
           ))}
           <ul className="cf-list">
-            {report.logical.map((c, i) => (
+            {firstAnd(report.logical, limit, (i) => selLog.has(i) || hotLog.has(i)).map(([c, i]) => (
               <LogRow key={`${c.mode}${c.cluster}${c.bit}`} c={c} hot={hotLog.has(i)} selected={selLog.has(i) ? selected : null} open={isOpen(`l${c.mode}${c.cluster}${c.bit}`)} toggle={toggle} now={now} />
             ))}
           </ul>
+          <ShowAll total={report.logical.length} limit={limit} what="shared logical IDs" onClick={() => setAllRows(true)} />
         </section>
       )}
       <Truncated report={report} selected={selected} now={now} />

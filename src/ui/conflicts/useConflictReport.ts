@@ -1,16 +1,23 @@
 /**
- * The alias conflicts of the shown state, computed once per snapshot and shared by the panel and
- * the VM bar's warnings; KVM's routes come from the store's previewRoute.
+ * The alias conflicts of the shown state, shared by the panel and the VM bar's warnings; KVM's
+ * routes come from the store's previewRoute. They depend only on how interrupts find each vCPU
+ * (its addressing), the map and the VM's X2APIC_API flags, so they are computed again only when
+ * one of those changed, not on every step.
  */
-import { labStore, useLab } from '../../store/labStore';
+import { labStore, useAddressedVcpus, useLab } from '../../store/labStore';
 import type { FinalState } from '../../scenario/result';
 import { findConflicts, type ConflictReport } from './aliases';
 
-const reports = new WeakMap<FinalState, ConflictReport>();
+let last: { inputs: unknown[]; report: ConflictReport } | null = null;
 
 export function useConflictReport(): ConflictReport {
-  const snapshot = useLab((s) => s.snapshot);
-  let report = reports.get(snapshot);
-  if (!report) reports.set(snapshot, (report = findConflicts(snapshot, labStore.getState().previewRoute)));
-  return report;
+  const vcpus = useAddressedVcpus();
+  const map = useLab((s) => s.snapshot.map);
+  const caps = useLab((s) => s.snapshot.caps);
+  const inputs = [vcpus, map, caps];
+  if (!last || last.inputs.some((x, i) => x !== inputs[i])) {
+    const snapshot: FinalState = { ...labStore.getState().snapshot, vcpus: [...vcpus], map, caps };
+    last = { inputs, report: findConflicts(snapshot, labStore.getState().previewRoute) };
+  }
+  return last.report;
 }

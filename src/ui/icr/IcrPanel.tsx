@@ -1,4 +1,4 @@
-import { useMemo, useState } from 'react';
+import { useCallback, useState } from 'react';
 import { explain } from '../../explain/explain';
 import { field, resultFields } from '../../scenario/result';
 import { labStore, useLab, type LogEntry } from '../../store/labStore';
@@ -9,6 +9,7 @@ import {
   checksReservedBits, decodeLow, decodeX2apic, DEFAULT_FIELDS, DELIVERY_MODES, destHint, encodeLow, encodeMsi, encodeX2apic,
   encodeXapic, hex, hexPad, ipiSteps, msiStep, parseHex, reservedBits, reservedRanges, SHORTHANDS, viewResult, type IcrFields,
 } from './icrCodec';
+import { SenderPicker } from './SenderPicker';
 import './icr.css';
 
 type DraftKey = 'vector' | 'dest' | 'raw' | 'icr2' | 'icr';
@@ -26,7 +27,8 @@ const DROPS_LIST = { margin: '2px 0 0', padding: 0, listStyle: 'none' } as const
  * delivery the last step made: targets, fast or slow path, and why.
  */
 export function IcrPanel() {
-  const vcpus = useLab((s) => s.snapshot.vcpus);
+  const index = useLab((s) => s.vcpuIndex);
+  const firstVcpu = useLab((s) => s.snapshot.vcpus[0]?.vcpu ?? null);
   const selected = useLab((s) => s.selectedVcpu);
   const kvm = useLab((s) => s.vmInput.kvm);
   const x2apicFormat = useLab((s) => s.snapshot.caps.x2apicFormat);
@@ -40,10 +42,9 @@ export function IcrPanel() {
   const [follow, setFollow] = useState(false);
   const [sendError, setSendError] = useState<string | null>(null);
 
-  const byId = useMemo(() => new Map(vcpus.map((v) => [v.vcpu, v])), [vcpus]);
   // A sender that no longer exists (a new VM) falls back to the first vCPU.
-  const sender = follow && selected !== null ? selected : chosen !== null && byId.has(chosen) ? chosen : (vcpus[0]?.vcpu ?? null);
-  const senderVcpu = sender === null ? undefined : byId.get(sender);
+  const sender = follow && selected !== null ? selected : chosen !== null && index.has(chosen) ? chosen : firstVcpu;
+  const senderVcpu = useLab((s) => (sender === null ? undefined : s.snapshot.vcpus[s.vcpuIndex.get(sender) ?? -1]));
   const mode = senderVcpu?.mode ?? 'disabled';
   const x2 = mode === 'x2apic';
 
@@ -133,7 +134,11 @@ export function IcrPanel() {
     run([msiStep(fields)]);
   };
 
-  const ids = useMemo(() => vcpus.map((v) => v.vcpu), [vcpus]);
+  const pickSender = useCallback((id: number) => {
+    setSender(id);
+    setDrafts({});
+    setSendError(null);
+  }, []);
 
   return (
     <Panel
@@ -144,23 +149,7 @@ export function IcrPanel() {
           <WithTip tip={follow ? 'the sender is the vCPU selected in the vCPU list' : 'the sender is the vCPU chosen here (selecting a vCPU elsewhere does not change it)'}>
           <label className="icr-lbl">
             from
-            <select
-              className="icr-in"
-              aria-label="sender vCPU"
-              value={sender ?? ''}
-              disabled={follow}
-              onChange={(e) => {
-                setSender(Number(e.target.value));
-                setDrafts({});
-                setSendError(null);
-              }}
-            >
-              {ids.map((id) => (
-                <option key={id} value={id}>
-                  vCPU {id}
-                </option>
-              ))}
-            </select>
+            <SenderPicker index={index} value={sender} disabled={follow} onChange={pickSender} />
           </label>
           </WithTip>
           <WithTip tip="Tick to make the sender the vCPU selected in the vCPU list">

@@ -5,7 +5,7 @@
 import { useEffect, useLayoutEffect, useMemo, useRef, useState, type RefObject } from 'react';
 import type { MapDecision } from '../../core/decisions';
 import { explain } from '../../explain/explain';
-import { labStore, useLab, type Hover } from '../../store/labStore';
+import { labStore, useAddressedVcpus, useLab, type Hover } from '../../store/labStore';
 import { KvmSource } from '../KvmSource';
 import { Panel } from '../Panel';
 import {
@@ -37,7 +37,7 @@ const act = {
  */
 export function ApicMapPanel() {
   const map = useLab((s) => s.snapshot.map);
-  const vcpus = useLab((s) => s.snapshot.vcpus);
+  const vcpus = useAddressedVcpus();
   const x2apicFormat = useLab((s) => s.snapshot.caps.x2apicFormat);
   const entry = useLab((s) => s.log[s.cursor - 1]);
   const hover = useLab((s) => s.hover);

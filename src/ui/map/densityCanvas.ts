@@ -4,7 +4,7 @@
  * changes) and an overlay for the hover, the selection and the IPI route (a few cells per
  * redraw, never O(slots) on hover). The mouse position maps to a slot in O(1).
  */
-import { timer, type Timer } from 'd3';
+import { timer, type Timer } from 'd3-timer';
 import { SLOT_STATES, type RouteView, type SlotModel } from './mapView';
 import { MOTION_MS, reducedMotion } from './motion';
 

@@ -3,7 +3,7 @@
  * React owns the numbers (the SlotInfo list, the hover, the route); this module owns the DOM
  * inside the svg. Created once per element, updated from React effects (the xyflow pattern).
  */
-import { select } from 'd3';
+import { select } from 'd3-selection';
 // selection.transition() and .interrupt() come from d3-transition's side effect, which a
 // production build drops unless it is imported on its own.
 import 'd3-transition';

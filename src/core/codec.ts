@@ -152,7 +152,26 @@ export function x2apicIcr(low: number, high: number): bigint {
 }
 
 export function x2apicIcrHalves(icr: bigint): { low: number; high: number } {
-  return { low: Number(icr & 0xffffffffn), high: Number((icr >> 32n) & 0xffffffffn) };
+  return { low: low32(icr), high: high32(icr) };
+}
+
+// A 64-bit value's 32-bit halves, read through an 8-byte buffer: every BigInt mask or shift makes
+// a new BigInt, and each x2APIC ICR write splits one. The store keeps bits 63:0 of the value (two's
+// complement for a negative one), as masking and shifting would.
+const u64 = new BigUint64Array(1);
+const u32 = new Uint32Array(u64.buffer);
+const LOW = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? 0 : 1; // the platform's byte order
+
+/** Bits 31:0 of a 64-bit value. */
+export function low32(v: bigint): number {
+  u64[0] = v;
+  return u32[LOW];
+}
+
+/** Bits 63:32 of a 64-bit value. */
+export function high32(v: bigint): number {
+  u64[0] = v;
+  return u32[1 - LOW];
 }
 
 /** kvm_set_msi_irq()'s fields, with level as written in data bit 14 (KVM then delivers with level 1). */

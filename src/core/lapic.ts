@@ -17,7 +17,7 @@
 import { ApicTimer } from './timer';
 import { LVT_NAMES } from './decisions';
 import { acceptIrq } from './delivery';
-import { deliveryModeOf } from './codec';
+import { deliveryModeOf, high32, low32 } from './codec';
 import {
   APIC_ARBPRI, APIC_DFR, APIC_DFR_FLAT, APIC_EOI, APIC_ESR, APIC_ICR, APIC_ICR2, APIC_ICR_BUSY, APIC_ID, APIC_IRR,
   APIC_ISR, APIC_LDR, APIC_LDR_MASK, APIC_LVR, APIC_LVR_DIRECTED_EOI, APIC_LVT0, APIC_LVT1, APIC_LVTCMCI, APIC_LVTERR, APIC_LVT_LEVEL_TRIGGER,
@@ -486,8 +486,8 @@ export class Lapic {
 
   /** __kvm_x2apic_icr_write() (slow path: kvm_apic_send_ipi). */
   x2apicIcrWrite(data: bigint): WriteRet {
-    let low = Number(BigInt.asUintN(32, data));
-    const high = Number(data >> 32n);
+    let low = low32(data);
+    const high = high32(data);
     if (!this.vm.profile.hasNew('x2apicIcr64')) {
       // <= 5.17: ICR2 := bits 63:32 (unmasked), then the 32-bit ICR write sends the IPI.
       this.regWrite(APIC_ICR2, high);
@@ -513,7 +513,7 @@ export class Lapic {
     return low === null ? null : BigInt(low);
   }
 
-  /** kvm_x2apic_msr_write(): null, or the refusal (#GP) and the function whose rule fired. */
+  /** kvm_x2apic_msr_write() of a 64-bit value: null, or the refusal (#GP) and the function whose rule fired. */
   x2apicMsrWrite(msr: number, data: bigint): { code: RefusalCode; kvm: KvmFunction } | null {
     if (!this.x2apicMode) return { code: 'X2APIC_MSR_IN_XAPIC_MODE', kvm: 'kvm_x2apic_msr_write' };
     const reg = (msr - 0x800) << 4;
@@ -522,8 +522,8 @@ export class Lapic {
       return ret ? { code: ret, kvm: this.vm.profile.hasNew('x2apicIcr64') ? 'kvm_x2apic_icr_write' : 'kvm_lapic_reg_write' } : null;
     }
     if (!this.vm.profile.hasNew('x2apicIcr64') && reg === APIC_ICR2) return { code: 'X2APIC_ICR2_ABSENT', kvm: 'kvm_x2apic_msr_write' };
-    if (data >> 32n !== 0n && this.vm.profile.hasNew('x2apicHighBitsGp')) return { code: 'X2APIC_HIGH_BITS_RESERVED', kvm: 'kvm_lapic_msr_write' };
-    const ret = this.regWrite(reg, Number(data & 0xffffffffn));
+    if (high32(data) !== 0 && this.vm.profile.hasNew('x2apicHighBitsGp')) return { code: 'X2APIC_HIGH_BITS_RESERVED', kvm: 'kvm_lapic_msr_write' };
+    const ret = this.regWrite(reg, low32(data));
     return ret ? { code: ret, kvm: 'kvm_lapic_reg_write' } : null;
   }
 

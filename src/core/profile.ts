@@ -215,8 +215,7 @@ export function releaseNumber(release: string): number | null {
 
 export class KvmProfile {
   readonly release: string;
-  /** One boolean per behaviour change: asked on every IPI, where a property read costs less than a Set lookup. */
-  private readonly has: Readonly<Record<BehaviourId, boolean>>;
+  private readonly has: ReadonlySet<BehaviourId>;
 
   constructor(release: string) {
     const n = release === 'current' ? Infinity : releaseNumber(release);
@@ -224,11 +223,11 @@ export class KvmProfile {
       throw new RangeError(`KVM release "${release}" is not "current" or a release "X.Y" from ${OLDEST_RELEASE} on`);
     }
     this.release = release;
-    this.has = Object.fromEntries(BEHAVIOUR_CHANGES.map((c) => [c.id, n >= releaseNumber(c.since)!])) as Record<BehaviourId, boolean>;
+    this.has = new Set(BEHAVIOUR_CHANGES.filter((c) => n >= releaseNumber(c.since)!).map((c) => c.id));
   }
 
   /** True when this KVM already has the new behaviour of change `id`. */
   hasNew(id: BehaviourId): boolean {
-    return this.has[id];
+    return this.has.has(id);
   }
 }

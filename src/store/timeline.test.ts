@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { fuzzScenarioWithTimersArb } from '../fuzz/arbitraries';
 import { ScenarioInputError, type Scenario, type Step } from '../scenario/schema';
-import type { Vm } from '../core/vm';
+import { modelState } from '../core/modelState';
 import { Timeline } from './timeline';
 
 /** The timeline's log of `s`, applied step by step; null when the scenario is invalid. */
@@ -22,27 +22,6 @@ function logOf(t: Timeline, s: Scenario): { step: Step }[] | null {
     if (e instanceof ScenarioInputError) return null;
     throw e;
   }
-}
-
-/**
- * Every field of a VM's object graph as JSON-like data: objects met again are named by the path
- * where they were first met, functions and trace buffers are left out.
- */
-function modelState(vm: Vm): unknown {
-  const paths = new Map<object, string>();
-  const walk = (v: unknown, path: string): unknown => {
-    if (typeof v === 'function') return '<fn>';
-    if (typeof v === 'bigint') return `${v}n`;
-    if (typeof v !== 'object' || v === null) return v;
-    const first = paths.get(v);
-    if (first !== undefined) return `<ref ${first}>`;
-    paths.set(v, path);
-    if (ArrayBuffer.isView(v)) return [...(v as Uint32Array)];
-    if (v instanceof Map) return [...v].map(([k, x], i) => [walk(k, `${path}.k${i}`), walk(x, `${path}.v${i}`)]);
-    if (v instanceof Set) return [...v].map((x, i) => walk(x, `${path}.${i}`));
-    return Object.fromEntries(Object.keys(v).filter((k) => k !== 'traceSink').map((k) => [k, walk((v as Record<string, unknown>)[k], `${path}.${k}`)]));
-  };
-  return walk(vm, 'vm');
 }
 
 /** A fresh timeline that applied the first `n` steps one by one. */
@@ -98,9 +77,11 @@ describe('time travel through checkpoints', () => {
   });
 
   it('checkpoints stay within the budget: the interval doubles as the log grows', () => {
-    const t = new Timeline({ vcpus: 4096 }, 4);
-    for (let i = 0; i < 64; i++) t.apply({ op: 'mmio_write', vcpu: i % 4096, offset: 0x80n, value: BigInt(i & 0xff) });
-    // 24 MiB at 2 kB a vCPU leaves room for 3 copies of a 4096-vCPU VM: 0, 32, 64.
-    expect(t.interval).toBe(32);
+    const t = new Timeline({ vcpus: 1024 }, 4);
+    for (let i = 0; i < 2000; i++) t.apply({ op: 'mmio_write', vcpu: (i * 67) % 1024, offset: 0x80n, value: BigInt(i & 0xff) });
+    // Every 4th step would be 500 snapshots of about 72 kB (the VM-wide fields and 4 changed vCPUs).
+    expect(t.interval).toBeGreaterThan(4);
+    expect(t.checkpointBytes).toBeLessThanOrEqual(24 * 2 ** 20);
+    expect(t.checkpointBytes).toBeGreaterThan(12 * 2 ** 20); // thinned to about half the budget, not emptied
   });
 });

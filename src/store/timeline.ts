@@ -14,7 +14,7 @@ import { fullView, nextView, NO_CHANGES, touchedBy, type ChangeSet, type StateVi
 
 
 export class Timeline {
-  private vm: Vm;
+  private readonly vm: Vm;
   private readonly checkpoints: Checkpoints;
   /** What each applied step touched (a superset of what it changed): what time travel across it updates. */
   private readonly touched = new TouchedLog();
@@ -50,10 +50,15 @@ export class Timeline {
   /** Take the checkpoint that is due, if one is: the VM at step 0 before anything changes it, or the current step. */
   checkpoint(): void {
     if (this.checkpoints.startPending) this.checkpoints.startChanging();
-    else if (this.checkpoints.due(this.cursor)) this.checkpoints.take(this.cursor, this.vm);
+    else if (this.checkpoints.due(this.cursor)) this.checkpoints.take(this.cursor);
   }
 
-  /** Steps between checkpoints now: the most a travel replays. */
+  /** What the checkpoints take now (about; bytes). */
+  get checkpointBytes(): number {
+    return this.checkpoints.bytes();
+  }
+
+  /** Steps between checkpoints now: about the most a travel replays. */
   get interval(): number {
     return this.checkpoints.interval;
   }
@@ -81,12 +86,12 @@ export class Timeline {
    */
   load(steps: readonly Step[]): StepResult[] {
     if (this.cursor === 0 && steps.length) this.checkpoints.startChanging();
-    this.checkpoints.plan(this.cursor + steps.length, this.vm);
+    this.checkpoints.plan(this.cursor + steps.length);
     const out = steps.map((step) => {
       const result = applyStep(this.vm, step, this.cursor);
       result.trace = this.vm.takeTrace();
       this.touched.push(touchedBy(this.vm, step));
-      this.checkpoints.reached(++this.cursor, this.vm);
+      this.checkpoints.reached(++this.cursor);
       return result;
     });
     this.view = fullView(this.vm);
@@ -101,9 +106,7 @@ export class Timeline {
     const from = this.cursor;
     // Go forward from here when that is shorter than from the checkpoint before the target.
     if (last < this.cursor || last - this.cursor >= this.checkpoints.interval) {
-      const cp = this.checkpoints.before(last, this.vm);
-      this.vm = cp.vm;
-      this.cursor = cp.step;
+      this.cursor = this.checkpoints.restore(last);
     }
     while (this.cursor < last) this.replay(steps[this.cursor].step);
     // The view before the step at the cursor: only vCPUs touched between the shown step and here can differ.
@@ -128,6 +131,6 @@ export class Timeline {
   /** One more step applied: copy the VM now if a checkpoint is due and they are not deferred. */
   private stepped(): void {
     this.cursor++;
-    if (!this.deferCheckpoints) this.checkpoints.reached(this.cursor, this.vm);
+    if (!this.deferCheckpoints) this.checkpoints.reached(this.cursor);
   }
 }

@@ -493,7 +493,7 @@ export class Lapic {
       this.regWrite(APIC_ICR2, high);
       return this.regWrite(APIC_ICR, low);
     }
-    if (this.vm.profile.hasNew('x2apicIcrReservedGp') && (low & X2APIC_ICR_RESERVED_BITS) !== 0) return 'X2APIC_ICR_RESERVED_BITS';
+    if ((low & X2APIC_ICR_RESERVED_BITS) !== 0 && this.vm.profile.hasNew('x2apicIcrReservedGp')) return 'X2APIC_ICR_RESERVED_BITS';
     low = (low & ~APIC_ICR_BUSY) >>> 0;
     this.vm.sendIpi(this, low, high);
     this.setReg(APIC_ICR, low);

@@ -26,10 +26,13 @@ export function EventLog() {
   const x2apicFormat = useLab((s) => s.snapshot.caps.x2apicFormat);
   const [filter, setFilter] = useState('');
   const [copied, setCopied] = useState<{ ok: boolean; text: string } | null>(null);
+  // The steps the filter keeps (null: all of them, with no list of 200,000 indices built per step).
   const shown = useMemo(() => {
     const f = filter.trim().toLowerCase();
-    const all = log.map((_, i) => i);
-    return f ? all.filter((i) => searchText(log[i]).includes(f)) : all;
+    if (!f) return null;
+    const out: number[] = [];
+    log.forEach((e, i) => searchText(e).includes(f) && out.push(i));
+    return out;
   }, [log, filter]);
 
   // Ctrl+Z / Ctrl+Y: useUndoKeys (called by the VM bar).
@@ -87,12 +90,12 @@ export function EventLog() {
           <p className="muted">No steps yet: every action in the other panels is logged here as a scenario step.</p>
         ) : (
           <VirtualRows
-            count={shown.length}
+            count={shown ? shown.length : log.length}
             rowHeight={ROW}
             label="Steps"
-            scrollTo={shown.indexOf(cursor - 1)}
+            scrollTo={shown ? shown.indexOf(cursor - 1) : cursor - 1}
             render={(n) => {
-              const i = shown[n];
+              const i = shown ? shown[n] : n;
               const e = log[i];
               const state = i === cursor - 1 ? 'current' : i >= cursor ? 'future' : '';
               return (

@@ -2,8 +2,9 @@
  * The alias conflicts of the shown state, shared by the panel and the VM bar's warnings; KVM's
  * routes come from the store's previewRoute. They depend only on how interrupts find each vCPU
  * (its addressing), the map and the VM's X2APIC_API flags, so they are computed again only when
- * one of those changed, not on every step.
+ * one of those changed, not on every step, and after the click that changed them has painted.
  */
+import { useDeferredValue } from 'react';
 import { labStore, useAddressedVcpus, useLab } from '../../store/labStore';
 import type { FinalState } from '../../scenario/result';
 import { findConflicts, type ConflictReport } from './aliases';
@@ -11,9 +12,10 @@ import { findConflicts, type ConflictReport } from './aliases';
 let last: { inputs: unknown[]; report: ConflictReport } | null = null;
 
 export function useConflictReport(): ConflictReport {
-  const vcpus = useAddressedVcpus();
-  const map = useLab((s) => s.snapshot.map);
-  const caps = useLab((s) => s.snapshot.caps);
+  // Deferred: a click paints its own result first; the report (routes through every alias) follows.
+  const vcpus = useDeferredValue(useAddressedVcpus());
+  const map = useDeferredValue(useLab((s) => s.snapshot.map));
+  const caps = useDeferredValue(useLab((s) => s.snapshot.caps));
   const inputs = [vcpus, map, caps];
   if (!last || last.inputs.some((x, i) => x !== inputs[i])) {
     const snapshot: FinalState = { ...labStore.getState().snapshot, vcpus: [...vcpus], map, caps };

@@ -2,7 +2,7 @@
  * The optimized APIC map panel: d3 slot cards or a canvas density grid, the logical tables, what
  * the last rebuild found and the last interrupt's route, each explained from KVM's decisions.
  */
-import { useEffect, useLayoutEffect, useMemo, useRef, useState, type RefObject } from 'react';
+import { useDeferredValue, useEffect, useLayoutEffect, useMemo, useRef, useState, type RefObject } from 'react';
 import type { MapDecision } from '../../core/decisions';
 import { explain } from '../../explain/explain';
 import { labStore, useAddressedVcpus, useLab, type Hover } from '../../store/labStore';
@@ -36,9 +36,10 @@ const act = {
  * tables, why the map is absent, and the route the last IPI took through it.
  */
 export function ApicMapPanel() {
-  const map = useLab((s) => s.snapshot.map);
-  const vcpus = useAddressedVcpus();
-  const x2apicFormat = useLab((s) => s.snapshot.caps.x2apicFormat);
+  // Deferred: a click paints its own result first; the slots of a big map follow.
+  const map = useDeferredValue(useLab((s) => s.snapshot.map));
+  const vcpus = useDeferredValue(useAddressedVcpus());
+  const x2apicFormat = useDeferredValue(useLab((s) => s.snapshot.caps.x2apicFormat));
   const entry = useLab((s) => s.log[s.cursor - 1]);
   const hover = useLab((s) => s.hover);
   const selected = useLab((s) => s.selectedVcpu);

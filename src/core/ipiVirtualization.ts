@@ -40,6 +40,15 @@ function wrmsrExits(why: string): { fastpath: IcrHandling; full: IcrHandling } {
 const NO_APICV = wrmsrExits('no APIC virtualization');
 const APICV_INTERCEPTS = wrmsrExits('APICv intercepts x2APIC ICR writes');
 const HYBRID_AVIC = wrmsrExits('hybrid AVIC intercepts x2APIC MSRs (doorbells still deliver)');
+// The others that do not depend on the IPI, also made once (a closure made per IPI keeps the IPI
+// alive in every step of a long log).
+const constant = (exit: IcrExit, text: string): IcrHandling => ({ exit, note: () => text });
+const MMIO_NO_APICV = constant('mmio', 'APIC MMIO write exits to KVM, which emulates the store (apic_mmio_write)');
+const APIC_WRITE_NO_IPIV = constant('apic-write', 'APICv without IPIv: APIC-write VM exit (trap-like) -> kvm_apic_write_nodecode() re-runs the write');
+const APIC_WRITE_NOT_IPIV_CASE = constant('apic-write', 'not an IPIv case (only Fixed, physical, no shorthand, destination in the PID table): APIC-write VM exit (trap-like) -> kvm_apic_write_nodecode() re-runs the write');
+const MMIO_NO_ACCESS_PAGE = constant('mmio', 'the APIC-access page is gone (hybrid AVIC): the xAPIC store faults and KVM emulates it (apic_mmio_write)');
+const AVIC_NOT_FIXED = constant('avic-incomplete-ipi', 'AVIC: not a Fixed IPI -> incomplete-IPI VM exit (INVALID_INT_TYPE) -> kvm_apic_write_nodecode()');
+const AVIC_NOT_RUNNING = constant('avic-incomplete-ipi', "AVIC: the CPU sets IRR in the targets' backing pages; targets not running -> incomplete-IPI VM exit (TARGET_NOT_RUNNING), KVM kicks them");
 
 /** The WRMSR exit for an x2APIC ICR write: the fastpath when the map delivers it (and, before 6.18, only simple IPIs). */
 function wrmsrExit(vm: Vm, irq: LapicIrq, path: 'fast' | 'slow', exits: { fastpath: IcrHandling; full: IcrHandling }): IcrHandling {
@@ -55,22 +64,19 @@ export function icrWriteHandling(vm: Vm, src: Lapic, icrLow: number, irq: LapicI
   const cfg = vm.config;
   const x2 = src.x2apicMode;
   if (!src.vcpu.apicvActive) {
-    return x2 ? wrmsrExit(vm, irq, path, NO_APICV) : { exit: 'mmio', note: () => 'APIC MMIO write exits to KVM, which emulates the store (apic_mmio_write)' };
+    return x2 ? wrmsrExit(vm, irq, path, NO_APICV) : MMIO_NO_APICV;
   }
   if (cfg.vendor === 'intel') {
     const fixedPhysicalUnicast = irq.deliveryMode === 0 && !irq.logical && irq.shorthand === 0;
     const ipiv = cfg.ipiv && vm.profile.hasNew('ipiv');
     if (ipiv && fixedPhysicalUnicast && irq.destId < cfg.maxVcpuIds) {
-      return { exit: 'ipiv', note: () => `IPIv: the CPU posts vector ${icrLow & 0xff} in the PID of APIC ID ${irq.destId} and notifies it, without a VM exit` };
+      const destId = irq.destId;
+      return { exit: 'ipiv', note: () => `IPIv: the CPU posts vector ${icrLow & 0xff} in the PID of APIC ID ${destId} and notifies it, without a VM exit` };
     }
-    const notIpiv = ipiv ? 'not an IPIv case (only Fixed, physical, no shorthand, destination in the PID table)' : 'APICv without IPIv';
     if (x2 && !ipiv) return wrmsrExit(vm, irq, path, APICV_INTERCEPTS);
-    return { exit: 'apic-write', note: () => `${notIpiv}: APIC-write VM exit (trap-like) -> kvm_apic_write_nodecode() re-runs the write` };
+    return ipiv ? APIC_WRITE_NOT_IPIV_CASE : APIC_WRITE_NO_IPIV;
   }
   if (x2 && !cfg.x2avic) return wrmsrExit(vm, irq, path, HYBRID_AVIC);
-  if (!x2 && vm.apicAccessPage === 'deleted') {
-    return { exit: 'mmio', note: () => 'the APIC-access page is gone (hybrid AVIC): the xAPIC store faults and KVM emulates it (apic_mmio_write)' };
-  }
-  if (irq.deliveryMode !== 0) return { exit: 'avic-incomplete-ipi', note: () => 'AVIC: not a Fixed IPI -> incomplete-IPI VM exit (INVALID_INT_TYPE) -> kvm_apic_write_nodecode()' };
-  return { exit: 'avic-incomplete-ipi', note: () => "AVIC: the CPU sets IRR in the targets' backing pages; targets not running -> incomplete-IPI VM exit (TARGET_NOT_RUNNING), KVM kicks them" };
+  if (!x2 && vm.apicAccessPage === 'deleted') return MMIO_NO_ACCESS_PAGE;
+  return irq.deliveryMode !== 0 ? AVIC_NOT_FIXED : AVIC_NOT_RUNNING;
 }

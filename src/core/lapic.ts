@@ -513,7 +513,7 @@ export class Lapic {
     return low === null ? null : BigInt(low);
   }
 
-  /** kvm_x2apic_msr_write() of a 64-bit value: null, or the refusal (#GP) and the function whose rule fired. */
+  /** kvm_x2apic_msr_write(): null, or the refusal (#GP) and the function whose rule fired. */
   x2apicMsrWrite(msr: number, data: bigint): { code: RefusalCode; kvm: KvmFunction } | null {
     if (!this.x2apicMode) return { code: 'X2APIC_MSR_IN_XAPIC_MODE', kvm: 'kvm_x2apic_msr_write' };
     const reg = (msr - 0x800) << 4;
@@ -522,7 +522,7 @@ export class Lapic {
       return ret ? { code: ret, kvm: this.vm.profile.hasNew('x2apicIcr64') ? 'kvm_x2apic_icr_write' : 'kvm_lapic_reg_write' } : null;
     }
     if (!this.vm.profile.hasNew('x2apicIcr64') && reg === APIC_ICR2) return { code: 'X2APIC_ICR2_ABSENT', kvm: 'kvm_x2apic_msr_write' };
-    if (high32(data) !== 0 && this.vm.profile.hasNew('x2apicHighBitsGp')) return { code: 'X2APIC_HIGH_BITS_RESERVED', kvm: 'kvm_lapic_msr_write' };
+    if (data >> 32n !== 0n && this.vm.profile.hasNew('x2apicHighBitsGp')) return { code: 'X2APIC_HIGH_BITS_RESERVED', kvm: 'kvm_lapic_msr_write' };
     const ret = this.regWrite(reg, low32(data));
     return ret ? { code: ret, kvm: 'kvm_lapic_reg_write' } : null;
   }

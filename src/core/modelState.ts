@@ -1,9 +1,12 @@
 /**
  * For tests: every field of a VM's object graph as JSON-like data, to compare two VMs field by
  * field (hidden ones included). Objects met again are named by the path where they were first
- * met; functions are marked, the trace buffer and the touched set left out (handed over each step).
+ * met; functions are marked, bookkeeping left out.
  */
 import type { Vm } from './vm';
+
+/** Fields that are not the model's state: the trace buffer and Vm.touch()'s marks (handed over each step). */
+const BOOKKEEPING = new Set(['traceSink', 'touched', 'touchRound']);
 
 export function modelState(vm: Vm): unknown {
   const paths = new Map<object, string>();
@@ -17,7 +20,7 @@ export function modelState(vm: Vm): unknown {
     if (ArrayBuffer.isView(v)) return [...(v as Uint32Array)];
     if (v instanceof Map) return [...v].map(([k, x], i) => [walk(k, `${path}.k${i}`), walk(x, `${path}.v${i}`)]);
     if (v instanceof Set) return [...v].map((x, i) => walk(x, `${path}.${i}`));
-    return Object.fromEntries(Object.keys(v).filter((k) => k !== 'traceSink' && k !== 'touched').map((k) => [k, walk((v as Record<string, unknown>)[k], `${path}.${k}`)]));
+    return Object.fromEntries(Object.keys(v).filter((k) => !BOOKKEEPING.has(k)).map((k) => [k, walk((v as Record<string, unknown>)[k], `${path}.${k}`)]));
   };
   return walk(vm, 'vm');
 }

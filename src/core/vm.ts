@@ -122,8 +122,10 @@ export class Vm {
   private events: EventDecision[] = [];
   /** The guest clock (ns since the VM was created): moved only by `advance`, so replays repeat exactly. */
   clockNs = 0;
-  /** vCPUs whose state something other than their own op may have changed (see touch()). */
-  private touched = new Set<Vcpu>();
+  /** vCPUs whose state something other than their own op may have changed (see touch()), each once. */
+  private touched: Vcpu[] = [];
+  /** Marks a vCPU as listed in `touched` (Vcpu.touchRound): cheaper than a Set on every accepted interrupt. */
+  private touchRound = 1;
 
   constructor(config: Partial<VmConfig> = {}) {
     this.config = { ...DEFAULT_VM_CONFIG, ...config, quirks: { ...DEFAULT_VM_CONFIG.quirks, ...config.quirks } };
@@ -170,12 +172,15 @@ export class Vm {
    * step changed (the store's change set); a superset is fine, the caller compares.
    */
   touch(v: Vcpu): void {
-    this.touched.add(v);
+    if (v.touchRound === this.touchRound) return;
+    v.touchRound = this.touchRound;
+    this.touched.push(v);
   }
-  /** Hand over the vCPUs touched since the last call. */
-  takeTouched(): Set<Vcpu> {
+  /** Hand over the vCPUs touched since the last call (each once). */
+  takeTouched(): Vcpu[] {
     const t = this.touched;
-    this.touched = new Set();
+    this.touched = [];
+    this.touchRound++;
     return t;
   }
 

@@ -76,10 +76,13 @@ function liveObjects(vm: Vm, vcpus: Iterable<Vcpu> = vm.vcpus): Set<object> {
 
 /** An object's own fields: values as they are, objects copied deeply, live objects by reference. */
 function fieldsOf(o: object, live: Set<object>): Fields {
-  const out: Fields = {};
-  const src = o as Fields;
+  // A spread keeps the fields in one compact block (added one by one, 50 of them make a hash table).
+  const out: Fields = { ...o };
   const seen = new Map<object, unknown>();
-  for (const k of Object.keys(src)) out[k] = copy(src[k], live, seen);
+  for (const k in out) {
+    const v = out[k];
+    if (typeof v === 'object' && v !== null) out[k] = copy(v, live, seen);
+  }
   return out;
 }
 

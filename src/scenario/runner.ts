@@ -86,12 +86,14 @@ const LOCAL_SOURCE_LVT = { LINT0: APIC_LVT0, LINT1: APIC_LVT1, PERF: APIC_LVTPC,
  */
 const EVENT_OPS: ReadonlySet<OpName> = new Set<OpName>(['run', 'get_mp_state', 'ack', 'mmio_read', 'mmio_write', 'wrmsr', 'rdmsr', 'set_lapic', 'advance', 'local_irq', 'nmi_watchdog']);
 
+/** The vCPU a step names; that it does not exist is the scenario's error. */
+function stepVcpu(vm: Vm, step: Step & { vcpu: number }, i: number): Vcpu {
+  const v = vm.vcpu(step.vcpu);
+  if (!v) throw new ScenarioInputError(`step ${i} (${step.op}): vcpu ${step.vcpu} does not exist`);
+  return v;
+}
+
 function applyStepOp(vm: Vm, step: Step, i: number): StepResult {
-  const vcpuOf = (id: number): Vcpu => {
-    const v = vm.vcpu(id);
-    if (!v) throw new ScenarioInputError(`step ${i} (${step.op}): vcpu ${id} does not exist`);
-    return v;
-  };
   switch (step.op) {
     case 'wrmsr':
     case 'rdmsr': {
@@ -99,26 +101,26 @@ function applyStepOp(vm: Vm, step: Step, i: number): StepResult {
       if (!Vm.modelsMsr(msr)) {
         throw new ScenarioInputError(`step ${i} (${step.op}): msr ${hex(msr)} is not modelled (only 0x1b and 0x800-0x8ff)`);
       }
-      const v = vcpuOf(step.vcpu);
+      const v = stepVcpu(vm, step, i);
       if (step.op === 'wrmsr') return stepResult(i, step.op, {}, vm.wrmsr(v, msr, step.value, step.host ?? false).refusal);
       const r = vm.rdmsr(v, msr, step.host ?? false);
       return stepResult(i, step.op, r.value !== undefined ? { value: hex(r.value) } : {}, r.refusal);
     }
     case 'mmio_read': {
-      const v = vcpuOf(step.vcpu);
+      const v = stepVcpu(vm, step, i);
       const r = vm.mmioRead(v, step.gpa ?? BigInt(v.apic.baseAddress) + step.offset!);
       return stepResult(i, step.op, 'value' in r ? { value: hex(r.value) } : r);
     }
     case 'mmio_write': {
-      const v = vcpuOf(step.vcpu);
+      const v = stepVcpu(vm, step, i);
       return stepResult(i, step.op, vm.mmioWrite(v, step.gpa ?? BigInt(v.apic.baseAddress) + step.offset!, Number(step.value)));
     }
     case 'get_lapic': {
-      const image = vm.getLapicChecked(vcpuOf(step.vcpu));
+      const image = vm.getLapicChecked(stepVcpu(vm, step, i));
       return image instanceof Uint32Array ? stepResult(i, step.op, { regs: regsObject(image) }) : stepResult(i, step.op, {}, image);
     }
     case 'set_lapic': {
-      const v = vcpuOf(step.vcpu);
+      const v = stepVcpu(vm, step, i);
       const image = step.merge ? vm.getLapicChecked(v) : new Uint32Array(LAPIC_STATE_SIZE / 4);
       if (!(image instanceof Uint32Array)) return stepResult(i, step.op, {}, image);
       for (const [k, val] of Object.entries(step.regs)) image[parseInt(k, 16) >> 2] = Number(val);
@@ -129,7 +131,7 @@ function applyStepOp(vm: Vm, step: Step, i: number): StepResult {
     case 'create_vcpu':
       return stepResult(i, step.op, {}, vm.createVcpu(step.vcpu));
     case 'ack': {
-      const v = vcpuOf(step.vcpu);
+      const v = stepVcpu(vm, step, i);
       v.enterGuest(); // the CPU takes interrupts only in the guest
       const vector = v.apic.hasInterrupt();
       if (vector !== -1) v.apic.ackInterrupt(vector);
@@ -141,33 +143,33 @@ function applyStepOp(vm: Vm, step: Step, i: number): StepResult {
       return 'error' in r ? stepResult(i, step.op, {}, r.refusal) : stepResult(i, step.op, { count: r.count });
     }
     case 'get_mp_state':
-      return stepResult(i, step.op, { mpState: getMpState(vcpuOf(step.vcpu)) });
+      return stepResult(i, step.op, { mpState: getMpState(stepVcpu(vm, step, i)) });
     case 'set_mp_state': {
-      const v = vcpuOf(step.vcpu);
+      const v = stepVcpu(vm, step, i);
       const refusal = setMpState(v, step.state);
       return refusal ? stepResult(i, step.op, {}, refusal) : stepResult(i, step.op, { mpState: v.mpState });
     }
     case 'run': {
-      const v = vcpuOf(step.vcpu);
+      const v = stepVcpu(vm, step, i);
       const refusal = runVcpu(v);
       if (refusal) return stepResult(i, step.op, {}, refusal);
       return stepResult(i, step.op, v.lastVmexit ? { mpState: v.mpState, vmexit: { ...v.lastVmexit } } : { mpState: v.mpState });
     }
     case 'vmxon':
-      return nested(i, step.op, vmxon(vcpuOf(step.vcpu)));
+      return nested(i, step.op, vmxon(stepVcpu(vm, step, i)));
     case 'vmxoff':
-      return nested(i, step.op, vmxoff(vcpuOf(step.vcpu)));
+      return nested(i, step.op, vmxoff(stepVcpu(vm, step, i)));
     case 'enter_guest':
-      return nested(i, step.op, enterGuest(vcpuOf(step.vcpu), step.activity ?? 'active', step.interceptInit ?? true));
+      return nested(i, step.op, enterGuest(stepVcpu(vm, step, i), step.activity ?? 'active', step.interceptInit ?? true));
     case 'leave_guest':
-      return nested(i, step.op, leaveGuest(vcpuOf(step.vcpu)));
+      return nested(i, step.op, leaveGuest(stepVcpu(vm, step, i)));
     case 'enter_smm':
-      return nested(i, step.op, enterSmm(vcpuOf(step.vcpu)));
+      return nested(i, step.op, enterSmm(stepVcpu(vm, step, i)));
     case 'rsm':
-      return nested(i, step.op, rsm(vcpuOf(step.vcpu)));
+      return nested(i, step.op, rsm(stepVcpu(vm, step, i)));
     case 'clgi':
     case 'stgi':
-      return nested(i, step.op, setGif(vcpuOf(step.vcpu), step.op === 'stgi'));
+      return nested(i, step.op, setGif(stepVcpu(vm, step, i), step.op === 'stgi'));
     case 'advance': {
       let ns = Number(step.ns ?? 0n);
       if (step.until) {
@@ -179,7 +181,7 @@ function applyStepOp(vm: Vm, step: Step, i: number): StepResult {
       return stepResult(i, step.op, { nowNs: vm.clockNs });
     }
     case 'local_irq': {
-      const v = vcpuOf(step.vcpu);
+      const v = stepVcpu(vm, step, i);
       if (step.lvt === 'CMCI' && v.apic.nrLvtEntries < 7) throw new ScenarioInputError(`step ${i} (local_irq): lvt CMCI: this VM has no CMCI LVT entry (vm.cmci is off: MCG_CAP without MCG_CMCI_P)`);
       v.apic.localDeliver(LOCAL_SOURCE_LVT[step.lvt]);
       return stepResult(i, step.op);

@@ -196,7 +196,7 @@ export function sameJson(a: unknown, b: unknown): boolean {
 
 /** The vCPUs a step may have changed: the one it names and those the core touched meanwhile. */
 export function touchedBy(vm: Vm, step: Step): number[] {
-  const ids = [...vm.takeTouched()].map((v) => v.id);
+  const ids = vm.takeTouched().map((v) => v.id);
   if ('vcpu' in step && typeof step.vcpu === 'number') ids.push(step.vcpu);
   return ids;
 }

@@ -4,6 +4,7 @@
  * checkpoint before the target, replays at most an interval of steps, and updates the view for the
  * vCPUs the steps in between touched. Work grows with what changed, not with the VM or the log.
  */
+import type { TraceEvent } from '../core/types';
 import type { Vm } from '../core/vm';
 import { applyStep, createVm } from '../scenario/runner';
 import type { StepResult } from '../scenario/result';
@@ -12,6 +13,13 @@ import { Checkpoints } from './checkpoints';
 import { TouchedLog } from './touchedLog';
 import { fullView, nextView, NO_CHANGES, touchedBy, type ChangeSet, type StateView } from './stateView';
 
+
+const NO_TRACE: TraceEvent[] = [];
+
+/** A step's trace as the log keeps it: no spare room (a grown array has some), one shared empty one. */
+function kept(trace: TraceEvent[]): TraceEvent[] {
+  return trace.length === 0 ? NO_TRACE : trace.slice();
+}
 
 export class Timeline {
   private readonly vm: Vm;
@@ -72,7 +80,7 @@ export class Timeline {
     const result = applyStep(this.vm, step, this.cursor);
     this.checkpoints.dropAfter(this.cursor);
     this.touched.truncate(this.cursor);
-    result.trace = this.vm.takeTrace();
+    result.trace = kept(this.vm.takeTrace());
     const touched = touchedBy(this.vm, step);
     this.touched.push(touched);
     ({ view: this.view, changes: this.changes } = nextView(this.view, this.vm, touched));
@@ -89,7 +97,7 @@ export class Timeline {
     this.checkpoints.plan(this.cursor + steps.length);
     const out = steps.map((step) => {
       const result = applyStep(this.vm, step, this.cursor);
-      result.trace = this.vm.takeTrace();
+      result.trace = kept(this.vm.takeTrace());
       this.touched.push(touchedBy(this.vm, step));
       this.checkpoints.reached(++this.cursor);
       return result;

@@ -62,13 +62,16 @@ export function VectorGrid({ name, vectors, color }: { name: string; vectors: re
   const hoverVector = useLab((s) => (s.hover && 'vector' in s.hover ? s.hover.vector : -1));
   const w = left + cell * 16 + 2;
   const h = TOP + cell * 16 + 2;
+  // Redrawn when the vectors' values change, not the array holding them (another vCPU with the
+  // same vectors, or a step that left them alone, repaints nothing).
+  const set = vectors.join();
   useEffect(() => {
     const c = ref.current;
     const ctx = c?.getContext('2d');
     if (!c || !ctx) return;
     const dpr = window.devicePixelRatio || 1;
-    c.width = Math.round(w * dpr);
-    c.height = Math.round(h * dpr);
+    const [cw, ch] = [Math.round(w * dpr), Math.round(h * dpr)];
+    if (c.width !== cw || c.height !== ch) [c.width, c.height] = [cw, ch];
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     const css = getComputedStyle(c);
     const tok = (n: string, f: string) => css.getPropertyValue(n).trim() || f;
@@ -86,13 +89,13 @@ export function VectorGrid({ name, vectors, color }: { name: string; vectors: re
     ctx.lineWidth = 1;
     for (let v = 0; v < 256; v++) ctx.strokeRect(left + (v & 15) * cell + 0.5, TOP + (v >> 4) * cell + 0.5, cell - 1, cell - 1);
     ctx.fillStyle = resolveColour(c, color);
-    for (const v of vectors) ctx.fillRect(left + (v & 15) * cell, TOP + (v >> 4) * cell, cell, cell);
+    for (const v of set ? set.split(',').map(Number) : []) ctx.fillRect(left + (v & 15) * cell, TOP + (v >> 4) * cell, cell, cell);
     if (hoverVector >= 0) {
       ctx.strokeStyle = tok('--fg', '#000');
       ctx.lineWidth = 2;
       ctx.strokeRect(left + (hoverVector & 15) * cell, TOP + (hoverVector >> 4) * cell, cell, cell);
     }
-  }, [vectors, color, hoverVector, cell, w, h, first, left]);
+  }, [set, color, hoverVector, cell, w, h, first, left]);
   const meaning = MEANING[name] ?? 'set';
   const label = `${name} (${meaning}): ${vectors.length ? vectors.map((v) => '0x' + v.toString(16)).join(', ') : 'empty'}. Rows 0x0 to 0xf, columns 0 to f: vector = row x 16 + column.`;
   const hovered = hoverVector >= 0 ? `0x${hoverVector.toString(16).padStart(2, '0')} = 0x${(hoverVector >> 4).toString(16)} × 16 + ${(hoverVector & 15).toString(16)}: ${vectors.includes(hoverVector) ? meaning : 'clear'}` : null;

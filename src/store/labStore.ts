@@ -7,7 +7,7 @@
  * click costs what it changed, not what the VM holds; panels subscribe to the vCPUs they show.
  *
  * Time travel: `cursor` is how many log steps the shown state has applied. Moving it restores the
- * checkpoint before the target and replays the few steps after it (./timeline.ts); applying a step
+ * snapshot before the target and replays the few steps after it (./timeline.ts); applying a step
  * while travelled back drops the steps after the cursor (like an editor's undo history).
  */
 import { createStore } from 'zustand/vanilla';
@@ -122,7 +122,7 @@ export interface LabState {
   configure(vm: VmInput): void;
   /** Show the state after `n` steps. */
   travel(n: number): void;
-  /** Take the time-travel checkpoint that is due (a copy of the VM; tens of ms with 4096 vCPUs). */
+  /** Take the time-travel snapshot that is due (a few ms with 4096 vCPUs: the vCPUs that changed since the last). */
   checkpoint(): void;
   undo(): void;
   redo(): void;
@@ -156,7 +156,7 @@ export interface LabState {
 
 export const DEFAULT_VM: VmInput = { vcpus: 4 };
 
-/** How the store copies the VM for time travel: `deferCheckpoints` leaves it to checkpoint() calls (the app's idle time). */
+/** How the store snapshots the VM for time travel: `deferCheckpoints` leaves it to checkpoint() calls (the app's idle time). */
 export interface LabOptions {
   deferCheckpoints?: boolean;
 }

@@ -1,8 +1,9 @@
 /**
  * The VM at the store's cursor, the view of it that the UI reads, and the way to any other step of
  * the log. A step updates the view from its change set (nextView); time travel restores the
- * checkpoint before the target, replays at most an interval of steps, and updates the view for the
- * vCPUs the steps in between touched. Work grows with what changed, not with the VM or the log.
+ * snapshot before the target in place, replays at most about an interval of steps, and updates the
+ * view for the vCPUs the steps in between touched. Work grows with what changed, not with the VM
+ * or the log.
  */
 import type { TraceEvent } from '../core/types';
 import type { Vm } from '../core/vm';
@@ -10,22 +11,19 @@ import { applyStep, createVm } from '../scenario/runner';
 import type { StepResult } from '../scenario/result';
 import type { Step, VmInput } from '../scenario/schema';
 import { Checkpoints } from './checkpoints';
+import { SharedParts } from './sharedParts';
 import { TouchedLog } from './touchedLog';
 import { fullView, nextView, NO_CHANGES, touchedBy, type ChangeSet, type StateView } from './stateView';
 
-
-const NO_TRACE: TraceEvent[] = [];
-
-/** A step's trace as the log keeps it: no spare room (a grown array has some), one shared empty one. */
-function kept(trace: TraceEvent[]): TraceEvent[] {
-  return trace.length === 0 ? NO_TRACE : trace.slice();
-}
+const NO_TRACE = Object.freeze([]) as unknown as TraceEvent[];
 
 export class Timeline {
   private readonly vm: Vm;
   private readonly checkpoints: Checkpoints;
   /** What each applied step touched (a superset of what it changed): what time travel across it updates. */
   private readonly touched = new TouchedLog();
+  /** The parts of results that repeat, kept once for the whole log. */
+  private readonly parts = new SharedParts();
   /** How many log steps the VM has applied. */
   cursor = 0;
   view: StateView;
@@ -34,8 +32,8 @@ export class Timeline {
 
   /**
    * A new VM; throws ScenarioInputError if `vmInput` cannot be created. `interval`: the first
-   * checkpoint interval. `deferCheckpoints`: steps do not copy the VM; the caller calls checkpoint()
-   * when checkpointDue, in idle time (loading a log still copies as it goes).
+   * checkpoint interval. `deferCheckpoints`: steps take no snapshot; the caller calls checkpoint()
+   * when checkpointDue, in idle time (loading a log still takes them as it goes).
    */
   constructor(vmInput: VmInput, interval?: number, private readonly deferCheckpoints = false) {
     this.vm = createVm(vmInput);
@@ -80,7 +78,7 @@ export class Timeline {
     const result = applyStep(this.vm, step, this.cursor);
     this.checkpoints.dropAfter(this.cursor);
     this.touched.truncate(this.cursor);
-    result.trace = kept(this.vm.takeTrace());
+    this.kept(result);
     const touched = touchedBy(this.vm, step);
     this.touched.push(touched);
     ({ view: this.view, changes: this.changes } = nextView(this.view, this.vm, touched));
@@ -97,7 +95,7 @@ export class Timeline {
     this.checkpoints.plan(this.cursor + steps.length);
     const out = steps.map((step) => {
       const result = applyStep(this.vm, step, this.cursor);
-      result.trace = kept(this.vm.takeTrace());
+      this.kept(result);
       this.touched.push(touchedBy(this.vm, step));
       this.checkpoints.reached(++this.cursor);
       return result;
@@ -126,6 +124,13 @@ export class Timeline {
       this.replay(steps[last].step);
       ({ view: this.view, changes: this.changes } = nextView(this.view, this.vm, this.touched.get(last)));
     }
+  }
+
+  /** A step's result as the log keeps it: with its trace, its repeated parts shared with other steps'. */
+  private kept(result: StepResult): void {
+    const trace = this.vm.takeTrace();
+    result.trace = trace.length ? trace : NO_TRACE;
+    this.parts.keep(result);
   }
 
   /** Re-apply a step of the log (its result is already in the log). */

@@ -1,7 +1,7 @@
 /**
- * Time-travel checkpoints (copies of the VM, tens of milliseconds with 4096 vCPUs) are taken when
- * the page is idle, never inside a click: whenever the store says one is due, the next idle
- * period takes it (within a second at the latest).
+ * Time-travel snapshots (a few milliseconds with 4096 vCPUs) are taken when the page is idle, never
+ * inside a click: whenever the store says one is due, the next idle period takes it (within a
+ * second at the latest).
  */
 import { useEffect } from 'react';
 import { labStore } from '../store/labStore';

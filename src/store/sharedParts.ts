@@ -1,0 +1,45 @@
+/**
+ * A long log repeats itself: the same route decision, the same words, the same trace line, step
+ * after step. The log keeps each such part once (hash-consing): a step's result is rewritten to
+ * point at an equal part kept earlier, frozen so that no step can change another's. What a result
+ * says is unchanged (the same JSON); only its memory is shared.
+ *
+ * The table of parts is bounded: when it is full it starts again (later repeats are then shared
+ * among themselves), so a log of parts that never repeat costs at most the table on top.
+ */
+import type { TraceEvent } from '../core/types';
+import type { StepResult } from '../scenario/result';
+
+/** Fields every result has, or that belong to this step alone. */
+const OWN = new Set(['i', 'op', 'ok', 'trace']);
+const MAX_PARTS = 50_000;
+
+export class SharedParts {
+  private table = new Map<string, unknown>();
+
+  /** `result` with its parts replaced by equal ones kept before (or kept now, for later steps). */
+  keep(result: StepResult): StepResult {
+    const r = result as unknown as Record<string, unknown>;
+    for (const k of Object.keys(r)) {
+      const v = r[k];
+      if (!OWN.has(k) && (typeof v === 'string' || (typeof v === 'object' && v !== null))) r[k] = this.share(v);
+    }
+    if (result.trace?.length) result.trace = this.share(result.trace.map((e) => this.share(e as TraceEvent & object)));
+    return result;
+  }
+
+  /** `value`, or an equal one kept before. */
+  private share<T>(value: T): T {
+    const key = typeof value === 'string' ? `s${value}` : `o${JSON.stringify(value, (_k, x) => (typeof x === 'bigint' ? `${x}n` : x))}`;
+    const kept = this.table.get(key);
+    if (kept !== undefined && (typeof value === 'string' || sameKind(kept, value))) return kept as T;
+    if (this.table.size >= MAX_PARTS) this.table.clear();
+    this.table.set(key, typeof value === 'object' ? Object.freeze(value) : value);
+    return value;
+  }
+}
+
+/** Same JSON is not enough where the class matters (a trace record and a plain object may print alike). */
+function sameKind(a: unknown, b: unknown): boolean {
+  return typeof a === 'object' && a !== null && Object.getPrototypeOf(a) === Object.getPrototypeOf(b) && Array.isArray(a) === Array.isArray(b);
+}

@@ -68,3 +68,13 @@ test.describe('on a touch screen', () => {
     await page.screenshot({ path: 'test-results/tooltip-tap.png' });
   });
 });
+
+test("a register name's tip brings its bit fields, loaded the first time one opens", async ({ page }) => {
+  await page.goto('/');
+  const regs = page.getByRole('region', { name: 'Register page' });
+  await regs.getByTestId('reg-0x080').getByText('APIC_TASKPRI', { exact: true }).hover();
+  const tip = page.getByRole('tooltip');
+  await expect(tip).toContainText('bits 7:4 task priority class');
+  await regs.getByTestId('reg-0x100').getByText(/^APIC_ISR/).hover();
+  await expect(tip).toContainText('vectors 0-31 (bit n = vector 0 + n)');
+});

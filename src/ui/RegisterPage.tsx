@@ -4,18 +4,16 @@ import { APIC_TMCCT, SLOT_NAMES, SLOT_OFFSETS, slotKey } from '../core/apicdef';
 import { slotReadable, slotWritable } from '../core/lapic';
 import { labStore, useLab } from '../store/labStore';
 import { ApicBaseEditor } from './ApicBaseEditor';
-import { decodeSlot, FIELD_DOCS } from './decode';
+import { decodeSlot } from './decode';
+import { lazyPart } from './lazyPart';
+
+/** The register names' tooltips, loaded when the first one opens (FieldDoc.tsx). */
+const FieldDoc = lazyPart('the register notes', () => import('./FieldDoc').then((m) => m.FieldDoc));
 import { Panel, Tip, WithTip } from './Panel';
 import { TimerLane } from './timer/TimerLane';
 import { VectorGrid } from './VectorGrid';
 
 /** ISR, TMR and IRR words: which 32 vectors a word holds. */
-function vectorWordDoc(off: number, name: string): string | undefined {
-  if (off < 0x100 || off >= 0x280) return undefined;
-  const first = ((off - 0x100) % 0x80 >> 4) * 32;
-  return `${name}: vectors ${first}-${first + 31} (bit n = vector ${first} + n)`;
-}
-
 /** The access marks of the register table in words, for the view shown: the rules in full, not in tooltips. */
 function AccessLegend({ x2 }: { x2: boolean }) {
   const how = x2 ? 'RDMSR/WRMSR' : 'MMIO read/write';
@@ -53,7 +51,7 @@ function SlotRow({ vcpu, off, value, x2view, mode, nrLvt, changed }: { vcpu: num
     <tr data-testid={`reg-${slotKey(off)}`} className={`${changed ? 'changed' : ''} ${access.mark === '#GP' || access.mark === '—' ? 'absent' : ''}`}>
       <td className="mono">{x2view ? '0x' + msr.toString(16) : slotKey(off)}</td>
       <td className="mono">
-        <Tip tip={FIELD_DOCS.get(off) ?? vectorWordDoc(off, name)}>{name}</Tip>
+        <Tip tip={<FieldDoc off={off} name={name} />}>{name}</Tip>
       </td>
       {/* What each mark means is spelled out under the table (AccessLegend). */}
       <td className="mono acc">{access.mark}</td>

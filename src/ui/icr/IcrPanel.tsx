@@ -29,7 +29,6 @@ const DROPS_LIST = { margin: '2px 0 0', padding: 0, listStyle: 'none' } as const
 export function IcrPanel() {
   const index = useLab((s) => s.vcpuIndex);
   const firstVcpu = useLab((s) => s.snapshot.vcpus[0]?.vcpu ?? null);
-  const selected = useLab((s) => s.selectedVcpu);
   const kvm = useLab((s) => s.vmInput.kvm);
   const x2apicFormat = useLab((s) => s.snapshot.caps.x2apicFormat);
   const last = useLab((s) => (s.cursor > 0 ? s.log[s.cursor - 1] : undefined));
@@ -37,9 +36,11 @@ export function IcrPanel() {
 
   const [fields, setFields] = useState<IcrFields>(DEFAULT_FIELDS);
   const [drafts, setDrafts] = useState<Partial<Record<DraftKey, string>>>({});
-  const [chosen, setSender] = useState<number | null>(selected);
+  const [chosen, setSender] = useState<number | null>(() => labStore.getState().selectedVcpu);
   /** Whether the sender follows the vCPU selected elsewhere (off: the sender is only what this select says). */
   const [follow, setFollow] = useState(false);
+  // Only a panel that follows the selection re-renders when another vCPU is selected.
+  const selected = useLab((s) => (follow ? s.selectedVcpu : null));
   const [sendError, setSendError] = useState<string | null>(null);
 
   // A sender that no longer exists (a new VM) falls back to the first vCPU.

@@ -264,7 +264,12 @@ export class Vm {
         ...(decision ? { decision } : {}),
       });
       // kvm_make_all_cpus_request(KVM_REQ_APICV_UPDATE): each vCPU follows at its next entry.
-      if (wasActive !== this.apicvActive) for (const v of this.vcpus) v.apicvUpdatePending = true;
+      if (wasActive !== this.apicvActive) {
+        for (const v of this.vcpus) {
+          v.apicvUpdatePending = true;
+          this.touch(v);
+        }
+      }
     }
   }
 

@@ -78,11 +78,19 @@ export class Checkpoints {
     if (this.due(step)) this.take(step);
   }
 
-  /** Put the VM back as the last snapshot at or before `step` has it; returns that snapshot's step. */
-  restore(step: number): number {
+  /** The step of the last snapshot at or before `step`: where restore(step) goes back to. */
+  stepBefore(step: number): number {
     this.startChanging();
-    this.below = this.lastAtOrBefore(step);
-    restoreSnapshot(this.vm, this.saved.get(this.below)!);
+    return this.lastAtOrBefore(step);
+  }
+
+  /**
+   * Put the VM back as the last snapshot at or before `step` has it; returns that snapshot's step.
+   * `changed(at)` names the vCPUs that may differ between it (at step `at`) and the VM now.
+   */
+  restore(step: number, changed?: (at: number) => ReadonlySet<number>): number {
+    this.below = this.stepBefore(step);
+    restoreSnapshot(this.vm, this.saved.get(this.below)!, changed?.(this.below));
     return this.below;
   }
 

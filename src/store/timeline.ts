@@ -112,18 +112,25 @@ export class Timeline {
     const from = this.cursor;
     // Go forward from here when that is shorter than from the checkpoint before the target.
     if (last < this.cursor || last - this.cursor >= this.checkpoints.interval) {
-      this.cursor = this.checkpoints.restore(last);
+      // Only the vCPUs touched between the snapshot and here can differ from it.
+      this.cursor = this.checkpoints.restore(last, (at) => this.touchedBetween(at, from));
     }
     while (this.cursor < last) this.replay(steps[this.cursor].step);
     // The view before the step at the cursor: only vCPUs touched between the shown step and here can differ.
-    const candidates = new Set<number>();
-    for (let i = Math.min(from, last); i < Math.max(from, last); i++) for (const id of this.touched.get(i)) candidates.add(id);
+    const candidates = this.touchedBetween(from, last);
     this.view = this.vm.vcpus.length === this.view.snapshot.vcpus.length ? nextView(this.view, this.vm, candidates).view : fullView(this.vm);
     this.changes = NO_CHANGES;
     if (n > 0) {
       this.replay(steps[last].step);
       ({ view: this.view, changes: this.changes } = nextView(this.view, this.vm, this.touched.get(last)));
     }
+  }
+
+  /** The vCPUs the steps between step `a` and step `b` (either way round) touched. */
+  private touchedBetween(a: number, b: number): Set<number> {
+    const ids = new Set<number>();
+    for (let i = Math.min(a, b); i < Math.max(a, b); i++) for (const id of this.touched.get(i)) ids.add(id);
+    return ids;
   }
 
   /** A step's result as the log keeps it: with its trace, its repeated parts shared with other steps'. */

@@ -131,9 +131,17 @@ export function findConflicts(s: ConflictInput, preview: PreviewRoute): Conflict
     if (members.length < 2) continue;
     const ids = members.map((m) => m.vcpu);
     const inGroup = new Set(ids);
-    const route = preview(ids[0], fixedIpi(apicId, false));
     const own = mapWhy.filter((d) => (PHYS_CODES.has(d.code) ? d.physId === apicId : VCPU_CODES.has(d.code) && d.vcpus.some((v) => inGroup.has(v))));
-    physical.push({ kind: 'physical', apicId, members, route, reached: reachedOf(route, ids), why: own, routeWhy: otherCauses(own, route) });
+    // The route is asked of the core when a row shows it: a big aliased VM has hundreds of shared
+    // IDs, each a slow-path search over every vCPU, and a panel lists a few dozen.
+    let routed: RouteDecision | null | undefined;
+    const route = () => (routed === undefined ? (routed = preview(ids[0], fixedIpi(apicId, false))) : routed);
+    physical.push({
+      kind: 'physical', apicId, members, why: own,
+      get route() { return route(); },
+      get reached() { return reachedOf(route(), ids); },
+      get routeWhy() { return otherCauses(own, route()); },
+    });
   }
 
   // Logical: software-enabled xAPICs with a non-zero LDR, grouped by model, cluster and bit.

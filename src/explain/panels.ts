@@ -171,7 +171,9 @@ export const vmBarHelp = {
 
 
 /** A count with thin grouping, as a learner reads it: 1000000 -> "1,000,000". */
-export const count = (n: number) => n.toLocaleString('en-US');
+// Grouped by hand: toLocaleString builds a number formatter on every call, which shows when a panel
+// re-renders on every click.
+export const count = (n: number) => (Number.isInteger(n) ? String(n).replace(/\B(?=(\d{3})+(?!\d))/g, ',') : n.toLocaleString('en-US'));
 
 type TimerModeName = 'one-shot' | 'periodic' | 'tsc-deadline';
 

@@ -2,7 +2,7 @@ import { memo, useCallback, useMemo, useState } from 'react';
 import type { MapDecision, RouteDecision } from '../../core/decisions';
 import { explain, type Now } from '../../explain/explain';
 import {
-  aliasVerdict, CONFLICTS_CHECKED, conflictCount, hardwareShort, logicalAliasArchitecture, logicalPreviewHelp, logicalSlotWords,
+  aliasVerdict, CONFLICTS_CHECKED, conflictCount, count, hardwareShort, logicalAliasArchitecture, logicalPreviewHelp, logicalSlotWords,
   NO_PHYSICAL_ALIAS, physicalAliasArchitecture, physicalPreviewHelp, routeWords, TRUNCATED_HELP, truncatedHeading,
 } from '../../explain/panels';
 import { labStore, useLab, type Hover } from '../../store/labStore';
@@ -33,7 +33,7 @@ function ShowAll({ total, limit, what, onClick }: { total: number; limit: number
   if (total <= limit) return null;
   return (
     <button type="button" className="linkish small" onClick={onClick}>
-      Show all {total.toLocaleString('en-US')} {what} ({(total - limit).toLocaleString('en-US')} more)
+      Show all {count(total)} {what} ({count(total - limit)} more)
     </button>
   );
 }

@@ -1,4 +1,5 @@
 import { memo, useState } from 'react';
+import { count } from '../../explain/panels';
 
 /** Up to this many vCPUs the sender is picked from a list; beyond it, typed (a list of 4096 is no help, and heavy). */
 export const SENDER_LIST_MAX = 256;
@@ -52,7 +53,7 @@ export const SenderPicker = memo(function SenderPicker({ index, value, disabled,
       />
       {bad && (
         <span className="error small" role="alert">
-          {text.trim() === '' ? 'type a vCPU id' : `no vCPU "${text.trim()}" (this VM has ${index.size.toLocaleString('en-US')} vCPUs)`}
+          {text.trim() === '' ? 'type a vCPU id' : `no vCPU "${text.trim()}" (this VM has ${count(index.size)} vCPUs)`}
         </span>
       )}
     </>

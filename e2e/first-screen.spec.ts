@@ -46,7 +46,7 @@ test.describe('vCPUs and the register page', () => {
   test('editing a register is a guest write through the right path', async ({ page }) => {
     await page.goto('/?preset=kvm-created');
     const regs = page.getByRole('region', { name: 'Register page' });
-    await regs.getByRole('button', { name: 'Edit APIC_TASKPRI of vCPU 0' }).click();
+    await regs.getByRole('table', { name: 'Register page of vCPU 0' }).getByRole('button', { name: 'Edit APIC_TASKPRI', exact: true }).click();
     await regs.getByLabel('New value for APIC_TASKPRI').fill('0x1234');
     await regs.getByLabel('New value for APIC_TASKPRI').press('Enter');
     await expect(regs.getByTestId('reg-0x080')).toContainText('0x00000034'); // TPR keeps 8 bits
@@ -59,7 +59,7 @@ test.describe('event log', () => {
     await page.goto('/?preset=kvm-created');
     const regs = page.getByRole('region', { name: 'Register page' });
     for (const v of ['0x10', '0x20', '0x30']) {
-      await regs.getByRole('button', { name: 'Edit APIC_TASKPRI of vCPU 0' }).click();
+      await regs.getByRole('table', { name: 'Register page of vCPU 0' }).getByRole('button', { name: 'Edit APIC_TASKPRI', exact: true }).click();
       await regs.getByLabel('New value for APIC_TASKPRI').fill(v);
       await regs.getByLabel('New value for APIC_TASKPRI').press('Enter');
     }
@@ -84,4 +84,20 @@ test('screens at 1280x720 with 4 and with 300 vCPUs', async ({ page }) => {
   const width = await page.evaluate(() => document.documentElement.scrollWidth);
   expect(width).toBeLessThanOrEqual(1280);
   await page.screenshot({ path: 'test-results/screen-300.png' });
+});
+
+test('selecting a vCPU out of view scrolls the vCPU list to it, and the event log follows the cursor', async ({ page }) => {
+  await page.goto('/?vcpus=300');
+  await page.getByTestId('vcpu-row-0').waitFor();
+  await page.evaluate(() => window.lab.getState().select(250));
+  await expect(page.getByTestId('vcpu-row-250')).toBeInViewport();
+  await page.evaluate(() => window.lab.getState().select(3));
+  await expect(page.getByTestId('vcpu-row-3')).toBeInViewport();
+  await page.evaluate(() => {
+    for (let i = 0; i < 80; i++) window.lab.getState().apply({ op: 'mmio_write', vcpu: 0, offset: '0x80', value: i & 0xff });
+    window.lab.getState().travel(5);
+  });
+  await expect(page.getByRole('button', { name: 'Show the state after step 4' })).toBeInViewport();
+  await page.evaluate(() => window.lab.getState().travel(80));
+  await expect(page.getByRole('button', { name: 'Show the state after step 79' })).toBeInViewport();
 });

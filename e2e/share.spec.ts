@@ -7,7 +7,7 @@ test('a link copied from one browser session restores the same state in a new on
   await page.getByTestId('vcpu-row-2').getByRole('button', { name: 'Enter x2APIC mode on vCPU 2' }).click();
   await page.getByTestId('vcpu-row-2').getByRole('button', { name: 'Select vCPU 2' }).click();
   const regs = page.getByRole('region', { name: 'Register page' });
-  await regs.getByRole('button', { name: 'Edit APIC_TASKPRI of vCPU 2' }).click();
+  await regs.getByRole('table', { name: 'Register page of vCPU 2' }).getByRole('button', { name: 'Edit APIC_TASKPRI', exact: true }).click();
   await regs.getByLabel('New value for APIC_TASKPRI').fill('0x40');
   await regs.getByLabel('New value for APIC_TASKPRI').press('Enter');
   await page.getByRole('button', { name: 'Share', exact: true }).click();

@@ -16,7 +16,7 @@ const TOUR: TourDocument = JSON.parse(readFileSync('src/tours/apic-timer.json', 
 /** Write a register of the selected vCPU as the guest, through the register table. */
 async function writeReg(page: Page, name: string, value: string) {
   const regs = page.getByRole('region', { name: 'Register page' });
-  await regs.getByRole('button', { name: new RegExp(`^Edit ${name} of vCPU`) }).click();
+  await regs.getByRole('button', { name: `Edit ${name}`, exact: true }).click();
   const input = regs.getByLabel(`New value for ${name}`);
   await input.fill(value);
   await input.press('Enter');

@@ -1,4 +1,4 @@
-import { useRef, useState } from 'react';
+import { memo, useRef, useState } from 'react';
 import { hexDump, imageBytes, parseLapicImage, setLapicStep } from '../scenario/lapicImage';
 import { APIC_TMCCT, SLOT_NAMES, SLOT_OFFSETS, slotKey } from '../core/apicdef';
 import { slotReadable, slotWritable } from '../core/lapic';
@@ -38,12 +38,17 @@ function accessOf(off: number, x2: boolean, nrLvt: number): { mark: string } {
   return { mark: x2 ? '#GP' : '—' };
 }
 
-function SlotRow({ vcpu, off, value, x2view, mode, nrLvt, changed }: { vcpu: number; off: number; value: number; x2view: boolean; mode: string; nrLvt: number; changed: boolean }) {
+/**
+ * One slot of the page. It does not take the vCPU (the table's label names it, and a write goes to
+ * the selected one), so that selecting another vCPU re-renders only the rows whose value differs.
+ */
+const SlotRow = memo(function SlotRow({ off, value, x2view, mode, nrLvt, changed }: { off: number; value: number; x2view: boolean; mode: string; nrLvt: number; changed: boolean }) {
   const [edit, setEdit] = useState<string | null>(null);
   const access = accessOf(off, x2view, nrLvt);
   const name = SLOT_NAMES.get(off)!;
   const msr = 0x800 + (off >> 4);
   const commit = (text: string) => {
+    const vcpu = labStore.getState().selectedVcpu;
     const step = mode === 'x2apic' ? { op: 'wrmsr', vcpu, msr: '0x' + msr.toString(16), value: text } : { op: 'mmio_write', vcpu, offset: slotKey(off), value: text };
     if (labStore.getState().apply(step)) setEdit(null);
   };
@@ -58,7 +63,7 @@ function SlotRow({ vcpu, off, value, x2view, mode, nrLvt, changed }: { vcpu: num
       <td className="mono value">
         {edit === null ? (
           <WithTip tip={`write ${name} as the guest (${mode === 'x2apic' ? 'WRMSR' : 'MMIO'})`}>
-            <button className="linkish mono" aria-label={`Edit ${name} of vCPU ${vcpu}`} onClick={() => setEdit(hex8(value))}>
+            <button className="linkish mono" aria-label={`Edit ${name}`} onClick={() => setEdit(hex8(value))}>
               {hex8(value)}
             </button>
           </WithTip>
@@ -81,7 +86,7 @@ function SlotRow({ vcpu, off, value, x2view, mode, nrLvt, changed }: { vcpu: num
       <td className="fields">{decodeSlot(off, value, x2view)}</td>
     </tr>
   );
-}
+});
 
 function saveImage(vcpu: number, dump: boolean) {
   const words = labStore.getState().lapicImage(vcpu);
@@ -183,7 +188,7 @@ export function RegisterPage() {
         <tbody>
           {SLOT_OFFSETS.filter((off) => SLOT_NAMES.has(off)).map((off) => (
             // TMCCT as a read gives it (KVM computes it on each read; the page itself holds 0).
-            <SlotRow key={off} vcpu={id} off={off} value={off === APIC_TMCCT ? vcpu.timer.tmcct : regs[off >> 2]} x2view={x2view} mode={vcpu.mode} nrLvt={nrLvt} changed={changed?.has(off) ?? false} />
+            <SlotRow key={off} off={off} value={off === APIC_TMCCT ? vcpu.timer.tmcct : regs[off >> 2]} x2view={x2view} mode={vcpu.mode} nrLvt={nrLvt} changed={changed?.has(off) ?? false} />
           ))}
         </tbody>
       </table>

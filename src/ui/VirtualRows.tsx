@@ -23,21 +23,26 @@ export function VirtualRows({
   const ref = useRef<HTMLDivElement>(null);
   const [top, setTop] = useState(0);
   const [height, setHeight] = useState(400);
+  // The same, as the scroll and resize events last said, for the effect below: reading them from
+  // the element there would force a layout on every selection.
+  const seen = useRef({ top: 0, height: 400 });
 
   useLayoutEffect(() => {
     const el = ref.current;
     if (!el) return;
-    const ro = new ResizeObserver(() => setHeight(el.clientHeight));
+    const measure = () => setHeight((seen.current.height = el.clientHeight));
+    const ro = new ResizeObserver(measure);
     ro.observe(el);
-    setHeight(el.clientHeight);
+    measure();
     return () => ro.disconnect();
   }, []);
 
   useLayoutEffect(() => {
     const el = ref.current;
     if (!el || scrollTo === undefined || scrollTo < 0) return;
+    const { top: at, height: h } = seen.current;
     const y = scrollTo * rowHeight;
-    if (y < el.scrollTop || y + rowHeight > el.scrollTop + el.clientHeight) el.scrollTop = Math.max(0, y - el.clientHeight / 2);
+    if (y < at || y + rowHeight > at + h) el.scrollTop = seen.current.top = Math.max(0, y - h / 2);
   }, [scrollTo, rowHeight]);
 
   const first = Math.max(0, Math.floor(top / rowHeight) - 5);
@@ -46,7 +51,7 @@ export function VirtualRows({
   for (let i = first; i < last; i++) rows.push(render(i));
 
   return (
-    <div className="vrows" ref={ref} onScroll={(e) => setTop(e.currentTarget.scrollTop)} role="list" aria-label={label}>
+    <div className="vrows" ref={ref} onScroll={(e) => setTop((seen.current.top = e.currentTarget.scrollTop))} role="list" aria-label={label}>
       {header}
       <div style={{ height: count * rowHeight, position: 'relative' }}>
         <div style={{ position: 'absolute', top: first * rowHeight, left: 0, right: 0 }}>{rows}</div>

@@ -55,7 +55,15 @@ async function open4096(page: Page): Promise<void> {
   await page.getByTestId('vcpu-row-0').waitFor();
 }
 
-/** Three rounds of 20 clicks: `click(i)` returns the in-page action for click i. */
+/** The clicks measured, as the source of an in-page function of the click's number (row i % 12 is in view). */
+const CLICK = {
+  toggle: `(i) => document.querySelector('[data-testid="vcpu-row-' + (i % 12) + '"] .vtoggles button:last-child').click()`,
+  undo: `() => document.querySelector('button[aria-label="Undo (Ctrl+Z)"]').click()`,
+  ipi: `() => [...document.querySelectorAll('button')].find((b) => b.textContent.trim() === 'Send IPI').click()`,
+  select: `(i) => document.querySelector('[data-testid="vcpu-row-' + (i % 12) + '"] button').click()`,
+};
+
+/** Three rounds of 20 clicks of `action` (a CLICK), each timed to the painted frame. */
 async function clicks(page: Page, action: string): Promise<number[]> {
   return page.evaluate(
     async ({ measure, action }) => {
@@ -97,35 +105,28 @@ test('ui benchmarks', async ({ page }) => {
   results.push(summarize(`${VCPUS} vCPUs: JS heap after a forced GC, loaded`, 'MB', [await heapAfterGc(page)], (v) => v <= 100, '<= 100 MB'));
 
   // Click to painted frame: the x2 toggle of a visible vCPU row, the Undo button, Send IPI.
-  const toggles = await clicks(page, `(i) => document.querySelector('[data-testid="vcpu-row-' + (i % 12) + '"] .vtoggles button:last-child').click()`);
+  const toggles = await clicks(page, CLICK.toggle);
   results.push(p95Row(`${VCPUS} vCPUs: x2APIC toggle on a vCPU, click to painted frame`, toggles, 50));
-  const undos = await clicks(page, `() => document.querySelector('button[aria-label="Undo (Ctrl+Z)"]').click()`);
+  const undos = await clicks(page, CLICK.undo);
   results.push(p95Row(`${VCPUS} vCPUs: undo, click to painted frame`, undos, 50));
-  const ipis = await clicks(page, `() => [...document.querySelectorAll('button')].find((b) => b.textContent.trim() === 'Send IPI').click()`);
+  const ipis = await clicks(page, CLICK.ipi);
   results.push(p95Row(`${VCPUS} vCPUs: send an IPI, click to painted frame`, ipis, 50));
 
   // Selecting a vCPU: the work past the wait for the next frame.
-  const selects: number[] = await page.evaluate(async (measure) => {
+  const selects: number[] = await page.evaluate(async ({ measure, action }) => {
     const m = eval(measure) as (a: () => void) => Promise<{ work: number }>;
+    const select = eval(action) as (i: number) => void;
     const out: number[] = [];
-    for (let i = 0; i < 60; i++) {
-      const b = document.querySelector(`[data-testid="vcpu-row-${i % 12}"] button`) as HTMLButtonElement;
-      out.push((await m(() => b.click())).work);
-    }
+    for (let i = 0; i < 60; i++) out.push((await m(() => select(i))).work);
     return out;
-  }, MEASURE);
+  }, { measure: MEASURE, action: CLICK.select });
   results.push(p95Row(`${VCPUS} vCPUs: select a vCPU, work past the wait for the frame`, selects, 16));
 
   // 100 more clicks (toggles, IPIs, undos, selections), then the heap.
-  await page.evaluate(() => {
-    const q = (s: string) => document.querySelector(s) as HTMLElement;
-    for (let i = 0; i < 100; i++) {
-      if (i % 4 === 0) q(`[data-testid="vcpu-row-${i % 12}"] .vtoggles button:last-child`).click();
-      else if (i % 4 === 1) [...document.querySelectorAll('button')].find((b) => b.textContent?.trim() === 'Send IPI')!.click();
-      else if (i % 4 === 2) q('button[aria-label="Undo (Ctrl+Z)"]').click();
-      else q(`[data-testid="vcpu-row-${i % 12}"] button`).click();
-    }
-  });
+  await page.evaluate((actions) => {
+    const act = actions.map((a) => eval(a) as (i: number) => void);
+    for (let i = 0; i < 100; i++) act[i % 4](i);
+  }, [CLICK.toggle, CLICK.ipi, CLICK.undo, CLICK.select]);
   results.push(summarize(`${VCPUS} vCPUs: JS heap after a forced GC, after 100 clicks`, 'MB', [await heapAfterGc(page)], (v) => v <= 100, '<= 100 MB'));
 
   // A 200,000-step log (TPR writes, APICBASE toggles, IPIs, one vCPU after another), loaded as a scenario.

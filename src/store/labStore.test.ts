@@ -57,7 +57,7 @@ describe('time travel, undo and redo', () => {
     const s = store.getState();
     expect(s.cursor).toBe(1);
     expect(s.snapshot.vcpus[1]).toMatchObject({ mode: 'x2apic', swEnabled: false });
-    expect([...s.changed.get(1)!].sort((a, b) => a - b)).toEqual([0x20, 0xd0]);
+    expect([...s.changes.slots.get(1)!].sort((a, b) => a - b)).toEqual([0x20, 0xd0]);
     expect(s.log).toHaveLength(3);
   });
 

@@ -78,8 +78,6 @@ export interface LabState {
   changes: ChangeSet;
   /** Changes whenever any vCPU's addressing (mode, IDs, LDR, DFR, software enable) changes: see useAddressedVcpus(). */
   addressingVersion: number;
-  /** Register slots the step at the cursor changed, by vCPU id (changes.slots). */
-  changed: ReadonlyMap<number, ReadonlySet<number>>;
   /** A time-travel checkpoint of the shown step is due: the app takes it in idle time (checkpoint()). */
   checkpointDue: boolean;
   /** When the next APIC timer of any vCPU fires (ns on the guest clock), as the core answers it; null when none runs. */
@@ -181,7 +179,6 @@ function view(t: Timeline) {
     vcpuIndex: t.view.index,
     addressingVersion: t.view.addressingVersion,
     changes: t.changes,
-    changed: t.changes.slots,
     nextTimerExpiryNs: t.view.nextTimerExpiryNs,
     checkpointDue: t.checkpointDue,
     guestTsc: '0x' + (vm.vcpus[0]?.apic.timer.guestTsc() ?? 0n).toString(16),

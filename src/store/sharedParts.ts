@@ -7,7 +7,6 @@
  * The table of parts is bounded: when it is full it starts again (later repeats are then shared
  * among themselves), so a log of parts that never repeat costs at most the table on top.
  */
-import type { TraceEvent } from '../core/types';
 import type { StepResult } from '../scenario/result';
 
 /** Fields every result has, or that belong to this step alone. */
@@ -22,21 +21,30 @@ export class SharedParts {
     const r = result as unknown as Record<string, unknown>;
     for (const k of Object.keys(r)) {
       const v = r[k];
-      if (!OWN.has(k) && (typeof v === 'string' || (typeof v === 'object' && v !== null))) r[k] = this.share(v);
+      if (!OWN.has(k) && (typeof v === 'string' || (typeof v === 'object' && v !== null))) r[k] = this.share(keyOf(v), v);
     }
-    if (result.trace?.length) result.trace = this.share(result.trace.map((e) => this.share(e as TraceEvent & object)));
+    if (result.trace?.length) {
+      // Each event is printed once: the trace's key is made of its events' keys.
+      const keys = result.trace.map((e) => keyOf(e));
+      const events = result.trace.map((e, i) => this.share(keys[i], e));
+      result.trace = this.share(`t${keys.join('\n')}`, events);
+    }
     return result;
   }
 
-  /** `value`, or an equal one kept before. */
-  private share<T>(value: T): T {
-    const key = typeof value === 'string' ? `s${value}` : `o${JSON.stringify(value, (_k, x) => (typeof x === 'bigint' ? `${x}n` : x))}`;
+  /** `value` (whose key is `key`), or an equal one kept before. */
+  private share<T>(key: string, value: T): T {
     const kept = this.table.get(key);
     if (kept !== undefined && (typeof value === 'string' || sameKind(kept, value))) return kept as T;
     if (this.table.size >= MAX_PARTS) this.table.clear();
     this.table.set(key, typeof value === 'object' ? Object.freeze(value) : value);
     return value;
   }
+}
+
+/** What tells equal parts apart: a string itself, anything else its JSON. */
+function keyOf(value: unknown): string {
+  return typeof value === 'string' ? `s${value}` : `o${JSON.stringify(value, (_k, x) => (typeof x === 'bigint' ? `${x}n` : x))}`;
 }
 
 /** Same JSON is not enough where the class matters (a trace record and a plain object may print alike). */

@@ -75,12 +75,8 @@ export class Timeline {
    */
   apply(step: Step): StepResult {
     if (this.cursor === 0) this.checkpoints.startChanging();
-    const result = applyStep(this.vm, step, this.cursor);
+    const { result, touched } = this.record(step);
     this.checkpoints.dropAfter(this.cursor);
-    this.touched.truncate(this.cursor);
-    this.kept(result);
-    const touched = touchedBy(this.vm, step);
-    this.touched.push(touched);
     ({ view: this.view, changes: this.changes } = nextView(this.view, this.vm, touched));
     this.stepped();
     return result;
@@ -94,9 +90,7 @@ export class Timeline {
     if (this.cursor === 0 && steps.length) this.checkpoints.startChanging();
     this.checkpoints.plan(this.cursor + steps.length);
     const out = steps.map((step) => {
-      const result = applyStep(this.vm, step, this.cursor);
-      this.kept(result);
-      this.touched.push(touchedBy(this.vm, step));
+      const { result } = this.record(step);
       this.checkpoints.reached(++this.cursor);
       return result;
     });
@@ -133,11 +127,21 @@ export class Timeline {
     return ids;
   }
 
-  /** A step's result as the log keeps it: with its trace, its repeated parts shared with other steps'. */
-  private kept(result: StepResult): void {
+  /**
+   * Apply `step` at the cursor as the log's next step (any recorded after the cursor are forgotten):
+   * its result as the log keeps it (with its trace, its repeated parts shared with other steps'),
+   * and the vCPUs it touched, recorded.
+   * Throws ScenarioInputError before changing anything when the step is invalid.
+   */
+  private record(step: Step): { result: StepResult; touched: number[] } {
+    const result = applyStep(this.vm, step, this.cursor);
     const trace = this.vm.takeTrace();
     result.trace = trace.length ? trace : NO_TRACE;
     this.parts.keep(result);
+    const touched = touchedBy(this.vm, step);
+    this.touched.truncate(this.cursor);
+    this.touched.push(touched);
+    return { result, touched };
   }
 
   /** Re-apply a step of the log (its result is already in the log). */

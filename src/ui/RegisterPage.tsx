@@ -105,7 +105,7 @@ export function RegisterPage() {
   const id = useLab((s) => s.selectedVcpu);
   const regs = useLab((s) => (id === null ? undefined : s.regs.get(id)));
   const vcpu = useLab((s) => (id === null ? undefined : s.snapshot.vcpus[s.vcpuIndex.get(id) ?? -1]));
-  const changed = useLab((s) => (id === null ? undefined : s.changed.get(id)));
+  const changed = useLab((s) => (id === null ? undefined : s.changes.slots.get(id)));
   const [view, setView] = useState<'auto' | 'xapic' | 'x2apic'>('auto');
   const imageFile = useRef<HTMLInputElement>(null);
   if (id === null || !regs || !vcpu) return <Panel title="Register page" className="area-regs">No vCPU selected.</Panel>;

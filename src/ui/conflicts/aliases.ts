@@ -66,7 +66,10 @@ export interface ConflictReport {
   byVcpu: Map<number, { physical: number[]; logical: number[] }>;
 }
 
-export type ConflictInput = Pick<FinalState, 'vcpus' | 'map'>;
+export interface ConflictInput {
+  vcpus: readonly FinalVcpu[];
+  map: FinalState['map'];
+}
 
 const hwEnabled = (v: FinalVcpu) => v.mode === 'xapic' || v.mode === 'x2apic';
 const num = (hex: string) => Number.parseInt(hex, 16) >>> 0;

@@ -6,7 +6,6 @@
  */
 import { useDeferredValue } from 'react';
 import { labStore, useAddressedVcpus, useLab } from '../../store/labStore';
-import type { FinalState } from '../../scenario/result';
 import { findConflicts, type ConflictReport } from './aliases';
 
 let last: { inputs: unknown[]; report: ConflictReport } | null = null;
@@ -17,9 +16,6 @@ export function useConflictReport(): ConflictReport {
   const map = useDeferredValue(useLab((s) => s.snapshot.map));
   const caps = useDeferredValue(useLab((s) => s.snapshot.caps));
   const inputs = [vcpus, map, caps];
-  if (!last || last.inputs.some((x, i) => x !== inputs[i])) {
-    const snapshot: FinalState = { ...labStore.getState().snapshot, vcpus: [...vcpus], map, caps };
-    last = { inputs, report: findConflicts(snapshot, labStore.getState().previewRoute) };
-  }
+  if (!last || last.inputs.some((x, i) => x !== inputs[i])) last = { inputs, report: findConflicts({ vcpus, map }, labStore.getState().previewRoute) };
   return last.report;
 }

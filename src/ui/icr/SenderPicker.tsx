@@ -1,6 +1,9 @@
 import { memo, useState } from 'react';
 import { count } from '../../explain/panels';
 
+/** The vCPU id typed in `text` (digits, spaces around allowed), or NaN. */
+const typedId = (text: string) => (/^\d+$/.test(text.trim()) ? Number(text.trim()) : NaN);
+
 /** Up to this many vCPUs the sender is picked from a list; beyond it, typed (a list of 4096 is no help, and heavy). */
 export const SENDER_LIST_MAX = 256;
 
@@ -29,8 +32,7 @@ export const SenderPicker = memo(function SenderPicker({ index, value, disabled,
     );
   }
   const text = draft ?? String(value ?? '');
-  const id = /^\d+$/.test(text.trim()) ? Number(text.trim()) : NaN;
-  const bad = draft !== null && !index.has(id);
+  const bad = draft !== null && !index.has(typedId(text));
   return (
     <>
       <input
@@ -42,12 +44,11 @@ export const SenderPicker = memo(function SenderPicker({ index, value, disabled,
         value={text}
         disabled={disabled}
         onChange={(e) => {
-          const t = e.target.value;
-          const n = /^\d+$/.test(t.trim()) ? Number(t.trim()) : NaN;
+          const n = typedId(e.target.value);
           if (index.has(n)) {
             setDraft(null);
             onChange(n);
-          } else setDraft(t);
+          } else setDraft(e.target.value);
         }}
         onBlur={() => setDraft(null)}
       />

@@ -111,7 +111,7 @@ test('the review fits a 1024x768 screen, with no serious accessibility violation
   expect(box.x + box.width).toBeLessThanOrEqual(1024);
   expect(box.y + box.height).toBeLessThanOrEqual(768);
   await expect(dialog.getByRole('button', { name: 'Load' })).toBeInViewport();
-  expect(await overflowing(page)).toEqual([]);
+  await expect.poll(() => overflowing(page)).toEqual([]);
   await dialog.getByText(/warnings? from the importer/).click();
   await page.screenshot({ path: 'test-results/import-review-1024.png' });
   const axe = await new AxeBuilder({ page }).include('[role=dialog]').withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']).analyze();

@@ -15,7 +15,7 @@ test('presentation mode enlarges the type, is remembered, and the layout still h
   const after = (await heading.boundingBox())!.height;
   expect(after).toBeGreaterThan(before * 1.15);
   expect(await page.evaluate(() => localStorage.getItem('kvm-lapic-lab.presentation'))).toBe('1');
-  expect(await overflowing(page)).toEqual([]);
+  await expect.poll(() => overflowing(page)).toEqual([]);
   await noSideways(page);
 
   // Remembered across a reload; toggled off again by keyboard.

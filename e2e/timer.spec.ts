@@ -23,8 +23,9 @@ async function writeReg(page: Page, name: string, value: string) {
   await expect(input).toBeHidden();
 }
 
+/** The page fits the viewport once the layout settles (after a resize, deferred panels render a frame later). */
 async function fits(page: Page) {
-  expect(await overflowing(page)).toEqual([]);
+  await expect.poll(() => overflowing(page)).toEqual([]);
   await noSideways(page);
 }
 

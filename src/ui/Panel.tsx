@@ -1,3 +1,4 @@
+import { createPortal } from 'react-dom';
 import { cloneElement, useEffect, useId, useRef, useState, type ReactElement, type ReactNode, type SyntheticEvent } from 'react';
 import { HELP_TITLES } from '../explain/helpTitles';
 import { useLab } from '../store/labStore';
@@ -87,8 +88,9 @@ function rootZoom(): number {
 /**
  * A tooltip reachable by mouse, keyboard and touch for any focusable trigger: spread `trigger` on
  * it (aria-describedby, hover / focus / tap show it, leave / blur / Escape hide it) and render
- * `tip`. The tip is positioned `fixed`, so that no scrolling panel clips it, and exists only while
- * shown, so that a panel's text is what is on screen.
+ * `tip`. The tip is rendered in <body> (a portal) and positioned `fixed`, so that no panel clips it
+ * (panels contain their paint: styles.css), and exists only while shown, so that a panel's text is
+ * what is on screen.
  */
 export function useTip<T extends HTMLElement>(content: ReactNode) {
   const id = useId();
@@ -121,11 +123,14 @@ export function useTip<T extends HTMLElement>(content: ReactNode) {
       shownAtPointerDown.current = pos !== null;
     },
     toggle: () => (shownAtPointerDown.current ? hide() : show()),
-    tip: pos && (
-      <span role="tooltip" id={id} className="tip-text" style={pos}>
-        {content}
-      </span>
-    ),
+    tip:
+      pos &&
+      createPortal(
+        <span role="tooltip" id={id} className="tip-text" style={pos}>
+          {content}
+        </span>,
+        document.body,
+      ),
   };
 }
 

@@ -27,6 +27,7 @@
  *   - reads: kvm_lapic_reg_read traces kvm_apic(read) before kvm_msr(read).
  */
 
+import { APIC_BASE_MSR, APIC_ICR, APIC_ICR2, APIC_SELF_IPI, APIC_TMCCT, MSR_IA32_APICBASE } from '../core/apicdef';
 import { decodeIcrLow, DELIVERY_MODE_NAMES, DM_FIXED, DM_INIT, DM_LOWEST, encodeMsi, KVM_DELIVERY_MODE_NAMES } from '../core/codec';
 import { KVM_TRACE_SYMBOL_APIC } from '../core/traceFormat';
 import { inferFinal, type FinalClaim, type FinalLeftOut } from './finalState';
@@ -161,13 +162,10 @@ const DELIVERY_MODES: Readonly<Record<string, { dm: number; name: string }>> = O
   KVM_DELIVERY_MODE_NAMES.map((kvmName, dm) => [kvmName, { dm, name: DELIVERY_MODE_NAMES[dm] }]),
 );
 
-const APIC_ICR = 0x300;
-const APIC_ICR2 = 0x310;
-const APIC_TMCCT = 0x390;
-const MSR_APICBASE = 0x1b;
-const MSR_X2APIC_ICR = 0x830;
-const MSR_X2APIC_TMCCT = 0x839;
-const MSR_X2APIC_SELF_IPI = 0x83f;
+/** x2APIC MSRs are APIC_BASE_MSR + (MMIO offset >> 4). */
+const MSR_X2APIC_ICR = APIC_BASE_MSR + (APIC_ICR >> 4);
+const MSR_X2APIC_TMCCT = APIC_BASE_MSR + (APIC_TMCCT >> 4);
+const MSR_X2APIC_SELF_IPI = APIC_BASE_MSR + (APIC_SELF_IPI >> 4);
 /** Hyper-V synthetic APIC MSRs (HV_X64_MSR_EOI/ICR/TPR): PV accesses to the same registers. */
 const HV_APIC_MSRS: Readonly<Record<number, number[]>> = { 0x40000070: [0xb0], 0x40000071: [APIC_ICR, APIC_ICR2], 0x40000072: [0x80] };
 
@@ -256,7 +254,7 @@ function mayRebuildMap(step: Record<string, unknown>): boolean {
   if (step.op === 'mmio_write') return [0x20, 0xd0, 0xe0, 0xf0].includes(parseInt(String(step.offset), 16));
   if (step.op !== 'wrmsr') return false;
   const msr = parseInt(String(step.msr), 16);
-  return msr === MSR_APICBASE || [0x802, 0x80d, 0x80e, 0x80f].includes(msr);
+  return msr === MSR_IA32_APICBASE || [0x802, 0x80d, 0x80e, 0x80f].includes(msr);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -487,7 +485,7 @@ export function importTrace(text: string, options: TraceImportOptions = {}): Tra
       if (r.event === 'kvm_msr') {
         const m = /^msr_(read|write) ([0-9a-fA-F]+) = 0x([0-9a-fA-F]{1,16})$/.exec(r.body);
         const msr = m ? parseInt(m[2], 16) : NaN;
-        if (msr === MSR_APICBASE) {
+        if (msr === MSR_IA32_APICBASE) {
           const extd = (BigInt('0x' + m![3]) & 0xc00n) === 0xc00n;
           const why = `line ${r.line} ${m![1] === 'write' ? 'writes' : 'reads'} IA32_APIC_BASE = 0x${m![3]}, EXTD ${extd ? 'set' : 'clear'}`;
           if (m![1] === 'write') st = cur(r, true);
@@ -770,7 +768,7 @@ export function importTrace(text: string, options: TraceImportOptions = {}): Tra
       for (const it of group) R.skip(it.rec, `part of the Hyper-V synthetic MSR access on line ${rec.line} (not modelled)`);
       return;
     }
-    if (msr !== MSR_APICBASE && !(msr >= 0x800 && msr <= 0x8ff)) {
+    if (msr !== MSR_IA32_APICBASE && !(msr >= 0x800 && msr <= 0x8ff)) {
       R.skip(rec, `MSR ${hex(msr)} is not an APIC MSR the lab models (0x1b and 0x800-0x8ff)`);
       return;
     }
@@ -779,7 +777,7 @@ export function importTrace(text: string, options: TraceImportOptions = {}): Tra
       for (const it of group) R.skip(it.rec, `part of the MSR access on line ${rec.line}, whose vCPU is unknown`);
       return;
     }
-    const name = msr === MSR_APICBASE ? 'IA32_APIC_BASE' : `x2APIC MSR ${hex(msr)}`;
+    const name = msr === MSR_IA32_APICBASE ? 'IA32_APIC_BASE' : `x2APIC MSR ${hex(msr)}`;
     const sends = write && !gp && (msr === MSR_X2APIC_ICR || msr === MSR_X2APIC_SELF_IPI);
     let step: Record<string, unknown>;
     if (write) {
@@ -973,7 +971,7 @@ export function importTrace(text: string, options: TraceImportOptions = {}): Tra
       const vcpu = slot.vcpu;
       const ok = (s.expect as { ok?: boolean } | undefined)?.ok === true;
       const msr = (s.op === 'wrmsr' || s.op === 'rdmsr') && ok && vcpu !== undefined ? parseInt(String(s.msr), 16) : NaN;
-      if (msr === MSR_APICBASE) {
+      if (msr === MSR_IA32_APICBASE) {
         const v = s.op === 'wrmsr' ? s.value : (s.expect as { value?: string }).value;
         if (v !== undefined) base.set(vcpu!, BigInt(String(v)));
       } else if (msr >= 0x800 && msr <= 0x8ff && ((base.get(vcpu!) ?? 0n) & 0xc00n) !== 0xc00n) {
@@ -984,7 +982,7 @@ export function importTrace(text: string, options: TraceImportOptions = {}): Tra
         R.warn(`vCPU ${vcpu} is in x2APIC mode on line ${slot.line} but the trace never shows it enabling x2APIC (WRMSR 0x1b with bits 10 and 11; a host KVM_SET_MSRS of 0x1b, as VMMs do, is never traced): the scenario enables it with a host write of IA32_APIC_BASE = ${hex(value)} just before (inferred: the base address and BSP bit are ${traced ? 'the last traced ones' : 'those of RESET'})`, slot.line);
         out.push({
           order: slot.order, line: slot.line, event: slot.event, vcpu, also: [], accepts: [], sends: false, inferred: true,
-          step: { op: 'wrmsr', vcpu, msr: hex(MSR_APICBASE), value: hex(value), host: true, note: `inferred from trace line ${slot.line}: ${proof}; the trace shows no x2APIC enable before it, so the VMM set IA32_APIC_BASE with KVM_SET_MSRS (never traced) or the guest did before the trace began`, expect: { ok: true } },
+          step: { op: 'wrmsr', vcpu, msr: hex(MSR_IA32_APICBASE), value: hex(value), host: true, note: `inferred from trace line ${slot.line}: ${proof}; the trace shows no x2APIC enable before it, so the VMM set IA32_APIC_BASE with KVM_SET_MSRS (never traced) or the guest did before the trace began`, expect: { ok: true } },
         });
       }
       out.push(slot);

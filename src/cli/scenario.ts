@@ -14,9 +14,12 @@ import { readFileSync } from 'node:fs';
 import { compile } from 'zod/mini';
 import { BEHAVIOUR_CHANGES } from '../core/profile';
 import { checkExpectations } from '../scenario/expect';
-import { runScenario } from '../scenario/runner';
+import { finalState, type ScenarioResult, type StepResult } from '../scenario/result';
+import { replayScenario } from '../scenario/runner';
 import { parseScenarioText, ScenarioInputError, STEP_SCHEMAS, type StepSchemaOf } from '../scenario/schema';
 import { parseFlags, UsageError } from './args';
+import { ResultText } from './resultText';
+import { printPieces } from './stdout';
 
 const USAGE = 'usage: npm run -s scenario -- [--trace | --kvm | --compare] FILE.json | - | --profiles';
 /** The flags (node:util parseArgs); anything else is one line on stderr and exit 2. */
@@ -90,13 +93,22 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(JSON.stringify(await kvm.runOnKvm(scenario), null, 2) + '\n');
       return 0;
     }
-    const result = runScenario(scenario, { trace: opt.trace ?? false });
-    const mismatches = checkExpectations(scenario, result);
+    const trace = opt.trace ?? false;
     const expects = scenario.steps.filter((s) => s.expect).length + (scenario.expectFinal ? 1 : 0);
-    if (expects > 0) result.check = { expectations: expects, failed: mismatches.length, mismatches };
-    // The newline on its own: appended, it would copy a result of tens of megabytes once more.
-    process.stdout.write(JSON.stringify(result, null, 2));
-    process.stdout.write('\n');
+    // Each result becomes text as it is made, unless the expectations read the results after the
+    // replay. (A trace event words itself when read, from values fixed when it happened.) Nothing
+    // is printed before the replay ends: an error leaves stdout empty.
+    const keep = expects > 0;
+    const out = new ResultText();
+    const steps: StepResult[] = [];
+    const vm = replayScenario(scenario, { trace }, (r) => (keep ? steps.push(r) : out.add(r)));
+    const result: ScenarioResult = { format: 'apic-result/1', steps, final: finalState(vm) };
+    if (expects > 0) {
+      const mismatches = checkExpectations(scenario, result);
+      result.check = { expectations: expects, failed: mismatches.length, mismatches };
+    }
+    for (const r of steps) out.add(r);
+    printPieces([...out.pieces(result), '\n']);
     return 0;
   } catch (e) {
     if (e instanceof ScenarioInputError) {

@@ -60,7 +60,7 @@ export function setApicBaseRaw(vcpu: Vcpu, value: bigint): void {
   }
   if (changed & X2APIC_ENABLE) {
     if (value & X2APIC_ENABLE) apic.setX2apicId(vcpu.id);
-    else if ((value & MSR_IA32_APICBASE_ENABLE) && vm.profile.hasNew('xapicIdReinitOnHostX2apicExit')) apic.setXapicId(vcpu.id);
+    else if ((value & MSR_IA32_APICBASE_ENABLE) && vm.profile.has.xapicIdReinitOnHostX2apicExit) apic.setXapicId(vcpu.id);
   }
   if (changed & (MSR_IA32_APICBASE_ENABLE | X2APIC_ENABLE)) {
     vcpu.apicvUpdatePending = vm.config.apicv; // kvm_make_request(KVM_REQ_APICV_UPDATE)
@@ -69,7 +69,7 @@ export function setApicBaseRaw(vcpu: Vcpu, value: bigint): void {
   }
   apic.baseAddress = Number(value & MSR_IA32_APICBASE_BASE);
   if (value & MSR_IA32_APICBASE_ENABLE && apic.baseAddress !== APIC_DEFAULT_PHYS_BASE) {
-    if (vm.profile.hasNew('apicBaseModifiedInhibit')) vm.setApicvInhibit('APIC_BASE_MODIFIED', true, { kind: 'inhibit', code: 'APIC_BASE_RELOCATED', kvm: 'kvm_lapic_set_base', reason: 'APIC_BASE_MODIFIED', vcpus: [vcpu.id], base: '0x' + apic.baseAddress.toString(16) });
+    if (vm.profile.has.apicBaseModifiedInhibit) vm.setApicvInhibit('APIC_BASE_MODIFIED', true, { kind: 'inhibit', code: 'APIC_BASE_RELOCATED', kvm: 'kvm_lapic_set_base', reason: 'APIC_BASE_MODIFIED', vcpus: [vcpu.id], base: '0x' + apic.baseAddress.toString(16) });
     else vm.trace({ event: 'printk', vcpu: vcpu.id, detail: 'APIC base relocation is unsupported by KVM' });
   }
 }

@@ -13,6 +13,7 @@ import { applyStep, createVm, runScenario } from '../scenario/runner';
 import { parseScenario, ScenarioInputError } from '../scenario/schema';
 import { CODES, decisionVcpus, KVM_FUNCTIONS, type Decision } from './decisions';
 import { msiToIrq, previewRoute } from './delivery';
+import { takeEvents } from './testVm';
 import type { Vm } from './vm';
 
 const scenario = (vm: object, steps: object[]) => parseScenario({ format: 'apic-scenario/1', vm, steps });
@@ -100,7 +101,7 @@ describe('decisions on random scenarios', () => {
         const results: StepResult[] = s.steps.map((step, i) => {
           const preview = step.op === 'msi' ? previewRoute(vm, null, msiToIrq(vm, Number(step.addressLo), Number(step.addressHi ?? 0n), Number(step.data))) : null;
           const r = applyStep(vm, step, i);
-          r.trace = vm.takeTrace();
+          r.trace = takeEvents(vm);
           const route = field(r, 'route');
           if (!route) return r;
           routes++;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { makeReadyVm as makeVm, mmioW, toX2apic, vcpu } from './testVm';
+import { makeReadyVm as makeVm, mmioW, takeEvents, toX2apic, vcpu } from './testVm';
 import type { Vm } from './vm';
 
 const swEnable = (vm: Vm, ids: number[]) => {
@@ -136,6 +136,15 @@ describe('the slow path (kvm_apic_match_dest on every vCPU)', () => {
     vm.setLapic(vcpu(vm, 0), vm.getLapic(vcpu(vm, 0)));
     expect(vm.signalMsi(0xfee2c000, 0x100, 0x400)).toEqual({ count: 1 }); // dest 0x12c = 300
     expect(vm.signalMsi(0xfee2c000, 0x101, 0x400)).toMatchObject({ error: 'EINVAL', refusal: { code: 'MSI_ROUTE_INVALID', kvm: 'kvm_msi_route_invalid' } });
+  });
+
+  it("kvm_msi_set_irq traces the address as KVM saw it then, though the trace is read after enabling 32-bit IDs", () => {
+    const vm = makeVm([0, 1]);
+    vm.takeTrace();
+    vm.signalMsi(0xfee01000, 0x100, 0x22); // address_hi ignored without x2apic_format: dst 1
+    vm.enableX2apicApi(1n);
+    const line = takeEvents(vm).find((e) => e.event === 'kvm_msi_set_irq');
+    expect(line?.detail).toBe('dst 1 vec 34 (Fixed|physical|edge)');
   });
 });
 

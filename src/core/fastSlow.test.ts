@@ -64,10 +64,10 @@ describe('fast path = slow path (kvm_apic_map_get_dest_lapic vs kvm_apic_match_d
         const vm = buildVm(ids, setups, flags);
         const srcApic = src === null ? null : vcpu(vm, src).apic;
         const irq: LapicIrq = { ...f, vector: 0x40, level: true, trigLevel: false, shorthand: 0, msiRedirHint: false };
-        const fast = mapGetDestLapic(vm, srcApic, irq);
-        if (!('targets' in fast)) return; // refused: the slow path decides alone
+        const slots = mapGetDestLapic(vm, srcApic, irq);
+        if (!slots) return; // refused: the slow path decides alone
         compared++;
-        const fastSet = new Set(fast.targets.filter((t) => t !== undefined).map((t) => t!.id));
+        const fastSet = new Set(slots.filter((t) => t !== undefined).map((t) => t!.id));
         const slowSet = new Set(vm.vcpus.filter((v) => v.apic.hwEnabled && matchDest(vm, v.apic, srcApic, irq)).map((v) => v.id));
         if ([...fastSet].sort().join() === [...slowSet].sort().join()) return;
         const why = explain(vm, irq, fastSet, slowSet);

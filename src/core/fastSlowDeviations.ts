@@ -71,9 +71,9 @@ export function explainFastSlow(vm: Vm, irq: LapicIrq, fast: Set<number>, slow: 
  * null when the fast path refuses it or both agree; otherwise the deviations, or 'unexplained'.
  */
 export function fastSlowDifference(vm: Vm, src: Lapic | null, irq: LapicIrq): { fast: number[]; slow: number[]; why: Deviation[] | 'unexplained' } | null {
-  const fastPath = mapGetDestLapic(vm, src, irq);
-  if (!('targets' in fastPath)) return null;
-  const fast = new Set(fastPath.targets.filter((t) => t !== undefined).map((t) => t!.id));
+  const slots = mapGetDestLapic(vm, src, irq);
+  if (!slots) return null;
+  const fast = new Set(slots.filter((t) => t !== undefined).map((t) => t!.id));
   const slow = new Set(vm.vcpus.filter((v) => v.apic.hwEnabled && matchDest(vm, v.apic, src, irq)).map((v) => v.id));
   if ([...fast].sort().join() === [...slow].sort().join()) return null;
   return { fast: [...fast], slow: [...slow], why: explainFastSlow(vm, irq, fast, slow) ?? 'unexplained' };

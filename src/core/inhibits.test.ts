@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { makeReadyVm, mmioW, toX2apic, vcpu } from './testVm';
+import { makeReadyVm, mmioW, takeEvents, toX2apic, vcpu } from './testVm';
 import { ApicvInhibits } from './inhibits';
 
 describe('APICv inhibit reasons', () => {
@@ -62,7 +62,7 @@ describe('the APIC-access page (kvm_inhibit_apic_access_page)', () => {
 });
 
 describe('IPI virtualization notes', () => {
-  const note = (vm: ReturnType<typeof makeReadyVm>) => vm.takeTrace().find((e) => e.event === 'ipi_virtualization')?.detail;
+  const note = (vm: ReturnType<typeof makeReadyVm>) => takeEvents(vm).find((e) => e.event === 'ipi_virtualization')?.detail;
 
   it('IPIv handles fixed physical unicast in hardware and exits for the rest', () => {
     const vm = makeReadyVm([0, 1], { ipiv: true });

@@ -146,7 +146,7 @@ export interface InhibitInfo {
 /** Every inhibit reason as a vendor and a KVM release ("current" or "X.Y") have it. */
 export function inhibitTable(vendor: Vendor, release = 'current'): InhibitInfo[] {
   const profile = new KvmProfile(release);
-  const apicIdModifiedSticky = profile.hasNew('apicIdModifiedInhibit') && !profile.hasNew('apicIdModifiedDynamic');
+  const apicIdModifiedSticky = profile.has.apicIdModifiedInhibit && !profile.has.apicIdModifiedDynamic;
   return [...INHIBIT_REASONS, ...HISTORICAL_INHIBITS].map((reason) => {
     const since = INTRODUCED_BY[reason];
     const bit = (INHIBIT_REASONS as readonly string[]).indexOf(reason);
@@ -154,7 +154,7 @@ export function inhibitTable(vendor: Vendor, release = 'current'): InhibitInfo[]
       reason,
       bit: bit < 0 ? null : bit,
       honoured: vendorHonours(vendor, reason),
-      exists: reason === 'X2APIC' ? !profile.hasNew('hybridAvic') : since === undefined || profile.hasNew(since),
+      exists: reason === 'X2APIC' ? !profile.has.hybridAvic : since === undefined || profile.hasNew(since),
       sticky: STICKY_INHIBITS.has(reason) || (reason === 'APIC_ID_MODIFIED' && apicIdModifiedSticky),
       kvm: reason === 'APIC_ID_MODIFIED' && apicIdModifiedSticky ? 'kvm_lapic_xapic_id_updated' : SET_BY[reason],
     };

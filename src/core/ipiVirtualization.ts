@@ -55,28 +55,35 @@ function wrmsrExit(vm: Vm, irq: LapicIrq, path: 'fast' | 'slow', exits: { fastpa
   const simple = irq.deliveryMode === 0 && !irq.logical && irq.shorthand === 0 && irq.destId !== 0xffffffff;
   // 6.18+: any ICR the optimized map delivers; before: only simple ones, which the fastpath then
   // completed through kvm_x2apic_icr_write() whatever path delivery took.
-  const fastpath = vm.profile.hasNew('x2apicIcrFastpathAny') ? path === 'fast' : simple;
+  const fastpath = vm.profile.has.x2apicIcrFastpathAny ? path === 'fast' : simple;
   return fastpath ? exits.fastpath : exits.full;
 }
 
 /** How the ICR write `icrLow` from `src`, delivered through `path`, reaches KVM. */
 export function icrWriteHandling(vm: Vm, src: Lapic, icrLow: number, irq: LapicIrq, path: 'fast' | 'slow'): IcrHandling {
-  const cfg = vm.config;
   const x2 = src.x2apicMode;
-  if (!src.vcpu.apicvActive) {
-    return x2 ? wrmsrExit(vm, irq, path, NO_APICV) : MMIO_NO_APICV;
-  }
-  if (cfg.vendor === 'intel') {
-    const fixedPhysicalUnicast = irq.deliveryMode === 0 && !irq.logical && irq.shorthand === 0;
-    const ipiv = cfg.ipiv && vm.profile.hasNew('ipiv');
-    if (ipiv && fixedPhysicalUnicast && irq.destId < cfg.maxVcpuIds) {
-      const destId = irq.destId;
-      return { exit: 'ipiv', note: () => `IPIv: the CPU posts vector ${icrLow & 0xff} in the PID of APIC ID ${destId} and notifies it, without a VM exit` };
-    }
-    if (x2 && !ipiv) return wrmsrExit(vm, irq, path, APICV_INTERCEPTS);
-    return ipiv ? APIC_WRITE_NOT_IPIV_CASE : APIC_WRITE_NO_IPIV;
-  }
-  if (x2 && !cfg.x2avic) return wrmsrExit(vm, irq, path, HYBRID_AVIC);
+  if (!src.vcpu.apicvActive) return x2 ? wrmsrExit(vm, irq, path, NO_APICV) : MMIO_NO_APICV;
+  return vm.config.vendor === 'intel' ? apicvHandling(vm, x2, icrLow, irq, path) : avicHandling(vm, x2, irq, path);
+}
+
+/** Intel APICv, with or without IPI virtualization. */
+function apicvHandling(vm: Vm, x2: boolean, icrLow: number, irq: LapicIrq, path: 'fast' | 'slow'): IcrHandling {
+  const cfg = vm.config;
+  const fixedPhysicalUnicast = irq.deliveryMode === 0 && !irq.logical && irq.shorthand === 0;
+  const ipiv = cfg.ipiv && vm.profile.has.ipiv;
+  if (ipiv && fixedPhysicalUnicast && irq.destId < cfg.maxVcpuIds) return ipivPosted(icrLow, irq.destId);
+  if (x2 && !ipiv) return wrmsrExit(vm, irq, path, APICV_INTERCEPTS);
+  return ipiv ? APIC_WRITE_NOT_IPIV_CASE : APIC_WRITE_NO_IPIV;
+}
+
+/** IPIv delivered it: no exit. */
+function ipivPosted(icrLow: number, destId: number): IcrHandling {
+  return { exit: 'ipiv', note: () => `IPIv: the CPU posts vector ${icrLow & 0xff} in the PID of APIC ID ${destId} and notifies it, without a VM exit` };
+}
+
+/** AMD AVIC (x2AVIC or hybrid). */
+function avicHandling(vm: Vm, x2: boolean, irq: LapicIrq, path: 'fast' | 'slow'): IcrHandling {
+  if (x2 && !vm.config.x2avic) return wrmsrExit(vm, irq, path, HYBRID_AVIC);
   if (!x2 && vm.apicAccessPage === 'deleted') return MMIO_NO_ACCESS_PAGE;
   return irq.deliveryMode !== 0 ? AVIC_NOT_FIXED : AVIC_NOT_RUNNING;
 }

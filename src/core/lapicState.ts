@@ -21,7 +21,7 @@ function stateFixup(vcpu: Vcpu, regs: Uint32Array, set: boolean): boolean {
   let ldrId = x2apicId;
   if (vm.x2apicFormat) {
     if (regs[id] !== x2apicId) return false;
-  } else if (!vm.profile.hasNew('setLapicX2apicIdLocked')) {
+  } else if (!vm.profile.has.setLapicX2apicIdLocked) {
     // Before 6.11: `*id >>= 24` on SET (userspace chose the x2APIC ID register, and the LDR
     // followed it), `*id <<= 24` on GET (of whatever the register held).
     if (set) regs[id] = ldrId = regs[id] >>> 24;
@@ -32,7 +32,7 @@ function stateFixup(vcpu: Vcpu, regs: Uint32Array, set: boolean): boolean {
     regs[id] = (x2apicId << 24) >>> 0;
   }
   if (set) regs[APIC_LDR >> 2] = calcX2apicLdr(ldrId);
-  if (!vm.icrIsSplit && vm.profile.hasNew('x2apicIcr64')) {
+  if (!vm.icrIsSplit && vm.profile.has.x2apicIcr64) {
     if (set) regs[(APIC_ICR >> 2) + 1] = regs[APIC_ICR2 >> 2];
     else regs[APIC_ICR2 >> 2] = regs[(APIC_ICR >> 2) + 1];
   }

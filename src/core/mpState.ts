@@ -91,7 +91,7 @@ export function setMpStateRaw(v: Vcpu, state: MpState): void {
  */
 export function runVcpu(v: Vcpu): RefusalDecision | null {
   const blocker = initSipiBlocker(v);
-  if (v.vm.profile.hasNew('mpStateCheckedAtRun') && v.mpState === 'INIT_RECEIVED' && blocker) {
+  if (v.vm.profile.has.mpStateCheckedAtRun && v.mpState === 'INIT_RECEIVED' && blocker) {
     return { kind: 'refusal', code: 'RUN_WAIT_FOR_SIPI_BLOCKED', kvm: 'kvm_arch_vcpu_ioctl_run', vcpus: [v.id], error: 'EINVAL', mpState: v.mpState, blocker, since: '6.17' };
   }
   v.lastVmexit = null;
@@ -119,7 +119,7 @@ export function setMpState(v: Vcpu, state: MpState): RefusalDecision | null {
   const refuse = (code: RefusalCode, facts: Partial<RefusalDecision> = {}): RefusalDecision =>
     ({ kind: 'refusal', code, kvm: 'kvm_arch_vcpu_ioctl_set_mpstate', vcpus: [v.id], error: 'EINVAL', mpState: state, ...facts });
   const blocker = initSipiBlocker(v) ?? (v.smiPending ? 'SMI_PENDING' : null);
-  if (!v.vm.profile.hasNew('mpStateCheckedAtRun') && (state === 'INIT_RECEIVED' || state === 'SIPI_RECEIVED') && blocker) {
+  if (!v.vm.profile.has.mpStateCheckedAtRun && (state === 'INIT_RECEIVED' || state === 'SIPI_RECEIVED') && blocker) {
     return refuse('MP_STATE_INIT_BLOCKED', { blocker }); // <= 6.16: refused up front
   }
   switch (state) {

@@ -65,7 +65,7 @@ export function checkNestedEvents(v: Vcpu): void {
     else v.vm.trace({ event: 'kvm_check_nested_events', vcpu: v.id, detail: 'INIT while L2 waits for SIPI: consumed, no VM-exit' });
     return;
   }
-  if (apic.pendingSipi && v.vm.profile.hasNew('nestedWaitForSipi')) {
+  if (apic.pendingSipi && v.vm.profile.has.nestedWaitForSipi) {
     apic.pendingSipi = false;
     if (v.mpState === 'INIT_RECEIVED') {
       nestedVmexit(v, { reason: 'SIPI', code: EXIT_REASON_SIPI_SIGNAL, qualification: apic.sipiVector & 0xff });
@@ -102,7 +102,7 @@ export function enterGuest(v: Vcpu, activity: 'active' | 'wait-for-sipi', interc
   if (v.smm) return refuse(v, 'NOT_MODELLED_IN_SMM', entry(v));
   if (v.vm.config.vendor === 'intel') {
     if (!v.vmxon) return refuse(v, 'NOT_VMXON', 'nested_vmx_run');
-    if (activity === 'wait-for-sipi' && !v.vm.profile.hasNew('nestedWaitForSipi')) return refuse(v, 'NO_WAIT_FOR_SIPI_STATE', 'nested_vmx_run', { since: '5.11' });
+    if (activity === 'wait-for-sipi' && !v.vm.profile.has.nestedWaitForSipi) return refuse(v, 'NO_WAIT_FOR_SIPI_STATE', 'nested_vmx_run', { since: '5.11' });
     v.mpState = activity === 'wait-for-sipi' ? 'INIT_RECEIVED' : 'RUNNABLE';
   } else {
     if (activity !== 'active') return refuse(v, 'NO_WAIT_FOR_SIPI_STATE', 'nested_svm_vmrun');

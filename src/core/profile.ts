@@ -215,7 +215,11 @@ export function releaseNumber(release: string): number | null {
 
 export class KvmProfile {
   readonly release: string;
-  private readonly has: ReadonlySet<BehaviourId>;
+  /**
+   * Each change by id, true when this KVM has its new behaviour: `profile.has.x2apicIcr64`. A
+   * plain object read by name, which costs the ICR path nothing (a lookup by string cost a hash).
+   */
+  readonly has: Readonly<Record<BehaviourId, boolean>>;
 
   constructor(release: string) {
     const n = release === 'current' ? Infinity : releaseNumber(release);
@@ -223,11 +227,11 @@ export class KvmProfile {
       throw new RangeError(`KVM release "${release}" is not "current" or a release "X.Y" from ${OLDEST_RELEASE} on`);
     }
     this.release = release;
-    this.has = new Set(BEHAVIOUR_CHANGES.filter((c) => n >= releaseNumber(c.since)!).map((c) => c.id));
+    this.has = Object.fromEntries(BEHAVIOUR_CHANGES.map((c) => [c.id, n >= releaseNumber(c.since)!])) as Record<BehaviourId, boolean>;
   }
 
-  /** True when this KVM already has the new behaviour of change `id`. */
+  /** True when this KVM already has the new behaviour of change `id` (an id known only at run time: see `has`). */
   hasNew(id: BehaviourId): boolean {
-    return this.has.has(id);
+    return this.has[id];
   }
 }

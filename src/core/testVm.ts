@@ -1,12 +1,18 @@
 /** Test helpers: a VM with vCPUs, and register shortcuts. Used by the unit tests only. */
 import { Vm, type VmConfig } from './vm';
 import type { Vcpu } from './vcpu';
+import { traceEvents, type TraceEvent } from './types';
 
 export function makeVm(ids: number[] = [0, 1], config: Partial<VmConfig> = {}): Vm {
   const vm = new Vm(config);
   for (const id of ids) if (vm.createVcpu(id)) throw new Error(`cannot create vCPU ${id}`);
   vm.takeTrace();
   return vm;
+}
+
+/** The trace events since the last call: Vm.takeTrace(), each delivery's record made its events. */
+export function takeEvents(vm: Vm): TraceEvent[] {
+  return traceEvents(vm.takeTrace());
 }
 
 export function vcpu(vm: Vm, id: number): Vcpu {

@@ -121,7 +121,7 @@ export class ApicTimer {
       deadline = this.tmictToNs(this.apic.getReg(countReg));
       // A one-shot restored with TMCCT 0 has expired: fire it at once (8e6ed96cdd50, 6.3); before,
       // every timer restored with TMCCT 0 restarted for a whole period.
-      if (deadline <= 0) deadline = this.periodic || !this.apic.vm.profile.hasNew('oneshotRestoreFiresExpired') ? this.period : 0;
+      if (deadline <= 0) deadline = this.periodic || !this.apic.vm.profile.has.oneshotRestoreFiresExpired ? this.period : 0;
       else if (deadline > this.period) {
         this.apic.setReg(countReg, 0); // "requested lapic timer restore with starting count > initial count"
         deadline = this.period;

@@ -1,7 +1,7 @@
 import { runScenario } from '../scenario/runner';
 import { parseScenario } from '../scenario/schema';
 import { describe, expect, it } from 'vitest';
-import { makeReadyVm, mmioW, toX2apic, vcpu } from './testVm';
+import { makeReadyVm, mmioW, takeEvents, toX2apic, vcpu } from './testVm';
 import {
   formatAcceptIrq, formatApicAccess, formatApicIpi, formatMsiSetIrq, formatMsr, msiTraceAddress, traceToText,
 } from './traceFormat';
@@ -46,7 +46,7 @@ describe('the core traces with these formats and KVM\'s arguments', () => {
     vm.takeTrace();
     mmioW(vm, 0, 0x310, 0xff000000);
     mmioW(vm, 0, 0x300, 0xc030); // Fixed, level, assert, physical broadcast
-    const t = vm.takeTrace();
+    const t = takeEvents(vm);
     expect(details(t, 'kvm_apic')).toEqual(['apic_write APIC_ICR2 = 0xff000000', 'apic_write APIC_ICR = 0xc030']);
     expect(details(t, 'kvm_apic_ipi')).toEqual(['dst ff vec 48 (Fixed|physical|assert|level|dst)']);
     // Traced on entry for every target, before the software-enable check: vCPU 2 is in the trace too.
@@ -56,11 +56,11 @@ describe('the core traces with these formats and KVM\'s arguments', () => {
   it('a read traces the offset as accessed; an x2APIC ICR write traces the 64-bit value after the IPI', () => {
     const vm = makeReadyVm([0, 1]);
     vcpu(vm, 0).apic.regRead(0x301, 1);
-    expect(details(vm.takeTrace(), 'kvm_apic')).toEqual(['apic_read 0x301 = 0x0']);
+    expect(details(takeEvents(vm), 'kvm_apic')).toEqual(['apic_read 0x301 = 0x0']);
     toX2apic(vm, 0);
     vm.takeTrace();
     vm.wrmsr(vcpu(vm, 0), 0x830, 0x0000000100004400n, false);
-    const t = vm.takeTrace().filter((e) => e.event.startsWith('kvm_apic'));
+    const t = takeEvents(vm).filter((e) => e.event.startsWith('kvm_apic'));
     expect(t.map((e) => `${e.event}: ${e.detail}`)).toEqual([
       'kvm_apic_ipi: dst 1 vec 0 (NMI|physical|assert|edge|dst)',
       'kvm_apic_accept_irq: apicid 1 vec 0 (NMI|edge)',
@@ -72,7 +72,7 @@ describe('the core traces with these formats and KVM\'s arguments', () => {
     const vm = makeReadyVm([0, 1]);
     vm.enableX2apicApi(1n);
     vm.signalMsi(0xfee01000, 0, 0xc031);
-    expect(vm.takeTrace().find((e) => e.event === 'kvm_msi_set_irq')).toMatchObject({ vcpu: undefined, detail: 'dst 1 vec 49 (Fixed|physical|level)' });
+    expect(takeEvents(vm).find((e) => e.event === 'kvm_msi_set_irq')).toMatchObject({ vcpu: undefined, detail: 'dst 1 vec 49 (Fixed|physical|level)' });
   });
 });
 

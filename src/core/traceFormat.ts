@@ -73,9 +73,12 @@ export function formatMsr(isWrite: boolean, msr: number, value: bigint, gp = fal
 // ---- the hot tracepoints' records ----------------------------------------------------------
 //
 // As the kernel's ring buffer keeps them: the TP_STRUCT__entry fields, made into words by
-// TP_printk only when the trace is read. An IPI leaves four of these and a broadcast one per
-// LAPIC, and most are never read: a closure per event (LazyTraceEvent) took about a third of a
-// unicast IPI's time. Each serialises like a plain TraceEvent.
+// TP_printk only when the trace is read. Most are never read: a closure per event
+// (LazyTraceEvent) took about a third of a unicast IPI's time. An IPI's kvm_apic_ipi and
+// kvm_apic_accept_irq records are made later still, from its delivery's one trace record, when
+// the trace is read (traceEvents(), TraceBatch in types.ts). Each serialises like a plain TraceEvent.
+// Their fields are declared without a value and set in the constructor: a class field initialiser
+// would run as a second function for every record.
 
 /** A trace record as plain data: what JSON and the app's copies hold. */
 function plainEvent(e: TraceEvent): TraceEvent {
@@ -84,8 +87,20 @@ function plainEvent(e: TraceEvent): TraceEvent {
 
 /** kvm_msr, traced by kvm_emulate_wrmsr / rdmsr after a guest access. */
 export class MsrTrace implements TraceEvent {
-  readonly event = 'kvm_msr';
-  constructor(readonly vcpu: VcpuId, private readonly isWrite: boolean, private readonly msr: number, private readonly value: bigint, private readonly gp: boolean) {}
+  declare readonly event: 'kvm_msr';
+  declare readonly vcpu: VcpuId;
+  private declare readonly isWrite: boolean;
+  private declare readonly msr: number;
+  private declare readonly value: bigint;
+  private declare readonly gp: boolean;
+  constructor(vcpu: VcpuId, isWrite: boolean, msr: number, value: bigint, gp: boolean) {
+    this.event = 'kvm_msr';
+    this.vcpu = vcpu;
+    this.isWrite = isWrite;
+    this.msr = msr;
+    this.value = value;
+    this.gp = gp;
+  }
   get detail(): string {
     return formatMsr(this.isWrite, this.msr, this.value, this.gp);
   }
@@ -96,8 +111,20 @@ export class MsrTrace implements TraceEvent {
 
 /** kvm_apic: a register read or write; the u64 value as two u32 halves (high: the x2APIC ICR's destination). */
 export class ApicAccessTrace implements TraceEvent {
-  readonly event = 'kvm_apic';
-  constructor(readonly vcpu: VcpuId, private readonly isWrite: boolean, private readonly reg: number, private readonly valueLow: number, private readonly valueHigh = 0) {}
+  declare readonly event: 'kvm_apic';
+  declare readonly vcpu: VcpuId;
+  private declare readonly isWrite: boolean;
+  private declare readonly reg: number;
+  private declare readonly valueLow: number;
+  private declare readonly valueHigh: number;
+  constructor(vcpu: VcpuId, isWrite: boolean, reg: number, valueLow: number, valueHigh = 0) {
+    this.event = 'kvm_apic';
+    this.vcpu = vcpu;
+    this.isWrite = isWrite;
+    this.reg = reg;
+    this.valueLow = valueLow;
+    this.valueHigh = valueHigh;
+  }
   get detail(): string {
     return formatApicAccess(this.isWrite, this.reg, this.valueHigh ? x2apicIcr(this.valueLow, this.valueHigh) : this.valueLow >>> 0);
   }
@@ -108,8 +135,16 @@ export class ApicAccessTrace implements TraceEvent {
 
 /** kvm_apic_ipi, traced by kvm_apic_send_ipi. */
 export class ApicIpiTrace implements TraceEvent {
-  readonly event = 'kvm_apic_ipi';
-  constructor(readonly vcpu: VcpuId, private readonly icrLow: number, private readonly destId: number) {}
+  declare readonly event: 'kvm_apic_ipi';
+  declare readonly vcpu: VcpuId;
+  private declare readonly icrLow: number;
+  private declare readonly destId: number;
+  constructor(vcpu: VcpuId, icrLow: number, destId: number) {
+    this.event = 'kvm_apic_ipi';
+    this.vcpu = vcpu;
+    this.icrLow = icrLow;
+    this.destId = destId;
+  }
   get detail(): string {
     return formatApicIpi(this.icrLow, this.destId);
   }
@@ -120,8 +155,18 @@ export class ApicIpiTrace implements TraceEvent {
 
 /** kvm_apic_accept_irq, traced by __apic_accept_irq on entry; `vcpu` is the target (the sender's thread runs it). */
 export class AcceptIrqTrace implements TraceEvent {
-  readonly event = 'kvm_apic_accept_irq';
-  constructor(readonly vcpu: VcpuId, private readonly vector: number, private readonly deliveryMode: number, private readonly trigLevel: boolean) {}
+  declare readonly event: 'kvm_apic_accept_irq';
+  declare readonly vcpu: VcpuId;
+  private declare readonly vector: number;
+  private declare readonly deliveryMode: number;
+  private declare readonly trigLevel: boolean;
+  constructor(vcpu: VcpuId, vector: number, deliveryMode: number, trigLevel: boolean) {
+    this.event = 'kvm_apic_accept_irq';
+    this.vcpu = vcpu;
+    this.vector = vector;
+    this.deliveryMode = deliveryMode;
+    this.trigLevel = trigLevel;
+  }
   get detail(): string {
     return formatAcceptIrq(this.vcpu, this.vector, this.deliveryMode, this.trigLevel);
   }

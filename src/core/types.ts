@@ -63,3 +63,29 @@ export class LazyTraceEvent implements TraceEvent {
     return e;
   }
 }
+
+/**
+ * A trace record that stands for several events, made when read (traceEvents): an IPI's delivery
+ * (its kvm_apic_ipi line, one kvm_apic_accept_irq per LAPIC reached, the ICR exit note). A
+ * broadcast reaches thousands of LAPICs, and most traces are never read.
+ */
+export interface TraceBatch {
+  /** Append its events, in the order they happened. */
+  expandInto(into: TraceEvent[]): void;
+}
+
+/** What a VM's trace holds (Vm.takeTrace): events, and batches of them. */
+export type TraceRecord = TraceEvent | TraceBatch;
+
+/** The trace events of `records`, in order, each batch's in its place. */
+export function traceEvents(records: readonly TraceRecord[]): TraceEvent[] {
+  let out: TraceEvent[] | null = null;
+  for (let i = 0; i < records.length; i++) {
+    const r = records[i];
+    if ('expandInto' in r) {
+      out ??= records.slice(0, i) as TraceEvent[];
+      r.expandInto(out);
+    } else out?.push(r);
+  }
+  return out ?? (records as TraceEvent[]);
+}

@@ -87,21 +87,24 @@ export class Vcpu {
   /**
    * What entering the guest does first (vcpu_enter_guest): a pending KVM_REQ_APICV_UPDATE runs
    * __kvm_vcpu_update_apicv(), which takes the VM's APICv state (off while the APIC is disabled)
-   * and resynchronises the LAPIC when it changed. Every guest access goes through here.
+   * and resynchronises the LAPIC when it changed. Every guest access goes through here, so each
+   * step is called only when it has work: the checks are all that most accesses run (and all that
+   * the JIT then compiles into them).
    */
   enterGuest(): void {
-    this.updateApicv();
-    this.apic.timer.injectIfPending(); // vcpu_run(): kvm_inject_pending_timer_irqs()
-    acceptEvents(this);
-    this.injectNmi();
+    const apic = this.apic;
+    if (this.apicvUpdatePending) this.updateApicv();
+    if (apic.timer.pending > 0) apic.timer.injectIfPending(); // vcpu_run(): kvm_inject_pending_timer_irqs()
+    if (apic.pendingInit || apic.pendingSipi) acceptEvents(this);
+    if (this.nmiPending > 0) this.injectNmi();
     // kvm_check_and_inject_events() asks kvm_apic_has_interrupt(), which recomputes PPR of an
     // enabled APIC without APICv: where a PPR left stale by KVM_SET_LAPIC (which requests this
     // event check) catches up.
-    if (this.hwEnabled && !this.apicvActive) this.apic.updatePpr();
+    if (this.hwEnabled && !this.apicvActive) apic.updatePpr();
   }
 
+  /** KVM_REQ_APICV_UPDATE, pending. */
   private updateApicv(): void {
-    if (!this.apicvUpdatePending) return;
     this.apicvUpdatePending = false;
     const activate = this.vm.apicvActive && this.mode !== 'disabled';
     if (activate === this.apicvActive) return;

@@ -23,10 +23,10 @@ import { icrWriteHandling } from './ipiVirtualization';
 import type { Lapic } from './lapic';
 import { getLapicFails, getLapicState, setLapicState } from './lapicState';
 import { KvmProfile } from './profile';
-import { ApicIpiTrace, formatMsiSetIrq, msiTraceAddress, MsrTrace } from './traceFormat';
+import { formatMsiSetIrq, msiTraceAddress, MsrTrace } from './traceFormat';
 import type { EventDecision, InhibitCause, InhibitDecision, MapDecision, RefusalCode, RefusalDecision } from './decisions';
 import { INHIBIT_REASONS } from './inhibits';
-import { LazyTraceEvent, OK, type Errno, type Outcome, type TraceEvent, type VcpuId } from './types';
+import { LazyTraceEvent, OK, type Errno, type Outcome, type TraceRecord, type VcpuId } from './types';
 import { Vcpu } from './vcpu';
 
 export interface VmConfig {
@@ -97,6 +97,8 @@ export class Vm {
   readonly vcpus: Vcpu[] = [];
   private readonly byId = new Map<VcpuId, Vcpu>();
   readonly inhibits: ApicvInhibits;
+  /** x2apic_icr_is_split: SVM since 6.12 (fixed by the vendor and release; read on every ICR access). */
+  readonly icrIsSplit: boolean;
   /** kvm->arch.x2apic_format (KVM_X2APIC_API_USE_32BIT_IDS). */
   x2apicFormat = false;
   /** kvm->arch.x2apic_broadcast_quirk_disabled. */
@@ -117,7 +119,7 @@ export class Vm {
   readonly inhibitCauses = new Map<AnyInhibitReason, InhibitCause>();
   /** The in-kernel I/O APIC (KVM_CREATE_IRQCHIP): always, in this model. */
   readonly ioapicInKernel = true;
-  private traceSink: TraceEvent[] = [];
+  private traceSink: TraceRecord[] = [];
   private deliveries: DeliveryOutcome[] = [];
   private events: EventDecision[] = [];
   /** The guest clock (ns since the VM was created): moved only by `advance`, so replays repeat exactly. */
@@ -130,6 +132,7 @@ export class Vm {
   constructor(config: Partial<VmConfig> = {}) {
     this.config = { ...DEFAULT_VM_CONFIG, ...config, quirks: { ...DEFAULT_VM_CONFIG.quirks, ...config.quirks } };
     this.profile = new KvmProfile(this.config.kvm);
+    this.icrIsSplit = this.config.vendor === 'amd' && this.profile.has.amdSplitIcr;
     this.inhibits = new ApicvInhibits(this.config.vendor);
     if (!this.config.apicv) {
       this.inhibits.setOrClear('DISABLED', true);
@@ -137,15 +140,10 @@ export class Vm {
     }
     this.apicAccessPage = this.config.apicv ? 'mapped' : 'none';
     // Before 6.0, AVIC was off for any guest whose CPUID had x2APIC (APICV_INHIBIT_REASON_X2APIC).
-    if (this.config.vendor === 'amd' && this.config.x2apicCpuid && !this.profile.hasNew('hybridAvic')) {
+    if (this.config.vendor === 'amd' && this.config.x2apicCpuid && !this.profile.has.hybridAvic) {
       this.setApicvInhibit('X2APIC', true, inhibitDecision('X2APIC', 'GUEST_CPUID_X2APIC', 'svm_vcpu_after_set_cpuid', []));
     }
     // ABSENT is cleared by KVM_CREATE_IRQCHIP, which every VM here has.
-  }
-
-  /** x2apic_icr_is_split: SVM since 6.12. */
-  get icrIsSplit(): boolean {
-    return this.config.vendor === 'amd' && this.profile.hasNew('amdSplitIcr');
   }
 
   get apicvActive(): boolean {
@@ -156,11 +154,14 @@ export class Vm {
     return this.byId.get(id);
   }
 
-  trace(e: TraceEvent): void {
+  trace(e: TraceRecord): void {
     this.traceSink.push(e);
   }
-  /** Hand over the trace gathered since the last call. */
-  takeTrace(): TraceEvent[] {
+  /**
+   * Hand over the trace gathered since the last call, as recorded: traceEvents() makes it the
+   * events (each delivery's accepts are one record until then).
+   */
+  takeTrace(): TraceRecord[] {
     const t = this.traceSink;
     this.traceSink = [];
     return t;
@@ -276,7 +277,7 @@ export class Vm {
   /** kvm_recalculate_apic_map(): a no-op unless something marked the map dirty. */
   recalculateApicMap(): void {
     if (!this.mapDirty) return;
-    const modern = this.profile.hasNew('architecturalAliasing');
+    const modern = this.profile.has.architecturalAliasing;
     const r = modern ? buildApicMap(this.vcpus, this.x2apicFormat) : buildApicMapV62(this.vcpus);
     this.apicMap = r.map;
     this.mapWhy = r.why;
@@ -299,7 +300,7 @@ export class Vm {
     if (!Number.isInteger(id) || id < 0 || id >= this.config.maxVcpuIds) return refuse('VCPU_ID_TOO_BIG', 'EINVAL', 'kvm_vm_ioctl_create_vcpu', this.config.maxVcpuIds);
     if (this.vcpus.length >= this.config.maxVcpus) return refuse('TOO_MANY_VCPUS', 'EINVAL', 'kvm_vm_ioctl_create_vcpu', this.config.maxVcpus);
     if (this.byId.has(id)) return refuse('VCPU_EXISTS', 'EEXIST', 'kvm_vm_ioctl_create_vcpu', this.vcpus.length);
-    if (this.config.vendor === 'amd' && this.config.apicv && id > this.avicMaxId() && !this.profile.hasNew('avicIdTooBigInhibit')) {
+    if (this.config.vendor === 'amd' && this.config.apicv && id > this.avicMaxId() && !this.profile.has.avicIdTooBigInhibit) {
       return { ...refuse('AVIC_VCPU_ID_TOO_BIG', 'EINVAL', 'avic_init_backing_page', this.avicMaxId()), since: this.config.kvm };
     }
     return null;
@@ -337,7 +338,7 @@ export class Vm {
 
   /** The largest vcpu_id AVIC's physical ID table takes (x2AVIC exists since 6.0). */
   private avicMaxId(): number {
-    return this.config.x2avic && this.profile.hasNew('hybridAvic') ? 511 : 254;
+    return this.config.x2avic && this.profile.has.hybridAvic ? 511 : 254;
   }
 
   /**
@@ -345,7 +346,7 @@ export class Vm {
    * (untruncated) inhibits APICv for good. From 6.3 the map rebuild decides instead.
    */
   xapicIdUpdated(apic: Lapic): void {
-    if (!this.profile.hasNew('apicIdModifiedInhibit') || this.profile.hasNew('apicIdModifiedDynamic')) return;
+    if (!this.profile.has.apicIdModifiedInhibit || this.profile.has.apicIdModifiedDynamic) return;
     if (apic.x2apicMode || apic.xapicId === apic.vcpu.id) return;
     this.setApicvInhibit('APIC_ID_MODIFIED', true, { ...inhibitDecision('APIC_ID_MODIFIED', 'XAPIC_ID_WRITTEN', 'kvm_lapic_xapic_id_updated', [apic.vcpu.id]), xapicId: apic.xapicId });
   }
@@ -354,7 +355,7 @@ export class Vm {
   enableX2apicApi(flags: bigint): RefusalDecision | null {
     let valid = KVM_X2APIC_API_USE_32BIT_IDS | KVM_X2APIC_API_DISABLE_BROADCAST_QUIRK;
     // ENABLE_SUPPRESS_EOI_BROADCAST needs a split irqchip; this VM's I/O APIC is in the kernel.
-    if (this.profile.hasNew('suppressEoiBroadcastFlags')) valid |= KVM_X2APIC_DISABLE_SUPPRESS_EOI_BROADCAST;
+    if (this.profile.has.suppressEoiBroadcastFlags) valid |= KVM_X2APIC_DISABLE_SUPPRESS_EOI_BROADCAST;
     if (flags & ~BigInt(valid)) {
       return { kind: 'refusal', code: 'X2APIC_API_BAD_FLAGS', kvm: 'kvm_vm_ioctl_enable_cap', vcpus: [], error: 'EINVAL', flags: '0x' + flags.toString(16), validFlags: '0x' + valid.toString(16) };
     }
@@ -371,7 +372,7 @@ export class Vm {
    */
   updateApicv(v: Vcpu): void {
     const hybridAvic = this.config.vendor === 'amd' && this.config.apicv && !this.config.x2avic;
-    if (hybridAvic && v.apic.x2apicMode && this.apicAccessPage === 'mapped' && this.profile.hasNew('apicAccessPageInhibit')) {
+    if (hybridAvic && v.apic.x2apicMode && this.apicAccessPage === 'mapped' && this.profile.has.apicAccessPageInhibit) {
       this.apicAccessPage = 'deleted';
       this.trace({ event: 'kvm_inhibit_apic_access_page', vcpu: v.id, detail: 'x2APIC without x2AVIC: APIC-access memslot deleted for good' });
     }
@@ -415,14 +416,16 @@ export class Vm {
     return r;
   }
 
+  // `{ ok: true, value }`, not `{ ...OK, value }`: V8 builds a spread followed by a field in its
+  // runtime, half a microsecond per read.
   private rdmsrUntraced(vcpu: Vcpu, msr: number, host: boolean): MsrResult {
-    if (msr === MSR_IA32_APICBASE) return { ...OK, value: vcpu.apicBase };
-    if (msr === MSR_IA32_TSC_DEADLINE) return { ...OK, value: vcpu.apic.timer.readTscDeadline() };
+    if (msr === MSR_IA32_APICBASE) return { ok: true, value: vcpu.apicBase };
+    if (msr === MSR_IA32_TSC_DEADLINE) return { ok: true, value: vcpu.apic.timer.readTscDeadline() };
     const refuse = (code: RefusalCode, kvm: RefusalDecision['kvm']) => refused({ kind: 'refusal', code, kvm, vcpus: [vcpu.id], msr, reg: (msr - 0x800) << 4 }, host);
     if (!vcpu.apic.x2apicMode) return refuse('X2APIC_MSR_IN_XAPIC_MODE', 'kvm_x2apic_msr_read');
     const value = vcpu.apic.x2apicMsrRead(msr);
     if (value === null) return refuse('REG_NOT_READABLE', 'kvm_lapic_reg_read');
-    return { ...OK, value };
+    return { ok: true, value };
   }
 
   /** A guest load from `gpa`: vcpu_mmio_read() tries the accessing vCPU's own LAPIC. */
@@ -451,16 +454,18 @@ export class Vm {
     return setLapicState(vcpu, image) ? null : lapicIdMismatch(vcpu);
   }
 
-  /** kvm_apic_send_ipi(): decode the ICR and deliver. */
+  /**
+   * kvm_apic_send_ipi(): decode the ICR and deliver. The delivery's trace record holds the
+   * kvm_apic_ipi line, the accepts, and the words for the ICR exit (ipi_virtualization).
+   */
   sendIpi(src: Lapic, icrLow: number, icrHigh: number, fromSelfIpiRegister = false): void {
     const irq = icrToIrq(src, icrLow, icrHigh);
-    this.trace(new ApicIpiTrace(src.vcpu.id, icrLow, irq.destId));
-    const out = deliverToApic(this, src, irq);
+    const out = deliverToApic(this, src, irq, icrLow);
     // A write to the SELF_IPI register is not an ICR write: it has no ICR exit path to report.
     if (!fromSelfIpiRegister) {
       const h = icrWriteHandling(this, src, icrLow, irq, out.path);
       out.exit = h.exit;
-      this.trace(new LazyTraceEvent('ipi_virtualization', src.vcpu.id, h.note));
+      out.exitNote = h.note;
     }
     this.deliveries.push(out);
   }
@@ -471,7 +476,9 @@ export class Vm {
       return { error: 'EINVAL', refusal: { kind: 'refusal', code: 'MSI_ROUTE_INVALID', kvm: 'kvm_msi_route_invalid', vcpus: [], error: 'EINVAL', value: '0x' + addressHi.toString(16) } };
     }
     const irq = msiToIrq(this, addressLo, addressHi, data);
-    this.trace(new LazyTraceEvent('kvm_msi_set_irq', undefined, () => formatMsiSetIrq(msiTraceAddress(addressLo, addressHi, this.x2apicFormat), data)));
+    // The address as traced when the MSI happens: a later KVM_ENABLE_CAP must not change the line.
+    const address = msiTraceAddress(addressLo, addressHi, this.x2apicFormat);
+    this.trace(new LazyTraceEvent('kvm_msi_set_irq', undefined, () => formatMsiSetIrq(address, data)));
     const out = deliverToApic(this, null, irq);
     this.deliveries.push(out);
     if (out.count >= 0) return { count: out.count };

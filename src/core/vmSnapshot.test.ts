@@ -9,6 +9,7 @@ import { fuzzScenarioWithTimersArb } from '../fuzz/arbitraries';
 import { applyStep, createVm } from '../scenario/runner';
 import { parseScenario, ScenarioInputError, type Scenario } from '../scenario/schema';
 import { modelState } from './modelState';
+import { takeEvents } from './testVm';
 import { restoreSnapshot, takeSnapshot } from './vmSnapshot';
 import type { Vm } from './vm';
 
@@ -17,7 +18,7 @@ function replay(vm: Vm, s: Scenario, from: number): string[] {
   return s.steps.slice(from).map((step, k) => {
     try {
       const r = applyStep(vm, step, from + k);
-      return JSON.stringify({ ...r, trace: vm.takeTrace().map((e) => ({ event: e.event, vcpu: e.vcpu, detail: e.detail })) }, (_k, v) => (typeof v === 'bigint' ? `${v}n` : v));
+      return JSON.stringify({ ...r, trace: takeEvents(vm).map((e) => ({ event: e.event, vcpu: e.vcpu, detail: e.detail })) }, (_k, v) => (typeof v === 'bigint' ? `${v}n` : v));
     } catch (e) {
       if (e instanceof ScenarioInputError) return e.message;
       throw e;

@@ -55,7 +55,6 @@ const logicalModeWords: Record<string, string> = {
 };
 
 function explainRoute(d: RouteDecision, form: Form, now: Now): string {
-  const dest = `${d.logical ? 'logical' : 'physical'} destination ${hex(d.destId)}`;
   const whom = d.vcpus.length ? listVcpus(d.vcpus) : 'nobody';
   let s: string;
   switch (d.code) {
@@ -113,6 +112,7 @@ function explainRoute(d: RouteDecision, form: Form, now: Now): string {
   }
   if (d.lowestBecameFixed) s += '; physical broadcast with lowest priority becomes Fixed';
   if (form === 'short') return s;
+  const dest = `${d.logical ? 'logical' : 'physical'} destination ${hex(d.destId)}`;
   const matched = d.path === 'slow' ? ` KVM examined ${d.examined} vCPU${d.examined === 1 ? '' : 's'} and matched ${whom}.` : '';
   return `${d.mode} vector ${d.vector} to ${d.shorthand === 'none' ? dest : `shorthand ${d.shorthand}`}${d.source === null ? ' (an MSI)' : ` from ${vcpu(d.source)}`}: ${s}.${matched}`;
 }

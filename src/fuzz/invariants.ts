@@ -4,6 +4,7 @@
  */
 import { fastSlowDifference } from '../core/fastSlowDeviations';
 import type { LapicIrq } from '../core/delivery';
+import { traceEvents } from '../core/types';
 import type { Vm } from '../core/vm';
 import { applyStep, createVm } from '../scenario/runner';
 import { finalState } from '../scenario/result';
@@ -21,7 +22,7 @@ function replay(s: Scenario): { vm: Vm; json: string } {
   const vm = createVm(s.vm);
   const steps = s.steps.map((step, i) => {
     const r = applyStep(vm, step, i);
-    r.trace = vm.takeTrace();
+    r.trace = traceEvents(vm.takeTrace());
     return r;
   });
   return { vm, json: JSON.stringify({ steps, final: finalState(vm) }) };
@@ -47,7 +48,7 @@ function getSetIdentity(vm: Vm, out: string[]): number {
 function mapSound(vm: Vm, out: string[]): number {
   const map = vm.apicMap;
   if (!map) {
-    if (!vm.profile.hasNew('architecturalAliasing')) out.push('no map under the pre-6.3 algorithm');
+    if (!vm.profile.has.architecturalAliasing) out.push('no map under the pre-6.3 algorithm');
     const ids = vm.vcpus.filter((v) => v.apic.hwEnabled).map((v) => (v.apic.x2apicMode ? v.id : v.apic.xapicId));
     // (32-bit IDs may be on: KVM_ENABLE_CAP does not rebuild the map, so it can predate them.)
     if (new Set(ids).size === ids.length) out.push('the map is absent but no physical IDs alias');
@@ -55,11 +56,11 @@ function mapSound(vm: Vm, out: string[]): number {
   }
   // Before 6.3 a host-forced x2APIC -> xAPIC switch changed the ID without dirtying the map, so
   // stale slots are KVM's own behaviour there.
-  if (!vm.profile.hasNew('xapicIdReinitOnHostX2apicExit')) return 0;
+  if (!vm.profile.has.xapicIdReinitOnHostX2apicExit) return 0;
   let n = 0;
   for (const [k, v] of map.phys) {
     n++;
-    const hotplug = v.id === k && v.id > 0xff && (vm.x2apicFormat || !vm.profile.hasNew('architecturalAliasing'));
+    const hotplug = v.id === k && v.id > 0xff && (vm.x2apicFormat || !vm.profile.has.architecturalAliasing);
     const ok = v.apic.hwEnabled && (v.apic.x2apicMode ? k === v.id : k === v.apic.xapicId || hotplug);
     if (!ok) out.push(`phys_map[${k}] holds vCPU ${v.id}, which does not answer to ${k}`);
   }
@@ -68,7 +69,7 @@ function mapSound(vm: Vm, out: string[]): number {
 
 /** The fast path reaches the vCPUs the slow path matches, but for KVM's named deviations. */
 function fastEqualsSlow(vm: Vm, seed: number, out: string[]): number {
-  if (!vm.apicMap || !vm.profile.hasNew('architecturalAliasing')) return 0;
+  if (!vm.apicMap || !vm.profile.has.architecturalAliasing) return 0;
   const ids = vm.vcpus.map((v) => v.id);
   const dests = [...ids, 0xff, 0xffffffff, 0x10001, 0x3, 0x12, (seed * 2654435761) >>> 0];
   let n = 0;

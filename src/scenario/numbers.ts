@@ -6,6 +6,14 @@
 const HEX = /^0x[0-9a-f](?:_?[0-9a-f])*$/i;
 const DEC = /^[0-9](?:_?[0-9])*$/;
 
+/**
+ * Number strings parsed before, and their values: a long scenario writes the same MSRs and values
+ * again and again, and one bigint for each text is less to parse and less for the garbage collector
+ * to copy (a 100,000-step replay keeps every step). Emptied when full.
+ */
+const parsed = new Map<string, bigint>();
+const MAX_PARSED = 4096;
+
 /** Parse a scenario number; returns a message (without the field name) when it is not one. */
 export function parseNumber(raw: unknown): bigint | string {
   if (typeof raw === 'number') {
@@ -14,10 +22,15 @@ export function parseNumber(raw: unknown): bigint | string {
     return BigInt(raw);
   }
   if (typeof raw === 'string') {
+    const known = parsed.get(raw);
+    if (known !== undefined) return known;
     const s = raw.trim();
+    if (!HEX.test(s) && !DEC.test(s)) return `${JSON.stringify(raw)} is not a number (use hex "0x..." or decimal)`;
     // BigInt() reads "0x" and "0X" itself; underscores are the scenario format's, not its.
-    if (HEX.test(s) || DEC.test(s)) return BigInt(s.includes('_') ? s.replaceAll('_', '') : s);
-    return `${JSON.stringify(raw)} is not a number (use hex "0x..." or decimal)`;
+    const v = BigInt(s.includes('_') ? s.replaceAll('_', '') : s);
+    if (parsed.size >= MAX_PARSED) parsed.clear();
+    parsed.set(raw, v);
+    return v;
   }
   return `${JSON.stringify(raw) ?? 'undefined'} is not a number`;
 }

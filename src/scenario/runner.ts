@@ -1,6 +1,7 @@
 /**
  * Replay a scenario through the emulation core: one pure function from a validated scenario to
- * its apic-result/1 document. The CLI, the store, the tests and the tours all call it.
+ * its apic-result/1 document. The store, the tests and the tours call it; the CLI takes the
+ * results one by one (replayScenario), each made text as it comes.
  */
 import { APIC_EOI, APIC_LVT0, APIC_LVT1, APIC_LVTCMCI, APIC_LVTPC, LAPIC_STATE_SIZE } from '../core/apicdef';
 import type { Vcpu } from '../core/vcpu';
@@ -10,7 +11,7 @@ import { Vm, type VmConfig } from '../core/vm';
 import type { AcceptDecision } from '../core/decisions';
 import type { Delivery } from '../core/delivery';
 import type { IcrExit } from '../core/ipiVirtualization';
-import type { TraceEvent } from '../core/types';
+import { traceEvents } from '../core/types';
 import { hex } from './numbers';
 import { explain } from '../explain/explain';
 import { finalState, regsObject, stepResult, type EventFields, type ScenarioResult, type StepResult } from './result';
@@ -198,13 +199,24 @@ function nested(i: number, op: 'vmxon' | 'vmxoff' | 'enter_guest' | 'leave_guest
 
 /** Replay a whole scenario. Throws ScenarioInputError for invalid input found while running. */
 export function runScenario(scenario: Scenario, opts: RunOptions = {}): ScenarioResult {
-  const vm = createVm(scenario.vm);
-  const steps = scenario.steps.map((step, i) => {
-    const r = applyStep(vm, step, i);
-    const trace: TraceEvent[] = vm.takeTrace();
-    if (opts.trace) r.trace = trace;
-    return r;
-  });
+  const steps: StepResult[] = [];
+  const vm = replayScenario(scenario, opts, (r) => steps.push(r));
   return { format: 'apic-result/1', steps, final: finalState(vm) };
+}
+
+/**
+ * Replay a whole scenario, handing each step's result to `each` as soon as it is made; returns the
+ * VM after the last step (its finalState() ends the result). For a caller that need not keep
+ * every result: the CLI prints a 100,000-step replay without holding 100,000 results at once.
+ */
+export function replayScenario(scenario: Scenario, opts: RunOptions, each: (r: StepResult) => void): Vm {
+  const vm = createVm(scenario.vm);
+  scenario.steps.forEach((step, i) => {
+    const r = applyStep(vm, step, i);
+    const trace = vm.takeTrace();
+    if (opts.trace) r.trace = traceEvents(trace);
+    each(r);
+  });
+  return vm;
 }
 

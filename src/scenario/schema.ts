@@ -43,15 +43,30 @@ interface ForbiddenHit {
   tooDeep: boolean;
 }
 
+/** A plain value inside one at `depth` that is not too deep holds nothing to find: no call for it. */
+const plainBelowLimit = (x: unknown, depth: number) => depth < 64 && (typeof x !== 'object' || x === null);
+
 function findForbidden(v: unknown, depth: number): ForbiddenHit | null {
   if (depth > 64) return { keys: [], tooDeep: true };
   if (typeof v !== 'object' || v === null) return null;
-  const inArray = Array.isArray(v);
-  for (const key of Object.keys(v)) {
-    if (FORBIDDEN_KEYS.has(key)) return { keys: [{ key, inArray }], tooDeep: false };
-    const hit = findForbidden((v as Record<string, unknown>)[key], depth + 1);
+  if (Array.isArray(v)) {
+    // A JSON array has only its elements: no key string made for each of 100,000 steps.
+    for (let i = 0; i < v.length; i++) {
+      const hit = plainBelowLimit(v[i], depth) ? null : findForbidden(v[i], depth + 1);
+      if (hit) {
+        hit.keys.push({ key: String(i), inArray: true });
+        return hit;
+      }
+    }
+    return null;
+  }
+  // for...in: a JSON object's own keys (it inherits none), without an array of them per object.
+  for (const key in v) {
+    if (FORBIDDEN_KEYS.has(key)) return { keys: [{ key, inArray: false }], tooDeep: false };
+    const x = (v as Record<string, unknown>)[key];
+    const hit = plainBelowLimit(x, depth) ? null : findForbidden(x, depth + 1);
     if (hit) {
-      hit.keys.push({ key, inArray });
+      hit.keys.push({ key, inArray: false });
       return hit;
     }
   }
@@ -60,22 +75,32 @@ function findForbidden(v: unknown, depth: number): ForbiddenHit | null {
 
 /** A scenario number that must fit in `bits` bits, as a bigint. */
 function num(bits: number) {
-  return z.pipe(z.unknown(), z.transform((raw, ctx) => {
-    // zod/mini's transform context has no addIssue: the issue goes on the payload as it would.
-    const fail = (message: string) => {
-      ctx.issues.push({ code: 'custom', message, input: raw });
-      return z.NEVER;
-    };
-    if (raw === undefined) return fail('is missing');
-    const v = parseNumber(raw);
-    if (typeof v === 'string') return fail(v);
-    if (!fits(v, bits)) return fail(`${typeof raw === 'string' ? raw : String(raw)} does not fit in ${bits} bits`);
-    return v;
-  }));
+  return z.pipe(z.unknown(), z.transform((raw, ctx) => checkedNumber(raw, bits, ctx)));
 }
 
-/** A vCPU id: a plain number below 2^32. */
-const vcpuId = z.pipe(num(32), z.transform((v) => Number(v)));
+/** `raw` as a number that fits in `bits` bits, or z.NEVER with the issue on the payload. */
+function checkedNumber(raw: unknown, bits: number, ctx: z.core.ParsePayload): bigint {
+  if (raw === undefined) return fail(ctx, raw, 'is missing');
+  const v = parseNumber(raw);
+  if (typeof v === 'string') return fail(ctx, raw, v);
+  if (!fits(v, bits)) return fail(ctx, raw, `${typeof raw === 'string' ? raw : String(raw)} does not fit in ${bits} bits`);
+  return v;
+}
+
+/**
+ * A transform's issue. zod/mini's transform context has no addIssue: the issue goes on the payload
+ * as it would. (A function of its own, not a closure made for each of a replay's 400,000 numbers.)
+ */
+function fail(ctx: z.core.ParsePayload, input: unknown, message: string): never {
+  ctx.issues.push({ code: 'custom', message, input });
+  return z.NEVER;
+}
+
+/** A vCPU id: a plain number below 2^32 (one transform, not num(32) piped into another: every step has one). */
+const vcpuId = z.pipe(z.unknown(), z.transform((raw, ctx) => {
+  const v = checkedNumber(raw, 32, ctx);
+  return typeof v === 'bigint' ? Number(v) : v;
+}));
 const bool = z.boolean({ error: 'must be true or false' });
 
 const regsImage = z.record(z.string(), num(32)).check(z.superRefine((regs, ctx) => {

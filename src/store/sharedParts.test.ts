@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { applyStep, createVm } from '../scenario/runner';
 import { parseScenario } from '../scenario/schema';
 import { SharedParts } from './sharedParts';
+import { takeEvents } from '../core/testVm';
 
 const json = (x: unknown) => JSON.stringify(x, (_k, v) => (typeof v === 'bigint' ? `${v}n` : v));
 
@@ -24,7 +25,7 @@ describe('SharedParts', () => {
     const vm = createVm(s.vm);
     return s.steps.map((step, i) => {
       const r = applyStep(vm, step, i);
-      r.trace = vm.takeTrace();
+      r.trace = takeEvents(vm);
       return share ? share.keep(r) : r;
     });
   };

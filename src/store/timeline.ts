@@ -5,7 +5,7 @@
  * view for the vCPUs the steps in between touched. Work grows with what changed, not with the VM
  * or the log.
  */
-import type { TraceEvent } from '../core/types';
+import { traceEvents, type TraceEvent } from '../core/types';
 import type { Vm } from '../core/vm';
 import { applyStep, createVm } from '../scenario/runner';
 import type { StepResult } from '../scenario/result';
@@ -135,7 +135,7 @@ export class Timeline {
    */
   private record(step: Step): { result: StepResult; touched: number[] } {
     const result = applyStep(this.vm, step, this.cursor);
-    const trace = this.vm.takeTrace();
+    const trace = traceEvents(this.vm.takeTrace());
     result.trace = trace.length ? trace : NO_TRACE;
     this.parts.keep(result);
     const touched = touchedBy(this.vm, step);

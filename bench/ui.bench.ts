@@ -37,14 +37,20 @@ function p95Row(name: string, xs: number[], limit: number): BenchResult {
   return { ...summarize(name, 'ms', xs), median: v, target: `<= ${limit} ms p95`, meets: v <= limit };
 }
 
-/** The JS heap after a forced full GC (DevTools protocol), MB. */
+/** The JS heap after forced full collections (DevTools protocol), MB. */
 async function heapAfterGc(page: Page): Promise<number> {
   const cdp = await page.context().newCDPSession(page);
-  await cdp.send('HeapProfiler.collectGarbage');
-  await cdp.send('HeapProfiler.collectGarbage');
-  const { usedSize } = await cdp.send('Runtime.getHeapUsage');
+  // Collect until the heap stops shrinking: right after loading a 200,000-step log, two forced
+  // collections still count about 50 MB that a third frees (a heap snapshot agrees with the third).
+  let used = Infinity;
+  for (let i = 0; i < 6; i++) {
+    await cdp.send('HeapProfiler.collectGarbage');
+    const { usedSize } = await cdp.send('Runtime.getHeapUsage');
+    if (usedSize >= used) break;
+    used = usedSize;
+  }
   await cdp.detach();
-  return usedSize / 2 ** 20;
+  return used / 2 ** 20;
 }
 
 /** Open the app with 4096 vCPUs (a fresh session: nothing stored). */

@@ -27,7 +27,7 @@ const busy = busyProcesses();
 const core = await import(pathToFileURL(resolve(await bundled('src/bench/core.ts', 'bench-core'))).href);
 const rows = core.coreRows();
 
-// The replay rows: runner and lean replay in new processes, alternately, three of each.
+// The replay rows: runner and lean replay in new processes, alternately, five of each (three left a median at the mercy of one slow minute).
 const dir = mkdtempSync(join(tmpdir(), 'lapic-bench-'));
 const run = (args) => {
   const t = performance.now();
@@ -40,7 +40,7 @@ for (const c of core.replayCases()) {
   writeFileSync(file, JSON.stringify(c.doc));
   run(['scripts/scenario.mjs', '--help']); // the runner's bundle exists before the first timed start
   const t = { core: [], lean: [] };
-  for (let i = 0; i < 3; i++) {
+  for (let i = 0; i < 5; i++) {
     const runner = () => t.core.push(run(['scripts/scenario.mjs', file]));
     const lean = () => t.lean.push(run(['src/bench/leanReplay.mjs', file]));
     if (i % 2) (runner(), lean());

@@ -3,7 +3,7 @@
 // (the headless runner in a new process), each beside its lean reference loop measured in the same
 // run; prints the table with targets, ratios and the machine's load, writes bench/results/core.json.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -28,12 +28,19 @@ const core = await import(pathToFileURL(resolve(await bundled('src/bench/core.ts
 const rows = core.coreRows();
 
 // The replay rows: runner and lean replay in new processes, alternately, five of each (three left a median at the mercy of one slow minute).
+// Each prints into a file, as `npm run scenario -- file.json > result.json` does: read through a
+// pipe, the runner's 56 MB would also time this process decoding it (about 0.1 s on 2 CPUs).
 const dir = mkdtempSync(join(tmpdir(), 'lapic-bench-'));
+const out = join(dir, 'out.json');
 const run = (args) => {
+  const fd = openSync(out, 'w');
   const t = performance.now();
-  const r = spawnSync(process.execPath, args, { encoding: 'utf8', maxBuffer: 1 << 30 });
+  const r = spawnSync(process.execPath, args, { stdio: ['ignore', fd, 'pipe'], encoding: 'utf8' });
+  const ms = performance.now() - t;
+  closeSync(fd);
   if (r.status !== 0) throw new Error(`${args.join(' ')} failed: ${r.stderr}`);
-  return performance.now() - t;
+  if (args[1] !== '--help' && statSync(out).size === 0) throw new Error(`${args.join(' ')} printed nothing`);
+  return ms;
 };
 for (const c of core.replayCases()) {
   const file = join(dir, 'replay.json');

@@ -334,8 +334,8 @@ class Outcome implements DeliveryOutcome, TraceBatch {
   declare examined: number;
   /** What the route decision says beside the targets (null: a physical lookup's, see physicalFacts()). */
   declare facts: Partial<RouteDecision> | null;
-  /** The map the fast path read, if it did. */
-  declare map: ApicMap | null;
+  /** max_apic_id of the map the fast path read (-1 if it read none): a physical lookup's route names it. */
+  declare maxApicId: number;
   // What the delivery did:
   /** How many LAPICs accepted (-1: the slow path selected nobody). */
   declare count: number;
@@ -364,7 +364,7 @@ class Outcome implements DeliveryOutcome, TraceBatch {
     this.targets = NO_TARGETS;
     this.examined = 0;
     this.facts = null;
-    this.map = null;
+    this.maxApicId = -1;
     this.count = 0;
     this.exit = undefined;
     this.exitNote = undefined;
@@ -458,7 +458,7 @@ function findTargets(vm: Vm, s: Outcome): void {
   const targets = occupants(slots);
   s.targets = targets;
   s.examined = s.code === 'SELF' ? 1 : slots.length;
-  s.map = vm.apicMap;
+  s.maxApicId = vm.apicMap?.maxApicId ?? -1;
   for (let i = 0; i < targets.length; i++) s.target(targets[i], s.irqIn, i);
 }
 
@@ -540,7 +540,7 @@ function routeDecision(found: Outcome): RouteDecision {
 
 /** What a physical lookup saw: max_apic_id, and the phys_map slot it read unless the ID was above it. */
 function physicalFacts(found: Outcome): RouteFacts {
-  const maxApicId = found.map!.maxApicId;
+  const maxApicId = found.maxApicId;
   if (found.code === 'PHYS_ABOVE_MAX') return { maxApicId };
   const id = found.irqIn.destId;
   return { maxApicId, physSlots: [id], emptySlots: found.targets.length ? [] : [id] };

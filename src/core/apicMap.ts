@@ -77,11 +77,16 @@ export interface MapRebuild {
   why: MapDecision[];
 }
 
-/** A new, empty map sized for the vCPUs: max_apic_id is the largest enabled vcpu_id, at least 255. */
-export function emptyApicMap(vcpus: readonly Vcpu[]): ApicMap {
+/** kvm_recalculate_apic_map()'s first loop: max_apic_id is the largest enabled vcpu_id (kvm_x2apic_id), at least 255. */
+export function maxPresentApicId(vcpus: readonly Vcpu[]): number {
   let maxId = 255;
   for (const v of vcpus) if (v.hwEnabled && v.id > maxId) maxId = v.id;
-  return new ApicMap(maxId);
+  return maxId;
+}
+
+/** A new, empty map sized for the vCPUs (`maxApicId`: maxPresentApicId(vcpus), if the caller knows it already). */
+export function emptyApicMap(vcpus: readonly Vcpu[], maxApicId = maxPresentApicId(vcpus)): ApicMap {
+  return new ApicMap(maxApicId);
 }
 
 /** Collects the hotplug hack's choices: one decision per aliased ID, one for every vCPU reached by its 32-bit ID. */
@@ -128,8 +133,8 @@ export class HotplugChoices {
 }
 
 /** kvm_recalculate_apic_map() without the locking: build the map from the vCPUs. */
-export function buildApicMap(vcpus: readonly Vcpu[], x2apicFormat: boolean): MapRebuild {
-  const map = emptyApicMap(vcpus);
+export function buildApicMap(vcpus: readonly Vcpu[], x2apicFormat: boolean, maxApicId?: number): MapRebuild {
+  const map = emptyApicMap(vcpus, maxApicId);
   const physMap = map.physMap;
   const why: MapDecision[] = [];
   // Only the hotplug hack (32-bit IDs) has choices to note.

@@ -36,7 +36,11 @@ export class Vcpu {
   }
   set apicBase(v: bigint) {
     this.base = v;
-    this.hwEnabled = (v & MSR_IA32_APICBASE_ENABLE) !== 0n;
+    const hwEnabled = (v & MSR_IA32_APICBASE_ENABLE) !== 0n;
+    if (hwEnabled !== this.hwEnabled) {
+      this.hwEnabled = hwEnabled;
+      this.vm.enabledChanged(this);
+    }
     this.x2apicMode = (v & X2APIC_ENABLE) !== 0n;
   }
   readonly apic: Lapic;

@@ -14,7 +14,7 @@
  *   with a smaller CONFIG_KVM_MAX_NR_VCPUS refuse earlier (config maxVcpus / maxVcpuIds).
  */
 import { APIC_LVT0, MSR_IA32_APICBASE, MSR_IA32_TSC_DEADLINE } from './apicdef';
-import { buildApicMap, type ApicMap } from './apicMap';
+import { buildApicMap, maxPresentApicId, type ApicMap } from './apicMap';
 import { buildApicMapV62 } from './apicMapLegacy';
 import { setApicBase } from './apicBase';
 import { ApicvInhibits, type AnyInhibitReason, type Vendor } from './inhibits';
@@ -108,6 +108,12 @@ export class Vm {
   /** Counts map rebuilds (to tell whether one happened during an operation). */
   mapGeneration = 0;
   apicMap: ApicMap | null = null;
+  /**
+   * What the rebuild's first loop would find for max_apic_id (maxPresentApicId), or undefined when
+   * it must count again. Kept as vCPUs come online and flip APICBASE.EN: creating n vCPUs rebuilds
+   * the map at each one, and counting all of them again at every rebuild was most of creating 4096.
+   */
+  private presentMaxId: number | undefined = 255;
   /** What the last rebuild found: why the map is absent or its logical part disabled, the hotplug hack's choices. */
   mapWhy: MapDecision[] = [];
   /**
@@ -278,7 +284,7 @@ export class Vm {
   recalculateApicMap(): void {
     if (!this.mapDirty) return;
     const modern = this.profile.has.architecturalAliasing;
-    const r = modern ? buildApicMap(this.vcpus, this.x2apicFormat) : buildApicMapV62(this.vcpus);
+    const r = modern ? buildApicMap(this.vcpus, this.x2apicFormat, (this.presentMaxId ??= maxPresentApicId(this.vcpus))) : buildApicMapV62(this.vcpus);
     this.apicMap = r.map;
     this.mapWhy = r.why;
     this.mapDirty = false;
@@ -291,6 +297,19 @@ export class Vm {
       this.setApicvInhibit('APIC_ID_MODIFIED', r.xapicIdMismatch !== null, r.xapicIdMismatch ?? undefined);
     }
     this.trace({ event: 'kvm_recalculate_apic_map', detail: r.map ? `max_apic_id ${r.map.maxApicId}, logical ${r.map.logicalMode}` : 'no map' });
+  }
+
+  /** presentMaxId, for the fuzzer's check that it is what a count finds. */
+  get knownMaxPresentId(): number | undefined {
+    return this.presentMaxId;
+  }
+
+  /** `v`'s APICBASE.EN changed: keep presentMaxId (a vCPU not online yet counts when it comes online). */
+  enabledChanged(v: Vcpu): void {
+    if (this.byId.get(v.id) !== v) return;
+    if (v.hwEnabled) {
+      if (this.presentMaxId !== undefined && v.id > this.presentMaxId) this.presentMaxId = v.id;
+    } else if (v.id === this.presentMaxId) this.presentMaxId = undefined;
   }
 
   /** Why KVM_CREATE_VCPU would refuse `id`, or null. */
@@ -324,6 +343,7 @@ export class Vm {
     const v = new Vcpu(this, id);
     this.vcpus.push(v);
     this.byId.set(id, v);
+    if (v.hwEnabled && this.presentMaxId !== undefined && id > this.presentMaxId) this.presentMaxId = id;
     if (this.mapGeneration !== generation && this.apicMap && v.apic.hwEnabled) {
       this.mapWhy = [...this.mapWhy, { kind: 'map', code: 'VCPU_NOT_ONLINE', kvm: 'kvm_vcpu_reset', vcpus: [id] }];
     }

@@ -2,6 +2,7 @@
  * What must hold after any scenario, whatever it did: the fuzzer's invariants. Each returns the
  * violations it found, in words (empty when it holds).
  */
+import { maxPresentApicId } from '../core/apicMap';
 import { fastSlowDifference } from '../core/fastSlowDeviations';
 import type { LapicIrq } from '../core/delivery';
 import { traceEvents } from '../core/types';
@@ -17,12 +18,17 @@ export interface FuzzReport {
   skipped?: string;
 }
 
-/** Replay `s` step by step, returning the VM and the result document's JSON. */
-function replay(s: Scenario): { vm: Vm; json: string } {
+/**
+ * Replay `s` step by step, returning the VM and the result document's JSON. With `out`, also check
+ * after each step that the max_apic_id the VM keeps is what a rebuild's own count finds.
+ */
+function replay(s: Scenario, out?: string[]): { vm: Vm; json: string } {
   const vm = createVm(s.vm);
   const steps = s.steps.map((step, i) => {
     const r = applyStep(vm, step, i);
     r.trace = traceEvents(vm.takeTrace());
+    const kept = vm.knownMaxPresentId;
+    if (out && kept !== undefined && kept !== maxPresentApicId(vm.vcpus)) out.push(`step ${i}: the VM keeps max_apic_id ${kept}, a count finds ${maxPresentApicId(vm.vcpus)}`);
     return r;
   });
   return { vm, json: JSON.stringify({ steps, final: finalState(vm) }) };
@@ -92,7 +98,7 @@ export function checkScenario(s: Scenario, seed: number): FuzzReport {
   let checks = 0;
   let first: ReturnType<typeof replay>;
   try {
-    first = replay(s);
+    first = replay(s, violations);
   } catch (e) {
     if (e instanceof ScenarioInputError && e.message.startsWith('scenario: vm.')) return { checks: 0, violations: [], skipped: e.message };
     return { checks: 1, violations: [`replay threw: ${(e as Error).stack ?? e}`] };

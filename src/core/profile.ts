@@ -181,8 +181,8 @@ export const BEHAVIOUR_CHANGES = [
   },
   {
     id: 'suppressEoiBroadcastFlags',
-    since: '6.19',
-    commit: 'not pinned (2026 series; Linux 6.18.44 stable accepts the flags too)',
+    since: '7.0',
+    commit: '6517dfbcc918 (merged for 7.0; marked for stable, so Linux 6.18.44 accepts the flags too)',
     before: 'KVM_CAP_X2APIC_API accepted only USE_32BIT_IDS and DISABLE_BROADCAST_QUIRK',
     after: 'flags ENABLE (1<<2, split irqchip only) and DISABLE (1<<3) _SUPPRESS_EOI_BROADCAST make LVR bit 24 explicit',
   },

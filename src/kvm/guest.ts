@@ -10,7 +10,7 @@
 import {
   bootIdtArea, gdt, lowMemory, LOW_RAM_SIZE, GDT_ADDR, PM_ENTRY, PORT_ACK, PORT_CMD, PORT_STARTED, PORT_WHOAMI,
   protectedModeEntry, RAM_SIZE, region, regionBase, RESET_SLOT_BASE, RESET_SLOT_SIZE, resetSlot, snippet, snippetAddress,
-  takenAt, BOOT_IDT, type GuestAccess,
+  takenAt, accessDone, BOOT_IDT, type GuestAccess,
 } from './guestCode';
 import type { KvmVcpu, KvmVm } from './kvmIoctl';
 import { answerIoIn, answerMmioRead, decodeRunExit } from './structs';
@@ -25,6 +25,12 @@ export interface GuestOutcome {
   interrupt?: number;
   /** Events taken when KVM_RUN entered the guest, before the access (an NMI: vector 2). */
   takenAtEntry: number[];
+  /**
+   * Events the guest took during the step, after its access (not in `ack`): the kernel entered the
+   * guest again mid-step, which this backend does only when the host preempts the vCPU thread
+   * (KVM then injects at the next vcpu_enter_guest; otherwise only at the next KVM_RUN).
+   */
+  takenAfterAccess: number[];
   /** The access reached no in-kernel device: KVM exited to userspace with KVM_EXIT_MMIO. */
   unclaimed?: { gpa: bigint; write: boolean };
   /** Real-mode starts seen (RESET/INIT at the reset vector, or a SIPI's page): CS selector and base. */
@@ -64,7 +70,7 @@ export class GuestMachine {
     const page = v.runPage();
     const addr = snippetAddress(id);
     this.ram.set(snippet(access), addr);
-    const out: GuestOutcome = { takenAtEntry: [], started: [] };
+    const out: GuestOutcome = { takenAtEntry: [], takenAfterAccess: [], started: [] };
     // Between steps a vCPU rests at its loop's `call eax`, EAX = its snippet's address (settle());
     // if INIT or SIPI restarted it meanwhile, the stub's `out 0x13` comes first and clears `given`.
     let given = this.settled.has(id);
@@ -89,21 +95,28 @@ export class GuestMachine {
         }
         const r = v.getRegs();
         this.settle(v, exit.dataOffset);
-        if (r.rsi === 0xffffffff) {
+        // What the access read stays in EAX/EDX: an event's handler on the way back here keeps them.
+        const done = () => {
           if (access.kind === 'rdmsr') out.value = (BigInt(r.rdx) << 32n) | BigInt(r.rax);
           if (access.kind === 'mmio_read' && !out.unclaimed) out.value = BigInt(r.rax);
           return out;
-        }
-        const at = takenAt(id, r.rdi);
-        if (at === 'entry') {
-          out.takenAtEntry.push(r.rsi); // the snippet did not run: settled, the next entry calls it
-        } else if (at === 'snippet') {
+        };
+        if (r.rsi === 0xffffffff) return done();
+        const at = takenAt(id, r.rdi, this.savedEip(r.rdi));
+        if (at?.at === 'snippet' && access.kind === 'ack') {
           out.interrupt = r.rsi;
           return out;
-        } else if (at === 'snippet-with-error-code') {
+        }
+        if (at?.at === 'entry' || (at?.at === 'snippet' && at.offset < accessDone(access))) {
+          // The access has not run (its snippet's moves only set registers): settled, the next entry calls the snippet again.
+          out.takenAtEntry.push(r.rsi);
+        } else if (at?.at === 'snippet' || at?.at === 'after-snippet') {
+          out.takenAfterAccess.push(r.rsi);
+          return done();
+        } else if (at?.at === 'snippet-with-error-code') {
           out.fault = r.rsi;
           return out;
-        } else throw new GuestError(`vCPU ${id}: took vector ${r.rsi} with an unexpected stack (ESP ${r.rdi.toString(16)})`);
+        } else throw new GuestError(`vCPU ${id}: took vector ${r.rsi} with an unexpected stack (ESP ${r.rdi.toString(16)}, EIP ${this.savedEip(r.rdi).toString(16)})`);
       } else if (exit.reason === 'mmio') {
         out.unclaimed = { gpa: exit.gpa, write: exit.write };
         if (!exit.write) answerMmioRead(page, 0n);
@@ -113,6 +126,12 @@ export class GuestMachine {
       }
     }
     throw new GuestError(`vCPU ${id}: no answer after ${MAX_EXITS} exits`);
+  }
+
+  /** The EIP an event saved at `esp` (a handler's EDI): where the vCPU was when it took the event. */
+  private savedEip(esp: number): number {
+    const b = this.ram;
+    return esp >= 0 && esp + 4 <= b.length ? (b[esp] | (b[esp + 1] << 8) | (b[esp + 2] << 16) | (b[esp + 3] << 24)) >>> 0 : -1;
   }
 
   /** vCPUs resting at `call eax` with no I/O left for KVM to complete. */

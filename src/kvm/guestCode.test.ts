@@ -4,7 +4,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { bootIdtArea, lowMemory, protectedModeEntry, region, regionBase, resetSlot, snippet, takenAt } from './guestCode';
+import { accessDone, bootIdtArea, lowMemory, protectedModeEntry, region, regionBase, resetSlot, snippet, snippetAddress, takenAt } from './guestCode';
 
 const hasObjdump = (() => {
   try {
@@ -66,11 +66,24 @@ describe.skipIf(!hasObjdump)('guest code, as objdump reads it', () => {
 });
 
 describe('where an event was taken', () => {
-  it('tells entry, snippet and error-code frames apart by the stack pointer', () => {
-    const top = regionBase(7) + 0x4000;
-    expect(takenAt(7, top - 12)).toBe('entry');
-    expect(takenAt(7, top - 16)).toBe('snippet');
-    expect(takenAt(7, top - 20)).toBe('snippet-with-error-code');
-    expect(takenAt(7, top)).toBeNull();
+  const base = regionBase(7);
+  const top = base + 0x4000;
+  it('tells snippet and error-code frames apart by the stack pointer, and where in the snippet by the saved EIP', () => {
+    expect(takenAt(7, top - 16, snippetAddress(7) + 17)).toEqual({ at: 'snippet', offset: 17 });
+    expect(takenAt(7, top - 20, snippetAddress(7) + 15)).toEqual({ at: 'snippet-with-error-code' });
+    expect(takenAt(7, top, base + 0xc)).toBeNull();
+  });
+  it('on the loop\'s stack, tells an event taken at entry (at `call eax`) from one taken after the snippet returned', () => {
+    // Seen on the kernel: a guest self-NMI that the host's preemption let in right after the
+    // snippet's `ret` has the frame of one taken at entry; judged by ESP alone, the WRMSR ran twice.
+    expect(takenAt(7, top - 12, base + 0xc)).toEqual({ at: 'entry' });
+    for (const eip of [0xe, 0x0, 0x5, 0xa]) expect(takenAt(7, top - 12, base + eip)).toEqual({ at: 'after-snippet' });
+    expect(takenAt(7, top - 12, snippetAddress(7))).toBeNull();
+  });
+  it('places each access before its snippet\'s `ret`', () => {
+    const wrmsr = snippet({ kind: 'wrmsr', msr: 0x830, value: 0x4fdn });
+    expect(accessDone({ kind: 'wrmsr', msr: 0x830, value: 0x4fdn })).toBe(wrmsr.length - 1);
+    expect(wrmsr[accessDone({ kind: 'wrmsr', msr: 0x830, value: 0x4fdn }) - 2]).toBe(0x0f); // wrmsr = 0f 30, then ret
+    expect(snippet({ kind: 'mmio_read', gpa: 0xfee00020 })[accessDone({ kind: 'mmio_read', gpa: 0xfee00020 })]).toBe(0xc3);
   });
 });

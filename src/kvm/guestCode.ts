@@ -44,7 +44,11 @@ const SNIPPET = 0x100;
 const IDTR = 0x400;
 const IDT = 0x800;
 const HANDLERS = 0x1000;
+const SNIPPET_MAX = IDTR - SNIPPET;
 const LOOP_ENTRY = 5; // after `mov esi, -1`
+/** The loop's `call eax`, and the instructions after it (`jmp loop`, `mov esi`, `mov esp`, `in`). */
+const LOOP_CALL = 0xc;
+const LOOP_AFTER_CALL = [0xe, 0, LOOP_ENTRY, 0xa];
 export const STACK_TOP = REGION_SIZE;
 
 const CODE_SEL = 0x08;
@@ -189,13 +193,33 @@ export function snippet(a: GuestAccess): Uint8Array {
   }
 }
 
-/** Where the vCPU took an event, from ESP at the handler (EDI): before the snippet, in it, with an error code. */
-export type TakenAt = 'entry' | 'snippet' | 'snippet-with-error-code';
+/**
+ * Where the vCPU took an event, from ESP at the handler (EDI) and the EIP the event saved there:
+ * - `entry`: at the loop's `call eax`, where a vCPU rests between steps: the snippet was not called;
+ * - `snippet`: inside it, before the instruction at `offset` (the access is done once `offset`
+ *   reaches accessDone());
+ * - `after-snippet`: back in the loop after the snippet's `ret`, on its way to the next `in`;
+ * - `snippet-with-error-code`: an exception with an error code (#GP) raised by the access.
+ * ESP alone cannot tell `entry` from `after-snippet`: both frames sit on the loop's stack.
+ */
+export type TakenAt =
+  | { at: 'entry' }
+  | { at: 'snippet'; offset: number }
+  | { at: 'after-snippet' }
+  | { at: 'snippet-with-error-code' };
 
-export function takenAt(vcpuId: number, edi: number): TakenAt | null {
-  const top = regionBase(vcpuId) + STACK_TOP;
-  if (edi === top - 12) return 'entry'; // EFLAGS, CS, EIP pushed at the loop's `in`: the snippet was not called
-  if (edi === top - 16) return 'snippet'; // + the snippet's return address
-  if (edi === top - 20) return 'snippet-with-error-code';
+export function takenAt(vcpuId: number, edi: number, savedEip: number): TakenAt | null {
+  const base = regionBase(vcpuId);
+  const top = base + STACK_TOP;
+  if (edi === top - 20) return { at: 'snippet-with-error-code' };
+  if (edi === top - 16 && savedEip >= base + SNIPPET && savedEip < base + SNIPPET + SNIPPET_MAX) return { at: 'snippet', offset: savedEip - base - SNIPPET };
+  if (edi !== top - 12) return null; // EFLAGS, CS and EIP on the loop's stack
+  if (savedEip === base + LOOP_CALL) return { at: 'entry' };
+  if (LOOP_AFTER_CALL.includes(savedEip - base)) return { at: 'after-snippet' };
   return null;
+}
+
+/** The offset of `a`'s `ret` in its snippet: an event taken there or later came after the access. */
+export function accessDone(a: GuestAccess): number {
+  return snippet(a).length - 1;
 }

@@ -160,6 +160,8 @@ export class KvmBackend implements ScenarioBackend {
   private tscRate: number | null = null;
   /** The in-kernel PIT, created by the first `nmi_watchdog`. */
   private pit: InKernelPit | null = null;
+  /** Events the guest took during a step, after its access, since takeHostEvents() (see GuestOutcome.takenAfterAccess). */
+  private hostEvents: string[] = [];
 
   constructor(sys: KvmSystem, input: VmInput, private readonly opts: KvmBackendOptions = {}) {
     this.cpuid = { x2apic: input.x2apicCpuid ?? true, maxPhyAddr: input.maxPhyAddr ?? 46, tscDeadline: input.tscDeadline ?? true };
@@ -282,15 +284,27 @@ export class KvmBackend implements ScenarioBackend {
     const state = v.getMpState(); // processes INIT/SIPI, as KVM_RUN's entry would
     if (state === KVM_MP_STATE_RUNNABLE) {
       this.forcedFrom.delete(v.id); // running as KVM runs it: its state is its own
-      return this.guest.perform(v, access);
+      return this.perform(v, access);
     }
     if ((state === KVM_MP_STATE_INIT_RECEIVED || state === KVM_MP_STATE_UNINITIALIZED) && !this.forcedFrom.has(v.id)) this.forcedFrom.set(v.id, v.getCpuState());
     v.setMpState(KVM_MP_STATE_RUNNABLE);
     try {
-      return this.guest.perform(v, access);
+      return this.perform(v, access);
     } finally {
       v.setMpState(state);
     }
+  }
+
+  private perform(v: KvmVcpu, access: GuestAccess): GuestOutcome {
+    const out = this.guest.perform(v, access);
+    for (const vector of out.takenAfterAccess) this.hostEvents.push(`vCPU ${v.id} took vector ${vector} during the step, after its access (the host preempted the vCPU thread and KVM entered the guest again)`);
+    return out;
+  }
+
+  takeHostEvents(): string[] {
+    const e = this.hostEvents;
+    this.hostEvents = [];
+    return e;
   }
 
   /** Before a step that may send a StartUp (an ICR write or MSI in StartUp mode, SIPI_RECEIVED set). */
@@ -434,7 +448,7 @@ export class KvmBackend implements ScenarioBackend {
         // KVM_RUN would block a vCPU that waits (SIPI, HLT) until something wakes it: report its state.
         if (state !== KVM_MP_STATE_RUNNABLE && !(state === KVM_MP_STATE_HALTED && nmiWakes(v))) return stepResult(i, step.op, { mpState: MP_STATES[state] ?? 'unknown' });
         this.forcedFrom.delete(v.id);
-        const out = this.guest.perform(v, { kind: 'nothing' });
+        const out = this.perform(v, { kind: 'nothing' });
         const sipi = out.started.find((s) => s.base < 0x100000n);
         return { ...stepResult(i, step.op, { mpState: 'RUNNABLE' }), ...(sipi ? { startedAt: `CS ${hex(sipi.selector)} (base ${hex(sipi.base)}), IP 0` } : {}) };
       }

@@ -28,6 +28,12 @@ export interface ScenarioBackend {
   observe(): VcpuObservation[];
   /** KVM_GET_MP_STATE of every vCPU (which processes pending INIT/SIPI first). */
   readMpStates(): { vcpu: number; mpState: string }[];
+  /**
+   * What the host did at a time no model can know, since the last call, in words: the kernel
+   * backend's guest taking an event in the middle of a step (an NMI it sent itself, let in early
+   * because the host preempted the vCPU thread). The comparison reports them beside its differences.
+   */
+  takeHostEvents?(): string[];
   close(): void;
 }
 

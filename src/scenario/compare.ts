@@ -52,6 +52,8 @@ export interface Comparison {
   stoppedAt?: { step: number; reason: string };
   /** When both backends keep time: how far apart their clocks were, and how time-dependent values fared. */
   timing?: TimingReport;
+  /** What the kernel backend's host did mid-step (ScenarioBackend.takeHostEvents), by step: differences after them may be its timing. */
+  hostEvents?: string[];
 }
 
 /** What the comparison saw of the two clocks. */
@@ -386,9 +388,13 @@ export function compareBackends(
   { observeEachStep = true, unsupported = 'throw' }: { observeEachStep?: boolean; unsupported?: 'throw' | 'stop' } = {},
 ): Comparison {
   const differences: Difference[] = [];
+  const hostEvents: string[] = [];
   let vcpusObserved = 0;
   let steps = 0;
   const judge = new TimeJudge(model, kernel);
+  const result = (stoppedAt?: Comparison['stoppedAt']): Comparison => ({
+    steps, vcpusObserved, differences, ...(stoppedAt ? { stoppedAt } : {}), timing: judge.report(), ...(hostEvents.length ? { hostEvents } : {}),
+  });
   const observeKernel = () => {
     const o = kernel.observe();
     judge.sample();
@@ -404,9 +410,10 @@ export function compareBackends(
       try {
         theirs = kernel.applyStep(step, i);
       } catch (e) {
-        if (unsupported === 'stop' && e instanceof UnsupportedStep) return { steps, vcpusObserved, differences, stoppedAt: { step: i, reason: e.message }, timing: judge.report() };
+        if (unsupported === 'stop' && e instanceof UnsupportedStep) return result({ step: i, reason: e.message });
         throw e;
       }
+      for (const e of kernel.takeHostEvents?.() ?? []) hostEvents.push(`${where}: ${e}`);
       judge.sample();
       judge.stepDone(step, before);
       steps++;
@@ -431,7 +438,7 @@ export function compareBackends(
     model.close();
     kernel.close();
   }
-  return { steps, vcpusObserved, differences, timing: judge.report() };
+  return result();
 }
 
 /** A readable report, one difference per line. */
@@ -444,6 +451,7 @@ export function formatComparison(c: Comparison, header: string[]): string {
     lines.push(`timer: the kernel's clock (host time) ran up to ${us(t.maxLeadNs)} ahead of the model's; ${t.tmcctJudged} TMCCT value(s) judged within how far the clocks were apart, ${t.tmcctWithinPeriodOnly} only within their period.`);
     for (const cc of t.closeCalls) lines.push(`  close call: ${cc}`);
   }
+  for (const e of c.hostEvents ?? []) lines.push(`host timing: ${e}`);
   if (c.differences.length === 0) lines.push(`model and kernel agree on ${c.stoppedAt ? 'those' : 'all'} ${c.steps} steps and everything observable.`);
   else {
     lines.push(`${c.differences.length} difference(s):`);

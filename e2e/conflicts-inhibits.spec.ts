@@ -103,6 +103,22 @@ test.describe('alias conflicts and APICv inhibits', () => {
     await page.screenshot({ path: `${SHOTS}/inhibits-amd-deleted.png` });
   });
 
+  test('AMD x2AVIC, vCPUs 0, 1 and 600: an id above 511 inhibits AVIC, unless the CPU has X2AVIC_EXT and KVM is 6.19+ (the "4k" box)', async ({ page }) => {
+    await page.goto('/');
+    await importDoc(page, { format: 'apic-scenario/1', vm: { vcpus: [0, 1, 600], vendor: 'amd' }, steps: [] });
+    const inhibits = page.getByRole('region', { name: 'APICv inhibits' });
+    await expect(inhibits.getByTestId('inhibit-PHYSICAL_ID_TOO_BIG')).toContainText('SET');
+    await expect(inhibits.getByTestId('apicv-active')).toContainText('AVIC inhibited');
+    const fourK = page.getByRole('checkbox', { name: '4k' });
+    await fourK.check();
+    await expect(inhibits.getByTestId('inhibit-PHYSICAL_ID_TOO_BIG')).not.toContainText('SET');
+    await expect(inhibits.getByTestId('apicv-active')).toHaveText('● AVIC active');
+    await page.screenshot({ path: `${SHOTS}/inhibits-amd-x2avic-4k.png` });
+    // KVM 6.18 does not use the CPU's bigger table.
+    await page.getByLabel('KVM release').selectOption('6.18');
+    await expect(inhibits.getByTestId('inhibit-PHYSICAL_ID_TOO_BIG')).toContainText('SET');
+  });
+
   test('logical collisions and a rewritten xAPIC ID on 4 vCPUs (screenshot)', async ({ page }) => {
     await page.goto('/');
     await page.screenshot({ path: `${SHOTS}/conflicts-4-fresh.png` });

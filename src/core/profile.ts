@@ -138,6 +138,13 @@ export const BEHAVIOUR_CHANGES = [
     after: 'the vCPU is created and AVIC is inhibited for good (PHYSICAL_ID_TOO_BIG)',
   },
   {
+    id: 'x2avic4kVcpus',
+    since: '6.19',
+    commit: '940fc47cfb0d',
+    before: 'x2AVIC\'s physical ID table held vCPU ids up to 511: a larger one inhibited AVIC (PHYSICAL_ID_TOO_BIG)',
+    after: 'on CPUs with X86_FEATURE_X2AVIC_EXT (vm.x2avicExt) the table holds ids up to 4095 (avic_hardware_setup: x2avic_max_physical_id)',
+  },
+  {
     id: 'x2apicIcrFastpathAny',
     since: '6.18',
     commit: 'Aug 2025 ICR fastpath series (commit not pinned)',

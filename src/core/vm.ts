@@ -35,6 +35,8 @@ export interface VmConfig {
   apicv: boolean;
   ipiv: boolean;
   x2avic: boolean;
+  /** The AMD CPU has X86_FEATURE_X2AVIC_EXT (CPUID 0x8000000A ECX bit 6): x2AVIC for 4096 vCPUs, used since 6.19. */
+  x2avicExt: boolean;
   x2apicCpuid: boolean;
   /** Guest CPUID.1:ECX.TSC_DEADLINE_TIMER: widens the LVT timer mode mask to bits 18:17. */
   tscDeadline: boolean;
@@ -65,6 +67,7 @@ export const DEFAULT_VM_CONFIG: VmConfig = {
   apicv: true,
   ipiv: false,
   x2avic: true,
+  x2avicExt: false,
   x2apicCpuid: true,
   tscDeadline: true,
   cmci: false,
@@ -347,7 +350,7 @@ export class Vm {
     if (this.mapGeneration !== generation && this.apicMap && v.apic.hwEnabled) {
       this.mapWhy = [...this.mapWhy, { kind: 'map', code: 'VCPU_NOT_ONLINE', kvm: 'kvm_vcpu_reset', vcpus: [id] }];
     }
-    // AVIC's physical ID table holds IDs up to 254 (x2AVIC: 511); a larger vcpu_id inhibits AVIC
+    // AVIC's physical ID table holds IDs up to 254 (x2AVIC: 511, 4095 with X2AVIC_EXT since 6.19); a larger vcpu_id inhibits AVIC
     // (before 6.17 KVM_CREATE_VCPU failed instead, see the check above).
     const avicMax = this.avicMaxId();
     if (this.config.vendor === 'amd' && this.config.apicv && id > avicMax) {
@@ -356,9 +359,13 @@ export class Vm {
     return null;
   }
 
-  /** The largest vcpu_id AVIC's physical ID table takes (x2AVIC exists since 6.0). */
+  /**
+   * The largest vcpu_id AVIC's physical ID table takes: AVIC_MAX_PHYSICAL_ID, or with x2AVIC (since
+   * 6.0) x2avic_max_physical_id, which avic_hardware_setup() raises to 4095 on X2AVIC_EXT CPUs (6.19).
+   */
   private avicMaxId(): number {
-    return this.config.x2avic && this.profile.has.hybridAvic ? 511 : 254;
+    if (!this.config.x2avic || !this.profile.has.hybridAvic) return 254;
+    return this.config.x2avicExt && this.profile.has.x2avic4kVcpus ? 4095 : 511;
   }
 
   /**

@@ -159,6 +159,7 @@ export const vmBarHelp = {
   apicv: (vendor: Vendor) => (vendor === 'intel' ? 'kvm_intel.enable_apicv' : 'kvm_amd.avic'),
   ipiv: `IPI virtualization (Intel, ${since('ipiv')}+)`,
   x2avic: `x2AVIC (AMD, ${since('hybridAvic')}+)`,
+  x2avicExt: `X86_FEATURE_X2AVIC_EXT: the CPU's x2AVIC takes vCPU ids up to 4095, not 511. KVM uses it from ${since('x2avic4kVcpus')} on; a vCPU id above the table inhibits AVIC (PHYSICAL_ID_TOO_BIG)`,
   x2apicFormat: 'KVM_X2APIC_API_USE_32BIT_IDS: 32-bit x2APIC IDs (and the hotplug hack in the map), from the next map rebuild on',
   broadcastQuirk: 'KVM_X2APIC_API_DISABLE_BROADCAST_QUIRK: 0xff is no longer an x2APIC broadcast for MSIs',
   /** A flag that is set: KVM_ENABLE_CAP has no way to clear it. */

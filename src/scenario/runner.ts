@@ -31,7 +31,7 @@ export function vcpuIds(vcpus: VmInput['vcpus']): number[] {
 /** Build the VM a scenario describes, with its initial vCPUs; `overrides` adapt it to a host. */
 export function createVm(input: VmInput, overrides: Partial<VmConfig> = {}): Vm {
   const config: Partial<VmConfig> = {};
-  for (const k of ['vendor', 'apicv', 'ipiv', 'x2avic', 'x2apicCpuid', 'tscDeadline', 'tscKhz', 'cmci', 'maxPhyAddr', 'bspVcpuId', 'kvm', 'vectorHashing', 'smm'] as const) {
+  for (const k of ['vendor', 'apicv', 'ipiv', 'x2avic', 'x2avicExt', 'x2apicCpuid', 'tscDeadline', 'tscKhz', 'cmci', 'maxPhyAddr', 'bspVcpuId', 'kvm', 'vectorHashing', 'smm'] as const) {
     if (input[k] !== undefined) (config as Record<string, unknown>)[k] = input[k];
   }
   if (input.quirks) config.quirks = { lint0Reenabled: input.quirks.lint0Reenabled ?? true, lapicMmioHole: input.quirks.lapicMmioHole ?? true };

@@ -202,6 +202,7 @@ export const vmSchema = z.object({
   apicv: z.optional(bool),
   ipiv: z.optional(bool),
   x2avic: z.optional(bool),
+  x2avicExt: z.optional(bool),
   x2apicCpuid: z.optional(bool),
   tscDeadline: z.optional(bool),
   tscKhz: z.optional(z.number({ error: TSC_KHZ }).check(z.int({ error: TSC_KHZ }), z.minimum(1000, { error: TSC_KHZ }), z.maximum(10_000_000, { error: TSC_KHZ }))),

@@ -119,11 +119,18 @@ export function VmBar() {
           </label>
         </WithTip>
       ) : (
-        <WithTip key="x2avic" tip={vmBarHelp.x2avic}>
-          <label>
-            <input type="checkbox" checked={vmInput.x2avic ?? true} onChange={(e) => configure({ x2avic: e.target.checked })} /> x2AVIC
-          </label>
-        </WithTip>
+        <>
+          <WithTip key="x2avic" tip={vmBarHelp.x2avic}>
+            <label>
+              <input type="checkbox" checked={vmInput.x2avic ?? true} onChange={(e) => configure({ x2avic: e.target.checked })} /> x2AVIC
+            </label>
+          </WithTip>
+          <WithTip key="x2avicExt" tip={vmBarHelp.x2avicExt}>
+            <label>
+              <input type="checkbox" checked={vmInput.x2avicExt ?? false} disabled={!(vmInput.x2avic ?? true)} onChange={(e) => configure({ x2avicExt: e.target.checked })} /> 4k
+            </label>
+          </WithTip>
+        </>
       )}
       <label>
         KVM{' '}

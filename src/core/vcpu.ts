@@ -79,8 +79,9 @@ export class Vcpu {
   constructor(readonly vm: Vm, readonly id: VcpuId) {
     this.apic = new Lapic(this);
     // kvm_arch_vcpu_create(): with enable_apicv, start active and evaluate the inhibits at the
-    // first KVM_RUN, whatever the VM's state now.
-    this.apicvActive = vm.config.apicv;
+    // first KVM_RUN, whatever the VM's state now; except that avic_init_backing_page(), before
+    // RESET, clears apicv_active at once for a vcpu_id beyond AVIC's table (6.17+).
+    this.apicvActive = vm.config.apicv && !vm.avicIdTooBig(id);
     this.apicvUpdatePending = vm.config.apicv;
     // kvm_create_lapic() stuffs EN so that RESET's __kvm_apic_set_base sees no EN toggle.
     this.apicBase = MSR_IA32_APICBASE_ENABLE;

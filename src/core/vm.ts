@@ -352,11 +352,15 @@ export class Vm {
     }
     // AVIC's physical ID table holds IDs up to 254 (x2AVIC: 511, 4095 with X2AVIC_EXT since 6.19); a larger vcpu_id inhibits AVIC
     // (before 6.17 KVM_CREATE_VCPU failed instead, see the check above).
-    const avicMax = this.avicMaxId();
-    if (this.config.vendor === 'amd' && this.config.apicv && id > avicMax) {
-      this.setApicvInhibit('PHYSICAL_ID_TOO_BIG', true, { ...inhibitDecision('PHYSICAL_ID_TOO_BIG', 'VCPU_ID_ABOVE_AVIC_TABLE', 'avic_init_backing_page', [id]), limit: avicMax });
+    if (this.avicIdTooBig(id)) {
+      this.setApicvInhibit('PHYSICAL_ID_TOO_BIG', true, { ...inhibitDecision('PHYSICAL_ID_TOO_BIG', 'VCPU_ID_ABOVE_AVIC_TABLE', 'avic_init_backing_page', [id]), limit: this.avicMaxId() });
     }
     return null;
+  }
+
+  /** avic_init_backing_page() (6.17+): `id` is beyond AVIC's physical ID table, so AVIC is inhibited for good. */
+  avicIdTooBig(id: VcpuId): boolean {
+    return this.config.vendor === 'amd' && this.config.apicv && id > this.avicMaxId();
   }
 
   /**

@@ -84,6 +84,18 @@ describe('IPI virtualization notes', () => {
     expect(vm.takeDeliveries()[0].exit).toBeUndefined();
   });
 
+  it('AVIC (svm/avic.c): a Fixed self-IPI stays in the running sender, no exit; other Fixed IPIs exit (targets not running), other modes too', () => {
+    const vm = makeReadyVm([0, 1], { vendor: 'amd' });
+    toX2apic(vm, 0);
+    vm.takeTrace();
+    vm.wrmsr(vcpu(vm, 0), 0x830, 0x40041n, false); // Fixed, self shorthand
+    expect(vm.takeDeliveries()[0].exit).toBe('avic');
+    vm.wrmsr(vcpu(vm, 0), 0x830, (1n << 32n) | 0x41n, false); // Fixed, to vCPU 1
+    expect(vm.takeDeliveries()[0].exit).toBe('avic-incomplete-ipi');
+    vm.wrmsr(vcpu(vm, 0), 0x830, 0x40400n, false); // NMI, self shorthand: not a Fixed IPI
+    expect(vm.takeDeliveries()[0].exit).toBe('avic-incomplete-ipi');
+  });
+
   it('without APICv every ICR write exits to KVM', () => {
     const vm = makeReadyVm([0, 1], { apicv: false });
     mmioW(vm, 0, 0x300, 0x30);

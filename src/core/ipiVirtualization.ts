@@ -12,16 +12,19 @@
  * handle_fastpath_set_msr_irqoff, the SDM chapter on IPI virtualization.
  *
  * Inaccuracies: running vCPUs are not modelled, so an AVIC doorbell to a running target is never
- * the outcome; hardware reserved-bit checks are not modelled; accesses the CPU serves from the
+ * the outcome (the one running vCPU known is the sender: a Fixed IPI to the self shorthand, which the
+ * CPU writes into the sender's own vIRR without reading the physical ID table, exits nowhere; one
+ * addressed to the sender's own APIC ID is still reported as the incomplete-IPI exit); hardware reserved-bit checks are not modelled; accesses the CPU serves from the
  * virtual-APIC page through the APIC-access page (for example a load at 0xfee00000 after the
  * base was moved, before 5.19, or hybrid AVIC's MMIO in x2APIC mode before 6.3) are not modelled:
  * the model answers them as KVM's software LAPIC would.
  */
+import { SHORT_SELF } from './codec';
 import type { LapicIrq } from './delivery';
 import type { Lapic } from './lapic';
 import type { Vm } from './vm';
 
-export type IcrExit = 'ipiv' | 'apic-write' | 'wrmsr-fastpath' | 'wrmsr' | 'mmio' | 'avic-incomplete-ipi';
+export type IcrExit = 'ipiv' | 'avic' | 'apic-write' | 'wrmsr-fastpath' | 'wrmsr' | 'mmio' | 'avic-incomplete-ipi';
 
 /** The exit and, formatted on demand, the words for it. */
 export interface IcrHandling {
@@ -48,6 +51,7 @@ const APIC_WRITE_NO_IPIV = constant('apic-write', 'APICv without IPIv: APIC-writ
 const APIC_WRITE_NOT_IPIV_CASE = constant('apic-write', 'not an IPIv case (only Fixed, physical, no shorthand, destination in the PID table): APIC-write VM exit (trap-like) -> kvm_apic_write_nodecode() re-runs the write');
 const MMIO_NO_ACCESS_PAGE = constant('mmio', 'the APIC-access page is gone (hybrid AVIC): the xAPIC store faults and KVM emulates it (apic_mmio_write)');
 const AVIC_NOT_FIXED = constant('avic-incomplete-ipi', 'AVIC: not a Fixed IPI -> incomplete-IPI VM exit (INVALID_INT_TYPE) -> kvm_apic_write_nodecode()');
+const AVIC_SELF = constant('avic', "AVIC: a Fixed self-IPI: the CPU sets the vector in the sender's own backing page (the sender is running), without a VM exit");
 const AVIC_NOT_RUNNING = constant('avic-incomplete-ipi', "AVIC: the CPU sets IRR in the targets' backing pages; targets not running -> incomplete-IPI VM exit (TARGET_NOT_RUNNING), KVM kicks them");
 
 /** The WRMSR exit for an x2APIC ICR write: the fastpath when the map delivers it (and, before 6.18, only simple IPIs). */
@@ -85,5 +89,6 @@ function ipivPosted(icrLow: number, destId: number): IcrHandling {
 function avicHandling(vm: Vm, x2: boolean, irq: LapicIrq, path: 'fast' | 'slow'): IcrHandling {
   if (x2 && !vm.config.x2avic) return wrmsrExit(vm, irq, path, HYBRID_AVIC);
   if (!x2 && vm.apicAccessPage === 'deleted') return MMIO_NO_ACCESS_PAGE;
-  return irq.deliveryMode !== 0 ? AVIC_NOT_FIXED : AVIC_NOT_RUNNING;
+  if (irq.deliveryMode !== 0) return AVIC_NOT_FIXED;
+  return irq.shorthand === SHORT_SELF ? AVIC_SELF : AVIC_NOT_RUNNING;
 }

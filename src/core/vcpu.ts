@@ -11,7 +11,12 @@
  * (kvm_apic_has_interrupt).
  *
  * Inaccuracies: general-purpose registers, CR8 and the rest of kvm_vcpu_reset are not modelled.
- * "Entering the guest" is any guest access, `ack`, or `run` of a RUNNABLE vCPU; the vendor's
+ * "Entering the guest" is any guest access, `ack`, or `run` of a RUNNABLE vCPU, before the access:
+ * an event a guest access raises for its own vCPU (a self-NMI, a self-INIT) waits for the vCPU's
+ * next step, as on the project's kernel (kvm_pvm emulates a batch of instructions and injects at
+ * the next KVM_RUN). On VMX or SVM hardware KVM re-enters the guest right after handling the
+ * access's exit and injects it there, within the same KVM_RUN; the state after the step differs
+ * (NMI pending vs taken) until the next step. The vendor's
  * per-vCPU inhibit reasons (NESTED on AMD) are VM-wide here. The guest's NMI blocking is set by an
  * injected NMI and cleared only by INIT (the lab's guest never executes IRET); in L2 or SMM a
  * pending NMI is not injected.

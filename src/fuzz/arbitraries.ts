@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import { scenarioArb } from '../scenario/randomScenario';
 import { parseScenario, type Scenario, type Step } from '../scenario/schema';
 
-const RELEASES = ['current', '6.18', '6.12', '6.11', '6.3', '6.2', '6.0', '5.19', '5.18', '5.17', '5.11', '5.10'];
+const RELEASES = ['current', '7.0', '6.19', '6.18', '6.12', '6.11', '6.3', '6.2', '6.0', '5.19', '5.18', '5.17', '5.11', '5.10'];
 
 function guestStep(ids: number[]): fc.Arbitrary<Step> {
   const vcpu = fc.constantFrom(...ids);
@@ -30,12 +30,13 @@ export function fuzzScenarioArb(): fc.Arbitrary<Scenario> {
         kvm: fc.constantFrom(...RELEASES),
         vendor: fc.constantFrom('intel', 'amd') as fc.Arbitrary<'intel' | 'amd'>,
         apicv: fc.boolean(),
+        x2avicExt: fc.boolean(),
         extra: fc.array(fc.tuple(fc.nat(), guestStep(ids)), { maxLength: 15 }),
       })
-      .map(({ kvm, vendor, apicv, extra }) => {
+      .map(({ kvm, vendor, apicv, x2avicExt, extra }) => {
         const steps = [...s.steps];
         for (const [at, step] of extra) steps.splice(at % (steps.length + 1), 0, step);
-        return parseScenario({ ...s.raw, vm: { ...s.raw.vm as object, kvm, vendor, apicv }, steps: steps.map(toJson) });
+        return parseScenario({ ...s.raw, vm: { ...s.raw.vm as object, kvm, vendor, apicv, x2avicExt }, steps: steps.map(toJson) });
       });
   });
 }

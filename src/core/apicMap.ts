@@ -78,14 +78,14 @@ export interface MapRebuild {
 }
 
 /** kvm_recalculate_apic_map()'s first loop: max_apic_id is the largest enabled vcpu_id (kvm_x2apic_id), at least 255. */
-export function maxPresentApicId(vcpus: readonly Vcpu[]): number {
+export function countMaxApicId(vcpus: readonly Vcpu[]): number {
   let maxId = 255;
   for (const v of vcpus) if (v.hwEnabled && v.id > maxId) maxId = v.id;
   return maxId;
 }
 
-/** A new, empty map sized for the vCPUs (`maxApicId`: maxPresentApicId(vcpus), if the caller knows it already). */
-export function emptyApicMap(vcpus: readonly Vcpu[], maxApicId = maxPresentApicId(vcpus)): ApicMap {
+/** A new, empty map sized for the vCPUs (`maxApicId`: countMaxApicId(vcpus), if the caller knows it already). */
+export function emptyApicMap(vcpus: readonly Vcpu[], maxApicId = countMaxApicId(vcpus)): ApicMap {
   return new ApicMap(maxApicId);
 }
 
@@ -145,6 +145,9 @@ export function buildApicMap(vcpus: readonly Vcpu[], x2apicFormat: boolean, maxA
   // stores; decisions are only made for what is wrong.
   for (const v of vcpus) {
     if (!v.hwEnabled) continue;
+    // KVM's -E2BIG (an x2APIC ID grew during the rebuild: it retries with a bigger map) cannot
+    // happen here; reaching it means the caller's max_apic_id was stale.
+    if (v.id > map.maxApicId) throw new Error(`kvm_recalculate_phys_map: vCPU ${v.id} is above max_apic_id ${map.maxApicId}`);
     const x2apicMode = v.x2apicMode;
     // The register page is read only when needed: on a big VM it is most of the memory a rebuild touches.
     const xid = x2apicMode ? -1 : v.apic.xapicId;

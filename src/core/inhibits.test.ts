@@ -94,6 +94,8 @@ describe('IPI virtualization notes', () => {
     expect(vm.takeDeliveries()[0].exit).toBe('avic-incomplete-ipi');
     vm.wrmsr(vcpu(vm, 0), 0x830, 0x40400n, false); // NMI, self shorthand: not a Fixed IPI
     expect(vm.takeDeliveries()[0].exit).toBe('avic-incomplete-ipi');
+    vm.wrmsr(vcpu(vm, 0), 0x830, 0x4c041n, false); // Fixed but level-triggered, self shorthand
+    expect(vm.takeDeliveries()[0].exit).toBe('avic-incomplete-ipi');
   });
 
   it('without APICv every ICR write exits to KVM', () => {

@@ -50,7 +50,7 @@ const MMIO_NO_APICV = constant('mmio', 'APIC MMIO write exits to KVM, which emul
 const APIC_WRITE_NO_IPIV = constant('apic-write', 'APICv without IPIv: APIC-write VM exit (trap-like) -> kvm_apic_write_nodecode() re-runs the write');
 const APIC_WRITE_NOT_IPIV_CASE = constant('apic-write', 'not an IPIv case (only Fixed, physical, no shorthand, destination in the PID table): APIC-write VM exit (trap-like) -> kvm_apic_write_nodecode() re-runs the write');
 const MMIO_NO_ACCESS_PAGE = constant('mmio', 'the APIC-access page is gone (hybrid AVIC): the xAPIC store faults and KVM emulates it (apic_mmio_write)');
-const AVIC_NOT_FIXED = constant('avic-incomplete-ipi', 'AVIC: not a Fixed IPI -> incomplete-IPI VM exit (INVALID_INT_TYPE) -> kvm_apic_write_nodecode()');
+const AVIC_NOT_FIXED = constant('avic-incomplete-ipi', 'AVIC: not a Fixed edge-triggered IPI -> incomplete-IPI VM exit (INVALID_INT_TYPE) -> kvm_apic_write_nodecode()');
 const AVIC_SELF = constant('avic', "AVIC: a Fixed self-IPI: the CPU sets the vector in the sender's own backing page (the sender is running), without a VM exit");
 const AVIC_NOT_RUNNING = constant('avic-incomplete-ipi', "AVIC: the CPU sets IRR in the targets' backing pages; targets not running -> incomplete-IPI VM exit (TARGET_NOT_RUNNING), KVM kicks them");
 
@@ -89,6 +89,7 @@ function ipivPosted(icrLow: number, destId: number): IcrHandling {
 function avicHandling(vm: Vm, x2: boolean, irq: LapicIrq, path: 'fast' | 'slow'): IcrHandling {
   if (x2 && !vm.config.x2avic) return wrmsrExit(vm, irq, path, HYBRID_AVIC);
   if (!x2 && vm.apicAccessPage === 'deleted') return MMIO_NO_ACCESS_PAGE;
-  if (irq.deliveryMode !== 0) return AVIC_NOT_FIXED;
+  // avic_incomplete_ipi_interception(): the CPU generates only Fixed, edge-triggered IPIs.
+  if (irq.deliveryMode !== 0 || irq.trigLevel) return AVIC_NOT_FIXED;
   return irq.shorthand === SHORT_SELF ? AVIC_SELF : AVIC_NOT_RUNNING;
 }

@@ -14,7 +14,7 @@
  *   with a smaller CONFIG_KVM_MAX_NR_VCPUS refuse earlier (config maxVcpus / maxVcpuIds).
  */
 import { APIC_LVT0, MSR_IA32_APICBASE, MSR_IA32_TSC_DEADLINE } from './apicdef';
-import { buildApicMap, maxPresentApicId, type ApicMap } from './apicMap';
+import { buildApicMap, countMaxApicId, type ApicMap } from './apicMap';
 import { buildApicMapV62 } from './apicMapLegacy';
 import { setApicBase } from './apicBase';
 import { ApicvInhibits, type AnyInhibitReason, type Vendor } from './inhibits';
@@ -112,11 +112,11 @@ export class Vm {
   mapGeneration = 0;
   apicMap: ApicMap | null = null;
   /**
-   * What the rebuild's first loop would find for max_apic_id (maxPresentApicId), or undefined when
+   * What the rebuild's first loop would find for max_apic_id (countMaxApicId), or undefined when
    * it must count again. Kept as vCPUs come online and flip APICBASE.EN: creating n vCPUs rebuilds
    * the map at each one, and counting all of them again at every rebuild was most of creating 4096.
    */
-  private presentMaxId: number | undefined = 255;
+  private maxApicId: number | undefined = 255;
   /** What the last rebuild found: why the map is absent or its logical part disabled, the hotplug hack's choices. */
   mapWhy: MapDecision[] = [];
   /**
@@ -287,7 +287,7 @@ export class Vm {
   recalculateApicMap(): void {
     if (!this.mapDirty) return;
     const modern = this.profile.has.architecturalAliasing;
-    const r = modern ? buildApicMap(this.vcpus, this.x2apicFormat, (this.presentMaxId ??= maxPresentApicId(this.vcpus))) : buildApicMapV62(this.vcpus);
+    const r = modern ? buildApicMap(this.vcpus, this.x2apicFormat, (this.maxApicId ??= countMaxApicId(this.vcpus))) : buildApicMapV62(this.vcpus);
     this.apicMap = r.map;
     this.mapWhy = r.why;
     this.mapDirty = false;
@@ -302,17 +302,17 @@ export class Vm {
     this.trace({ event: 'kvm_recalculate_apic_map', detail: r.map ? `max_apic_id ${r.map.maxApicId}, logical ${r.map.logicalMode}` : 'no map' });
   }
 
-  /** presentMaxId, for the fuzzer's check that it is what a count finds. */
-  get knownMaxPresentId(): number | undefined {
-    return this.presentMaxId;
+  /** maxApicId, for the fuzzer's check that it is what a count finds. */
+  get knownMaxApicId(): number | undefined {
+    return this.maxApicId;
   }
 
-  /** `v`'s APICBASE.EN changed: keep presentMaxId (a vCPU not online yet counts when it comes online). */
+  /** `v`'s APICBASE.EN changed: keep maxApicId (a vCPU not online yet counts when it comes online). */
   enabledChanged(v: Vcpu): void {
     if (this.byId.get(v.id) !== v) return;
     if (v.hwEnabled) {
-      if (this.presentMaxId !== undefined && v.id > this.presentMaxId) this.presentMaxId = v.id;
-    } else if (v.id === this.presentMaxId) this.presentMaxId = undefined;
+      if (this.maxApicId !== undefined && v.id > this.maxApicId) this.maxApicId = v.id;
+    } else if (v.id === this.maxApicId) this.maxApicId = undefined;
   }
 
   /** Why KVM_CREATE_VCPU would refuse `id`, or null. */
@@ -346,7 +346,7 @@ export class Vm {
     const v = new Vcpu(this, id);
     this.vcpus.push(v);
     this.byId.set(id, v);
-    if (v.hwEnabled && this.presentMaxId !== undefined && id > this.presentMaxId) this.presentMaxId = id;
+    if (v.hwEnabled && this.maxApicId !== undefined && id > this.maxApicId) this.maxApicId = id;
     if (this.mapGeneration !== generation && this.apicMap && v.apic.hwEnabled) {
       this.mapWhy = [...this.mapWhy, { kind: 'map', code: 'VCPU_NOT_ONLINE', kvm: 'kvm_vcpu_reset', vcpus: [id] }];
     }
@@ -360,7 +360,7 @@ export class Vm {
 
   /** avic_init_backing_page() (6.17+): `id` is beyond AVIC's physical ID table, so AVIC is inhibited for good. */
   avicIdTooBig(id: VcpuId): boolean {
-    return this.config.vendor === 'amd' && this.config.apicv && id > this.avicMaxId();
+    return this.config.vendor === 'amd' && this.config.apicv && this.profile.has.avicIdTooBigInhibit && id > this.avicMaxId();
   }
 
   /**

@@ -2,7 +2,7 @@
  * What must hold after any scenario, whatever it did: the fuzzer's invariants. Each returns the
  * violations it found, in words (empty when it holds).
  */
-import { maxPresentApicId } from '../core/apicMap';
+import { countMaxApicId } from '../core/apicMap';
 import { fastSlowDifference } from '../core/fastSlowDeviations';
 import type { LapicIrq } from '../core/delivery';
 import { traceEvents } from '../core/types';
@@ -27,8 +27,8 @@ function replay(s: Scenario, out?: string[]): { vm: Vm; json: string } {
   const steps = s.steps.map((step, i) => {
     const r = applyStep(vm, step, i);
     r.trace = traceEvents(vm.takeTrace());
-    const kept = vm.knownMaxPresentId;
-    if (out && kept !== undefined && kept !== maxPresentApicId(vm.vcpus)) out.push(`step ${i}: the VM keeps max_apic_id ${kept}, a count finds ${maxPresentApicId(vm.vcpus)}`);
+    const kept = vm.knownMaxApicId;
+    if (out && kept !== undefined && kept !== countMaxApicId(vm.vcpus)) out.push(`step ${i}: the VM keeps max_apic_id ${kept}, a count finds ${countMaxApicId(vm.vcpus)}`);
     return r;
   });
   return { vm, json: JSON.stringify({ steps, final: finalState(vm) }) };

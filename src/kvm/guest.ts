@@ -10,7 +10,7 @@
 import {
   bootIdtArea, gdt, lowMemory, LOW_RAM_SIZE, GDT_ADDR, PM_ENTRY, PORT_ACK, PORT_CMD, PORT_STARTED, PORT_WHOAMI,
   protectedModeEntry, RAM_SIZE, region, regionBase, RESET_SLOT_BASE, RESET_SLOT_SIZE, resetSlot, snippet, snippetAddress,
-  takenAt, accessDone, BOOT_IDT, type GuestAccess,
+  takenAt, eventMeaning, BOOT_IDT, type GuestAccess,
 } from './guestCode';
 import type { KvmVcpu, KvmVm } from './kvmIoctl';
 import { answerIoIn, answerMmioRead, decodeRunExit } from './structs';
@@ -23,12 +23,13 @@ export interface GuestOutcome {
   fault?: number;
   /** The interrupt vector the vCPU took in `ack`. */
   interrupt?: number;
-  /** Events taken when KVM_RUN entered the guest, before the access (an NMI: vector 2). */
+  /** Events taken before the access ran (when KVM_RUN entered the guest, or inside the snippet before the access instruction): an NMI is vector 2. */
   takenAtEntry: number[];
   /**
-   * Events the guest took during the step, after its access (not in `ack`): the kernel entered the
-   * guest again mid-step, which this backend does only when the host preempts the vCPU thread
-   * (KVM then injects at the next vcpu_enter_guest; otherwise only at the next KVM_RUN).
+   * Events the guest took during the step after its access (for `ack`: after its snippet returned):
+   * the kernel entered the guest again mid-step, which this backend does only when the host
+   * preempts the vCPU thread (KVM then injects at the next vcpu_enter_guest; otherwise only at
+   * the next KVM_RUN).
    */
   takenAfterAccess: number[];
   /** The access reached no in-kernel device: KVM exited to userspace with KVM_EXIT_MMIO. */
@@ -103,20 +104,21 @@ export class GuestMachine {
         };
         if (r.rsi === 0xffffffff) return done();
         const at = takenAt(id, r.rdi, this.savedEip(r.rdi));
-        if (at?.at === 'snippet' && access.kind === 'ack') {
-          out.interrupt = r.rsi;
-          return out;
+        if (!at) throw new GuestError(`vCPU ${id}: took vector ${r.rsi} with an unexpected stack (ESP ${r.rdi.toString(16)}, EIP ${this.savedEip(r.rdi).toString(16)})`);
+        switch (eventMeaning(access, at)) {
+          case 'interrupt':
+            out.interrupt = r.rsi;
+            return out;
+          case 'fault':
+            out.fault = r.rsi;
+            return out;
+          case 'after-access':
+            out.takenAfterAccess.push(r.rsi);
+            return done();
+          case 'before-access':
+            // The access has not run (its snippet's moves only set registers): settled, the next entry calls the snippet again.
+            out.takenAtEntry.push(r.rsi);
         }
-        if (at?.at === 'entry' || (at?.at === 'snippet' && at.offset < accessDone(access))) {
-          // The access has not run (its snippet's moves only set registers): settled, the next entry calls the snippet again.
-          out.takenAtEntry.push(r.rsi);
-        } else if (at?.at === 'snippet' || at?.at === 'after-snippet') {
-          out.takenAfterAccess.push(r.rsi);
-          return done();
-        } else if (at?.at === 'snippet-with-error-code') {
-          out.fault = r.rsi;
-          return out;
-        } else throw new GuestError(`vCPU ${id}: took vector ${r.rsi} with an unexpected stack (ESP ${r.rdi.toString(16)}, EIP ${this.savedEip(r.rdi).toString(16)})`);
       } else if (exit.reason === 'mmio') {
         out.unclaimed = { gpa: exit.gpa, write: exit.write };
         if (!exit.write) answerMmioRead(page, 0n);

@@ -4,7 +4,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { accessDone, bootIdtArea, lowMemory, protectedModeEntry, region, regionBase, resetSlot, snippet, snippetAddress, takenAt } from './guestCode';
+import { accessDone, bootIdtArea, eventMeaning, LOOP_AFTER_CALL, LOOP_CALL, lowMemory, protectedModeEntry, region, regionBase, resetSlot, snippet, snippetAddress, takenAt, type GuestAccess } from './guestCode';
 
 const hasObjdump = (() => {
   try {
@@ -80,10 +80,28 @@ describe('where an event was taken', () => {
     for (const eip of [0xe, 0x0, 0x5, 0xa]) expect(takenAt(7, top - 12, base + eip)).toEqual({ at: 'after-snippet' });
     expect(takenAt(7, top - 12, snippetAddress(7))).toBeNull();
   });
-  it('places each access before its snippet\'s `ret`', () => {
-    const wrmsr = snippet({ kind: 'wrmsr', msr: 0x830, value: 0x4fdn });
-    expect(accessDone({ kind: 'wrmsr', msr: 0x830, value: 0x4fdn })).toBe(wrmsr.length - 1);
-    expect(wrmsr[accessDone({ kind: 'wrmsr', msr: 0x830, value: 0x4fdn }) - 2]).toBe(0x0f); // wrmsr = 0f 30, then ret
-    expect(snippet({ kind: 'mmio_read', gpa: 0xfee00020 })[accessDone({ kind: 'mmio_read', gpa: 0xfee00020 })]).toBe(0xc3);
+  it('names the loop\'s instructions where region() emits them', () => {
+    const r = region(7);
+    expect([...r.subarray(LOOP_CALL, LOOP_CALL + 2)]).toEqual([0xff, 0xd0]); // call eax
+    expect(LOOP_AFTER_CALL.map((o) => r[o])).toEqual([0xeb, 0xbe, 0xbc, 0xe5]); // jmp loop, mov esi, mov esp, in
+  });
+  it('ends each access at its snippet\'s `ret`, the access instruction just before it', () => {
+    const wrmsr: GuestAccess = { kind: 'wrmsr', msr: 0x830, value: 0x4fdn };
+    const bytes = snippet(wrmsr);
+    expect(bytes[accessDone(wrmsr)]).toBe(0xc3);
+    expect([...bytes.subarray(accessDone(wrmsr) - 2, accessDone(wrmsr))]).toEqual([0x0f, 0x30]); // wrmsr
+    const read: GuestAccess = { kind: 'mmio_read', gpa: 0xfee00020 };
+    expect([...snippet(read).subarray(accessDone(read) - 2, accessDone(read))]).toEqual([0x8b, 0x03]); // mov eax, [ebx]
+  });
+  it('reads an event as before the access (the snippet runs again), after it, the ack\'s interrupt, or a fault', () => {
+    const wrmsr: GuestAccess = { kind: 'wrmsr', msr: 0x830, value: 0x40402n };
+    const done = accessDone(wrmsr);
+    expect(eventMeaning(wrmsr, { at: 'entry' })).toBe('before-access');
+    expect(eventMeaning(wrmsr, { at: 'snippet', offset: done - 2 })).toBe('before-access'); // before the wrmsr instruction
+    expect(eventMeaning(wrmsr, { at: 'snippet', offset: done })).toBe('after-access'); // the self-NMI, at `ret`
+    expect(eventMeaning(wrmsr, { at: 'after-snippet' })).toBe('after-access'); // the same, just after `ret`
+    expect(eventMeaning(wrmsr, { at: 'snippet-with-error-code' })).toBe('fault');
+    expect(eventMeaning({ kind: 'ack' }, { at: 'snippet', offset: 3 })).toBe('interrupt');
+    expect(eventMeaning({ kind: 'ack' }, { at: 'entry' })).toBe('before-access');
   });
 });

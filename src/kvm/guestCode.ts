@@ -47,8 +47,8 @@ const HANDLERS = 0x1000;
 const SNIPPET_MAX = IDTR - SNIPPET;
 const LOOP_ENTRY = 5; // after `mov esi, -1`
 /** The loop's `call eax`, and the instructions after it (`jmp loop`, `mov esi`, `mov esp`, `in`). */
-const LOOP_CALL = 0xc;
-const LOOP_AFTER_CALL = [0xe, 0, LOOP_ENTRY, 0xa];
+export const LOOP_CALL = 0xc;
+export const LOOP_AFTER_CALL = [0xe, 0, LOOP_ENTRY, 0xa];
 export const STACK_TOP = REGION_SIZE;
 
 const CODE_SEL = 0x08;
@@ -222,4 +222,25 @@ export function takenAt(vcpuId: number, edi: number, savedEip: number): TakenAt 
 /** The offset of `a`'s `ret` in its snippet: an event taken there or later came after the access. */
 export function accessDone(a: GuestAccess): number {
   return snippet(a).length - 1;
+}
+
+/**
+ * What an event taken `at` means for a step running `access`: the interrupt an `ack` takes; one
+ * taken before the access (at entry, or inside the snippet before the access instruction), after
+ * which the snippet runs again; one taken after the access ran; or the access's own fault.
+ */
+export type EventMeaning = 'interrupt' | 'before-access' | 'after-access' | 'fault';
+
+export function eventMeaning(access: GuestAccess, at: TakenAt): EventMeaning {
+  switch (at.at) {
+    case 'entry':
+      return 'before-access';
+    case 'snippet-with-error-code':
+      return 'fault';
+    case 'after-snippet':
+      return 'after-access';
+    case 'snippet':
+      if (access.kind === 'ack') return 'interrupt';
+      return at.offset < accessDone(access) ? 'before-access' : 'after-access';
+  }
 }

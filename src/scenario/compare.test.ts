@@ -22,8 +22,8 @@ describe('compareBackends', () => {
 
   it('reports each difference in results and in observed state (6.2 ignored bits 63:32)', () => {
     const c = compareBackends(scenario, new ModelBackend(scenario.vm), new ModelBackend({ ...scenario.vm, kvm: '6.2' }));
-    expect(c.differences).toContainEqual({ where: 'step 1 (wrmsr)', field: 'fault', model: '#GP', kernel: '(none)' });
-    expect(c.differences).toContainEqual({ where: 'after step 1 (wrmsr)', field: 'vCPU 1 0x080 APIC_TASKPRI', model: '0x0', kernel: '0x20' });
-    expect(c.differences).toContainEqual({ where: 'step 2 (rdmsr)', field: 'value', model: '0x0', kernel: '0x20' });
+    expect(c.differences).toContainEqual({ where: 'step 1 (wrmsr)', step: 1, field: 'fault', model: '#GP', kernel: '(none)' });
+    expect(c.differences).toContainEqual({ where: 'after step 1 (wrmsr)', step: 1, field: 'vCPU 1 0x080 APIC_TASKPRI', model: '0x0', kernel: '0x20' });
+    expect(c.differences).toContainEqual({ where: 'step 2 (rdmsr)', step: 2, field: 'value', model: '0x0', kernel: '0x20' });
   });
 });

@@ -38,6 +38,8 @@ import type { Scenario, Step } from './schema';
 export interface Difference {
   /** "step 3 (wrmsr)", "after step 3 (wrmsr)" or "final". */
   where: string;
+  /** The step it was found at or after; the final state counts as after the last step (none: the initial state). */
+  step?: number;
   field: string;
   model: string;
   kernel: string;
@@ -52,8 +54,8 @@ export interface Comparison {
   stoppedAt?: { step: number; reason: string };
   /** When both backends keep time: how far apart their clocks were, and how time-dependent values fared. */
   timing?: TimingReport;
-  /** What the kernel backend's host did mid-step (ScenarioBackend.takeHostEvents), by step: differences after them may be its timing. */
-  hostEvents?: string[];
+  /** What the kernel backend's host did mid-step (ScenarioBackend.takeHostEvents), by step: differences from then on may be its timing. */
+  hostEvents?: { step: number; what: string }[];
 }
 
 /** What the comparison saw of the two clocks. */
@@ -388,7 +390,7 @@ export function compareBackends(
   { observeEachStep = true, unsupported = 'throw' }: { observeEachStep?: boolean; unsupported?: 'throw' | 'stop' } = {},
 ): Comparison {
   const differences: Difference[] = [];
-  const hostEvents: string[] = [];
+  const hostEvents: { step: number; what: string }[] = [];
   let vcpusObserved = 0;
   let steps = 0;
   const judge = new TimeJudge(model, kernel);
@@ -413,7 +415,8 @@ export function compareBackends(
         if (unsupported === 'stop' && e instanceof UnsupportedStep) return result({ step: i, reason: e.message });
         throw e;
       }
-      for (const e of kernel.takeHostEvents?.() ?? []) hostEvents.push(`${where}: ${e}`);
+      for (const what of kernel.takeHostEvents?.() ?? []) hostEvents.push({ step: i, what: `${where}: ${what}` });
+      const found = differences.length;
       judge.sample();
       judge.stepDone(step, before);
       steps++;
@@ -427,13 +430,16 @@ export function compareBackends(
         compareObservations(`after ${where}`, a, observeKernel(), differences, judge);
       }
       judge.checkCloseCalls(`after ${where}`, step, before);
+      for (const d of differences.slice(found)) d.step = i;
     }
+    const found = differences.length;
     const ma = model.readMpStates();
     const kb = kernel.readMpStates();
     ma.forEach((m, n) => {
       if (m.mpState !== kb[n]?.mpState) differences.push({ where: 'final', field: `vCPU ${m.vcpu} mpState`, model: m.mpState, kernel: kb[n]?.mpState ?? '(none)' });
     });
     compareObservations('final (after KVM_GET_MP_STATE)', model.observe(), observeKernel(), differences, judge);
+    for (const d of differences.slice(found)) d.step = scenario.steps.length;
   } finally {
     model.close();
     kernel.close();
@@ -451,7 +457,7 @@ export function formatComparison(c: Comparison, header: string[]): string {
     lines.push(`timer: the kernel's clock (host time) ran up to ${us(t.maxLeadNs)} ahead of the model's; ${t.tmcctJudged} TMCCT value(s) judged within how far the clocks were apart, ${t.tmcctWithinPeriodOnly} only within their period.`);
     for (const cc of t.closeCalls) lines.push(`  close call: ${cc}`);
   }
-  for (const e of c.hostEvents ?? []) lines.push(`host timing: ${e}`);
+  for (const e of c.hostEvents ?? []) lines.push(`host timing: ${e.what}`);
   if (c.differences.length === 0) lines.push(`model and kernel agree on ${c.stoppedAt ? 'those' : 'all'} ${c.steps} steps and everything observable.`);
   else {
     lines.push(`${c.differences.length} difference(s):`);

@@ -12,9 +12,10 @@
  * handle_fastpath_set_msr_irqoff, the SDM chapter on IPI virtualization.
  *
  * Inaccuracies: running vCPUs are not modelled, so an AVIC doorbell to a running target is never
- * the outcome (the one running vCPU known is the sender: a Fixed IPI to the self shorthand, which the
- * CPU writes into the sender's own vIRR without reading the physical ID table, exits nowhere; one
- * addressed to the sender's own APIC ID is still reported as the incomplete-IPI exit); hardware reserved-bit checks are not modelled; accesses the CPU serves from the
+ * the outcome (the one running vCPU known is the sender: a Fixed IPI to the self shorthand, which
+ * the CPU writes into the sender's own vIRR without reading the physical ID table, exits nowhere;
+ * one addressed to the sender's own APIC ID is still reported as the incomplete-IPI exit);
+ * hardware reserved-bit checks are not modelled; accesses the CPU serves from the
  * virtual-APIC page through the APIC-access page (for example a load at 0xfee00000 after the
  * base was moved, before 5.19, or hybrid AVIC's MMIO in x2APIC mode before 6.3) are not modelled:
  * the model answers them as KVM's software LAPIC would.

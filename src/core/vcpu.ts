@@ -44,7 +44,7 @@ export class Vcpu {
     const hwEnabled = (v & MSR_IA32_APICBASE_ENABLE) !== 0n;
     if (hwEnabled !== this.hwEnabled) {
       this.hwEnabled = hwEnabled;
-      this.vm.enabledChanged(this);
+      this.vm.updateMaxApicId(this);
     }
     this.x2apicMode = (v & X2APIC_ENABLE) !== 0n;
   }

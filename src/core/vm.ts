@@ -307,8 +307,8 @@ export class Vm {
     return this.maxApicId;
   }
 
-  /** `v`'s APICBASE.EN changed: keep maxApicId (a vCPU not online yet counts when it comes online). */
-  enabledChanged(v: Vcpu): void {
+  /** `v` came online or its APICBASE.EN changed: keep maxApicId (a vCPU not online yet counts when it comes online). */
+  updateMaxApicId(v: Vcpu): void {
     if (this.byId.get(v.id) !== v) return;
     if (v.hwEnabled) {
       if (this.maxApicId !== undefined && v.id > this.maxApicId) this.maxApicId = v.id;
@@ -346,7 +346,7 @@ export class Vm {
     const v = new Vcpu(this, id);
     this.vcpus.push(v);
     this.byId.set(id, v);
-    if (v.hwEnabled && this.maxApicId !== undefined && id > this.maxApicId) this.maxApicId = id;
+    this.updateMaxApicId(v);
     if (this.mapGeneration !== generation && this.apicMap && v.apic.hwEnabled) {
       this.mapWhy = [...this.mapWhy, { kind: 'map', code: 'VCPU_NOT_ONLINE', kvm: 'kvm_vcpu_reset', vcpus: [id] }];
     }

@@ -11,8 +11,8 @@
  * KVM_GET_REGS at the next `in 0x10`: EAX/EDX hold what the snippet read; ESI holds the vector of an
  * exception or interrupt the vCPU took (else -1) and EDI the stack pointer at that moment, which
  * tells an interrupt (no error code) from #GP (error code); the EIP the event saved there tells one
- * taken at entry, before the snippet ran, from one taken inside it or after it returned. Handlers never IRET (this backend does not emulate a protected-mode IRET): the
- * loop resets the stack instead, so after an NMI the vCPU blocks NMIs for good (until INIT), which
+ * taken at entry, before the snippet ran, from one taken inside it or after it returned. Handlers
+ * never IRET (this backend does not emulate a protected-mode IRET): the loop resets the stack instead, so after an NMI the vCPU blocks NMIs for good (until INIT), which
  * the model assumes too. The guest runs with IF = 0 except inside the `ack` snippet.
  *
  * Guest memory: 0 - 1 MiB the stub at the start of every page (any SIPI vector), 1 MiB the GDT and

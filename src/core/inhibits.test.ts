@@ -20,6 +20,13 @@ describe('APICv inhibit reasons', () => {
     expect(makeReadyVm([0, 513], { vendor: 'intel' }).inhibits.list()).toEqual([]);
   });
 
+  it('PHYSICAL_ID_TOO_BIG is set in svm_vcpu_create(), before the new vCPU\'s RESET rebuilds the map', () => {
+    const vm = makeReadyVm([0], { vendor: 'amd' });
+    takeEvents(vm);
+    vm.createVcpu(600);
+    expect(takeEvents(vm).map((e) => e.event)).toEqual(['kvm_apicv_inhibit_changed', 'kvm_recalculate_apic_map']);
+  });
+
   it('APIC_ID_MODIFIED clears again when the ID is restored (dynamic since 6.3)', () => {
     const vm = makeReadyVm([0, 1]);
     mmioW(vm, 1, 0x20, 0x05000000);

@@ -338,6 +338,12 @@ export class Vm {
       this.recalculateApicMap();
     }
     if (refusal) return refusal;
+    // AVIC's physical ID table holds IDs up to 254 (x2AVIC: 511, 4095 with X2AVIC_EXT since 6.19); a larger vcpu_id inhibits AVIC
+    // (before 6.17 KVM_CREATE_VCPU failed instead, see the check above). avic_init_backing_page()
+    // runs in svm_vcpu_create(), before kvm_vcpu_reset(): the inhibit is traced before RESET's lines.
+    if (this.avicIdTooBig(id)) {
+      this.setApicvInhibit('PHYSICAL_ID_TOO_BIG', true, { ...inhibitDecision('PHYSICAL_ID_TOO_BIG', 'VCPU_ID_ABOVE_AVIC_TABLE', 'avic_init_backing_page', [id]), limit: this.avicMaxId() });
+    }
     const generation = this.mapGeneration;
     // RESET inside the constructor rebuilds the map before the vCPU is online (visible to
     // kvm_for_each_vcpu), so a new vCPU stays out of the optimized map until the next rebuild.
@@ -349,11 +355,6 @@ export class Vm {
     this.updateMaxApicId(v);
     if (this.mapGeneration !== generation && this.apicMap && v.apic.hwEnabled) {
       this.mapWhy = [...this.mapWhy, { kind: 'map', code: 'VCPU_NOT_ONLINE', kvm: 'kvm_vcpu_reset', vcpus: [id] }];
-    }
-    // AVIC's physical ID table holds IDs up to 254 (x2AVIC: 511, 4095 with X2AVIC_EXT since 6.19); a larger vcpu_id inhibits AVIC
-    // (before 6.17 KVM_CREATE_VCPU failed instead, see the check above).
-    if (this.avicIdTooBig(id)) {
-      this.setApicvInhibit('PHYSICAL_ID_TOO_BIG', true, { ...inhibitDecision('PHYSICAL_ID_TOO_BIG', 'VCPU_ID_ABOVE_AVIC_TABLE', 'avic_init_backing_page', [id]), limit: this.avicMaxId() });
     }
     return null;
   }

@@ -77,6 +77,7 @@ export const KVM_FUNCTIONS = [
   'svm_vcpu_after_set_cpuid',
   'kvm_lapic_xapic_id_updated',
   'avic_vcpu_get_apicv_inhibit_reasons',
+  'kvm_pv_send_ipi',
 ] as const;
 export type KvmFunction = (typeof KVM_FUNCTIONS)[number];
 
@@ -113,6 +114,10 @@ export const ROUTE_CODES = {
   BROADCAST: 'slow',
   /** Slow: <= 6.2 maps with no logical mode sent logical lookups to the slow path. */
   LEGACY_NO_LOGICAL_MODE: 'slow',
+  /** PV IPI hypercall (map only, no slow path): phys_map slots min + i for the bitmaps' set bits. */
+  PV_BITMAP: 'fast',
+  /** PV IPI hypercall: there is no optimized map, so nobody gets it (-EOPNOTSUPP; there is no slow path). */
+  PV_NO_MAP: 'fast',
 } as const;
 export type RouteCode = keyof typeof ROUTE_CODES;
 
@@ -157,6 +162,14 @@ export interface RouteDecision {
   lowestBy?: 'vector-hash' | 'arbitration';
   /** NO_MAP / MAP_DISABLED: the map decisions that made it so (final.map.why at the time). */
   mapWhy?: MapDecision[];
+  /** PV IPI: the hypercall's bitmaps (low, high) as KVM read them, the APIC ID of the low bitmap's bit 0, and the bits per bitmap (64, or 32 for a 32-bit guest). */
+  pvBitmaps?: [string, string];
+  pvMin?: number;
+  pvBits?: 32 | 64;
+  /** PV IPI: the APIC IDs the bitmaps' set bits name, in the order KVM walks them. */
+  pvIds?: number[];
+  /** PV IPI: set bits whose APIC ID is above max_apic_id, which KVM does not look at. */
+  pvIgnoredIds?: number[];
 }
 
 // ---- accept ---------------------------------------------------------------------------------
@@ -294,6 +307,9 @@ export const REFUSAL_CODES = [
   // KVM_SIGNAL_MSI
   'MSI_ROUTE_INVALID',
   'MSI_NO_TARGET',
+  // The PV IPI hypercall (KVM_HC_SEND_IPI, kvm_pv_send_ipi): a negative return, not an errno
+  'PV_IPI_NOT_PHYSICAL',
+  'PV_IPI_NO_MAP',
   // KVM_SET_MP_STATE / KVM_RUN
   'MP_STATE_INVALID',
   'MP_STATE_INIT_BLOCKED',
@@ -342,6 +358,8 @@ export interface RefusalDecision {
   blocker?: InitBlocker | 'SMI_PENDING';
   /** The release the rule depends on, when it changed over time. */
   since?: string;
+  /** A hypercall's return value (a negative KVM error number). */
+  ret?: number;
 }
 
 // ---- map ------------------------------------------------------------------------------------

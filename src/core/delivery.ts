@@ -524,7 +524,7 @@ function routeDecision(found: Outcome): RouteDecision {
   return {
     kind: 'route',
     code,
-    kvm: ROUTE_CODES[code] === 'fast' ? 'kvm_apic_map_get_dest_lapic' : 'kvm_irq_delivery_to_apic',
+    kvm: PV_ROUTES.has(code) ? 'kvm_pv_send_ipi' : ROUTE_CODES[code] === 'fast' ? 'kvm_apic_map_get_dest_lapic' : 'kvm_irq_delivery_to_apic',
     path: ROUTE_CODES[code],
     source: src ? src.vcpu.id : null,
     vcpus: found.targets.map((v) => v.id),
@@ -545,6 +545,59 @@ function physicalFacts(found: Outcome): RouteFacts {
   const id = found.irqIn.destId;
   return { maxApicId, physSlots: [id], emptySlots: found.targets.length ? [] : [id] };
 }
+
+const PV_ROUTES: ReadonlySet<RouteCode> = new Set(['PV_BITMAP', 'PV_NO_MAP']);
+
+/**
+ * kvm_pv_send_ipi() after its ICR check (pvIpi.ts): through the optimized map only, as
+ * __pv_send_ipi() walks it for each bitmap, kvm_apic_set_irq() on the vCPU in phys_map[min + i]
+ * for each set bit i up to max_apic_id. With no map nobody gets it (the hypercall then returns
+ * -EOPNOTSUPP; there is no slow path to fall back on). Returns the outcome (count: how many
+ * accepted, the hypercall's return when there is a map).
+ */
+export function deliverPvBitmaps(vm: Vm, src: Lapic, irq: LapicIrq, bitmaps: [bigint, bigint], min: number, bits: 32 | 64): DeliveryOutcome {
+  const out = new Outcome(src, irq, -1, false);
+  vm.trace(out);
+  // The APIC IDs the bitmaps name; min += cluster_size is u32 arithmetic, so the high bitmap's base wraps past 0xffffffff.
+  const ids: number[] = [];
+  const bases = [min, (min + bits) >>> 0];
+  for (let half = 0; half < 2; half++) {
+    for (let i = 0; i < 64; i++) if ((bitmaps[half] >> BigInt(i)) & 1n) ids.push(bases[half] + i);
+  }
+  const pv: Partial<RouteDecision> = { pvBitmaps: [hex64(bitmaps[0]), hex64(bitmaps[1])], pvMin: min, pvBits: bits, pvIds: ids };
+  const map = vm.apicMap;
+  if (!map) {
+    out.code = 'PV_NO_MAP';
+    out.facts = { ...pv, mapWhy: vm.mapWhy };
+    return out;
+  }
+  out.code = 'PV_BITMAP';
+  const targets: Vcpu[] = [];
+  const physSlots: number[] = [];
+  const emptySlots: number[] = [];
+  const ignored: number[] = [];
+  for (const id of ids) {
+    // __pv_send_ipi(): nothing above max_apic_id is looked at (a base above it returns 0, the bit loop stops at it).
+    if (id > map.maxApicId) {
+      ignored.push(id);
+      continue;
+    }
+    physSlots.push(id);
+    const v = map.physMap[id];
+    if (!v) emptySlots.push(id);
+    else {
+      targets.push(v);
+      out.target(v, irq, targets.length - 1);
+    }
+  }
+  out.targets = targets;
+  out.examined = physSlots.length;
+  out.maxApicId = map.maxApicId;
+  out.facts = { ...pv, maxApicId: map.maxApicId, physSlots, emptySlots, ...(ignored.length ? { pvIgnoredIds: ignored } : {}) };
+  return out;
+}
+
+const hex64 = (v: bigint) => '0x' + v.toString(16);
 
 /** Who an interrupt would reach now, and why, without sending it (the store's preview). */
 export function previewRoute(vm: Vm, src: Lapic | null, irq: LapicIrq): RouteDecision {

@@ -23,6 +23,7 @@ import { icrWriteHandling } from './ipiVirtualization';
 import type { Lapic } from './lapic';
 import { getLapicFails, getLapicState, setLapicState } from './lapicState';
 import { KvmProfile } from './profile';
+import { pvSendIpi, type PvIpiArgs, type PvIpiResult } from './pvIpi';
 import { formatMsiSetIrq, msiTraceAddress, MsrTrace } from './traceFormat';
 import type { EventDecision, InhibitCause, InhibitDecision, MapDecision, RefusalCode, RefusalDecision } from './decisions';
 import { INHIBIT_REASONS } from './inhibits';
@@ -500,6 +501,14 @@ export class Vm {
       out.exitNote = h.note;
     }
     this.deliveries.push(out);
+  }
+
+  /** A guest KVM_HC_SEND_IPI hypercall (VMCALL): what it returned in RAX, and what it delivered. */
+  pvSendIpi(vcpu: Vcpu, args: PvIpiArgs): PvIpiResult {
+    vcpu.enterGuest();
+    const r = pvSendIpi(this, vcpu, args);
+    if (r.outcome) this.deliveries.push(r.outcome);
+    return r;
   }
 
   /** KVM_SIGNAL_MSI: the count of accepting LAPICs, or EPERM when nobody matched (-1), EINVAL for a bad route. */

@@ -109,12 +109,42 @@ function explainRoute(d: RouteDecision, form: Form, now: Now): string {
     case 'LEGACY_NO_LOGICAL_MODE':
       s = 'slow path: the map has no logical mode (<= 6.2 falls back to matching every vCPU)';
       break;
+    case 'PV_BITMAP': {
+      const empty = d.emptySlots?.length ? `; ${slotList(d.emptySlots)} empty` : '';
+      const above = d.pvIgnoredIds?.length ? `; ${idList(d.pvIgnoredIds)} above max_apic_id ${d.maxApicId}, not looked at` : '';
+      s = `PV IPI: phys_map gives ${whom}${empty}${above}`;
+      break;
+    }
+    case 'PV_NO_MAP': {
+      const alias = d.mapWhy?.find((m) => m.code === 'PHYS_ID_ALIASED');
+      s = `PV IPI: there is no optimized map${alias ? ` (${physAliasCause(alias, now)})` : ''}, and the hypercall has no slow path: nobody gets it`;
+      break;
+    }
   }
   if (d.lowestBecameFixed) s += '; physical broadcast with lowest priority becomes Fixed';
   if (form === 'short') return s;
+  if (d.code === 'PV_BITMAP' || d.code === 'PV_NO_MAP') {
+    const asked = d.pvIds?.length ? idList(d.pvIds) : 'no APIC ID (both bitmaps are empty)';
+    return `${d.mode} vector ${d.vector} by the PV IPI hypercall (KVM_HC_SEND_IPI)${d.source === null ? '' : ` from ${vcpu(d.source)}`} to ${asked}: ${s}. `
+      + `The bitmaps (${d.pvBits} bits each) start at APIC ID ${d.pvMin}; KVM reads phys_map[ID] for each set bit and never matches vCPUs one by one.`;
+  }
   const dest = `${d.logical ? 'logical' : 'physical'} destination ${hex(d.destId)}`;
   const matched = d.path === 'slow' ? ` KVM examined ${d.examined} vCPU${d.examined === 1 ? '' : 's'} and matched ${whom}.` : '';
   return `${d.mode} vector ${d.vector} to ${d.shorthand === 'none' ? dest : `shorthand ${d.shorthand}`}${d.source === null ? ' (an MSI)' : ` from ${vcpu(d.source)}`}: ${s}.${matched}`;
+}
+
+/** "APIC ID 3", "APIC IDs 1, 2 and 300" (at most 8 named). */
+function idList(ids: readonly number[], max = 8): string {
+  if (ids.length === 1) return `APIC ID ${ids[0]}`;
+  if (ids.length > max) return `APIC IDs ${ids.slice(0, max).join(', ')} and ${ids.length - max} more`;
+  return `APIC IDs ${ids.slice(0, -1).join(', ')} and ${ids[ids.length - 1]}`;
+}
+
+/** "phys_map[3] is", "phys_map[3] and [4] are". */
+function slotList(ids: readonly number[]): string {
+  if (ids.length === 1) return `phys_map[${ids[0]}] is`;
+  const shown = ids.slice(0, 8).map((id) => `[${id}]`);
+  return `phys_map${shown.slice(0, -1).join(', ')} and ${shown[shown.length - 1]}${ids.length > 8 ? ` (and ${ids.length - 8} more)` : ''} are`;
 }
 
 const acceptWords: Record<AcceptDecision['code'], string> = {
@@ -249,6 +279,12 @@ function explainRefusal(d: RefusalDecision, form: Form): string {
       break;
     case 'MSI_NO_TARGET':
       s = 'no LAPIC matched the destination';
+      break;
+    case 'PV_IPI_NOT_PHYSICAL':
+      s = `the PV IPI hypercall takes a physical destination with no shorthand; ICR ${d.value} has the logical bit or a shorthand, so it returns -KVM_EINVAL (${d.ret})`;
+      break;
+    case 'PV_IPI_NO_MAP':
+      s = `there is no optimized map, which the PV IPI hypercall needs: it returns -EOPNOTSUPP (${d.ret}) and nobody gets the IPI (a Linux guest warns "failed to send PV IPI" and the IPI is lost)`;
       break;
     case 'MP_STATE_INVALID':
       s = `${d.mpState} cannot be set with an in-kernel LAPIC`;

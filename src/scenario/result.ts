@@ -79,6 +79,8 @@ export interface OpResultFields {
   advance: EventFields & { nowNs?: number };
   local_irq: EventFields;
   nmi_watchdog: EventFields;
+  /** What the hypercall returned in RAX: how many LAPICs accepted, or a negative error (-22, -95). */
+  pv_send_ipi: DeliveryFields & EventFields & { ret?: number };
 }
 
 /** One result shape per op, told apart by `op`. */
@@ -102,7 +104,7 @@ export function resultFields(r: StepResult): Readonly<Record<string, unknown>> {
 export function field<K extends keyof AnyStepFields>(r: StepResult, k: K): AnyStepFields[K] | undefined {
   return (r as AnyStepFields)[k];
 }
-type AnyStepFields = StepCommon & DeliveryFields & EventFields & { value?: string; unclaimed?: true; unreadable?: true; regs?: Record<string, string>; vector?: number | null; mpState?: string; count?: number; vmexit?: { reason: string; code: number; qualification: number } };
+type AnyStepFields = StepCommon & DeliveryFields & EventFields & { ret?: number; value?: string; unclaimed?: true; unreadable?: true; regs?: Record<string, string>; vector?: number | null; mpState?: string; count?: number; vmexit?: { reason: string; code: number; qualification: number } };
 
 export interface FinalVcpu {
   vcpu: number;

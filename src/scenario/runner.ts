@@ -48,7 +48,7 @@ export function createVm(input: VmInput, overrides: Partial<VmConfig> = {}): Vm 
 export function applyStep(vm: Vm, step: Step, i: number): StepResult {
   const r = applyStepOp(vm, step, i);
   const sent = vm.takeDeliveries();
-  if (sent.length && (r.op === 'wrmsr' || r.op === 'mmio_write' || r.op === 'msi')) {
+  if (sent.length && (r.op === 'wrmsr' || r.op === 'mmio_write' || r.op === 'msi' || r.op === 'pv_send_ipi')) {
     // One pass over what the step sent (almost always one IPI or MSI), in the order sent.
     let slow = false;
     let examined = 0;
@@ -85,7 +85,7 @@ const LOCAL_SOURCE_LVT = { LINT0: APIC_LVT0, LINT1: APIC_LVT1, PERF: APIC_LVTPC,
  * wake-up, timer delivery), reading the MP state, KVM_SET_LAPIC (a restored timer), time passing
  * and local sources.
  */
-const EVENT_OPS: ReadonlySet<OpName> = new Set<OpName>(['run', 'get_mp_state', 'ack', 'mmio_read', 'mmio_write', 'wrmsr', 'rdmsr', 'set_lapic', 'advance', 'local_irq', 'nmi_watchdog']);
+const EVENT_OPS: ReadonlySet<OpName> = new Set<OpName>(['run', 'get_mp_state', 'ack', 'mmio_read', 'mmio_write', 'wrmsr', 'rdmsr', 'set_lapic', 'advance', 'local_irq', 'nmi_watchdog', 'pv_send_ipi']);
 
 /** The vCPU a step names; that it does not exist is the scenario's error. */
 function stepVcpu(vm: Vm, step: Step & { vcpu: number }, i: number): Vcpu {
@@ -190,6 +190,10 @@ function applyStepOp(vm: Vm, step: Step, i: number): StepResult {
     case 'nmi_watchdog':
       vm.nmiWatchdogTick();
       return stepResult(i, step.op);
+    case 'pv_send_ipi': {
+      const { ret, refusal } = vm.pvSendIpi(stepVcpu(vm, step, i), { bitmapLow: step.bitmapLow, bitmapHigh: step.bitmapHigh ?? 0n, min: step.min, icr: step.icr, op64: step.op64 ?? true });
+      return stepResult(i, step.op, { ret }, refusal);
+    }
   }
 }
 

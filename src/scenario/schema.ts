@@ -176,6 +176,11 @@ export const STEP_SCHEMAS = {
     ...common,
   }),
   nmi_watchdog: z.object({ op: z.literal('nmi_watchdog'), ...common }),
+  pv_send_ipi: z.object({
+    op: z.literal('pv_send_ipi'), vcpu: vcpuId,
+    bitmapLow: num(64), bitmapHigh: z.optional(num(64)), min: num(64), icr: num(64), op64: z.optional(bool),
+    ...common,
+  }),
 } as const;
 
 

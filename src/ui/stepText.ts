@@ -35,6 +35,8 @@ export function stepLine({ step }: LogEntry): string {
       return step.until ? `advance until ${step.until}` : `advance +${guestTime(Number(step.ns ?? 0n))}`;
     case 'local_irq':
       return `local_irq${who} ${step.lvt}`;
+    case 'pv_send_ipi':
+      return `pv_send_ipi${who} min ${step.min} bitmap ${h(step.bitmapLow)}${step.bitmapHigh ? '/' + h(step.bitmapHigh) : ''} icr ${h(step.icr)}${step.op64 === false ? ' (32-bit)' : ''}`;
     default:
       return `${step.op}${who}`;
   }
@@ -42,7 +44,8 @@ export function stepLine({ step }: LogEntry): string {
 
 /** "#GP" or the errno of a refused step. */
 export function failureName(r: StepResult): string {
-  return String(r.fault ?? r.error ?? 'refused');
+  const ret = field(r, 'ret');
+  return String(r.fault ?? r.error ?? (ret !== undefined ? `returns ${ret}` : 'refused'));
 }
 
 /** Why a refused step was refused, in words (the refusal decision; `reason` if a result has none). */
@@ -82,9 +85,11 @@ export function resultLine({ result: r }: Pick<LogEntry, 'result'>): string {
   if (mpState) parts.push(mpState);
   if (vmexit) parts.push(`VM-exit ${vmexit.reason}`);
   if (vector !== undefined) parts.push(vector === null ? 'no interrupt' : `vector ${vector}`);
+  const ret = field(r, 'ret');
+  if (ret !== undefined) parts.push(`returns ${ret}`);
   if (path) {
     const d = field(r, 'delivered') ?? [];
-    parts.push(`${path} path -> ${d.length ? d.map((x) => 'vCPU ' + x.vcpu).join(', ') : 'nobody'}`);
+    parts.push(`${r.op === 'pv_send_ipi' ? 'phys_map' : `${path} path`} -> ${d.length ? d.map((x) => 'vCPU ' + x.vcpu).join(', ') : 'nobody'}`);
   }
   const now = nowNs(r);
   if (now !== undefined) parts.push(timerLogWords.now(now));

@@ -44,6 +44,8 @@ export interface DeliveryOutcome {
   /** -1: nobody matched (slow path); else the number of LAPICs that accepted. */
   count: number;
   path: 'fast' | 'slow';
+  /** The vCPUs the route selected (delivered to or not). */
+  readonly targets: readonly Vcpu[];
   delivered: Delivery[];
   /** How many vCPUs KVM examined to find the targets. */
   examined: number;

@@ -81,6 +81,18 @@ describe('IPI virtualization notes', () => {
     expect(note(vm)).toMatch(/APIC-write VM exit/);
   });
 
+  it('IPIv (SDM "IPI virtualization"): a vector below 16 or a level-triggered IPI is not virtualized, it exits and KVM delivers it', () => {
+    const vm = makeReadyVm([0, 1], { ipiv: true });
+    toX2apic(vm, 0);
+    vm.takeTrace();
+    vm.wrmsr(vcpu(vm, 0), 0x830, (1n << 32n) | 0x0fn, false);
+    expect(vm.takeDeliveries()[0]).toMatchObject({ exit: 'apic-write', route: { vcpus: [1], vector: 15 } });
+    vm.wrmsr(vcpu(vm, 0), 0x830, (1n << 32n) | 0xc031n, false);
+    expect(vm.takeDeliveries()[0].exit).toBe('apic-write');
+    vm.wrmsr(vcpu(vm, 0), 0x830, (1n << 32n) | 0x10n, false);
+    expect(vm.takeDeliveries()[0].exit).toBe('ipiv');
+  });
+
   it('an ICR write with the self shorthand has an exit path; a SELF_IPI register write has none', () => {
     const vm = makeReadyVm([0, 1], { apicv: false });
     toX2apic(vm, 0);
@@ -91,13 +103,17 @@ describe('IPI virtualization notes', () => {
     expect(vm.takeDeliveries()[0].exit).toBeUndefined();
   });
 
-  it('AVIC (svm/avic.c): a Fixed self-IPI stays in the running sender, no exit; other Fixed IPIs exit (targets not running), other modes too', () => {
+  it('AVIC (svm/avic.c): a Fixed self-IPI, by shorthand or by the sender\'s own ID, stays in the running sender, no exit; other Fixed IPIs exit (targets not running), other modes too', () => {
     const vm = makeReadyVm([0, 1], { vendor: 'amd' });
     toX2apic(vm, 0);
     vm.takeTrace();
     vm.wrmsr(vcpu(vm, 0), 0x830, 0x40041n, false); // Fixed, self shorthand
     expect(vm.takeDeliveries()[0].exit).toBe('avic');
     vm.wrmsr(vcpu(vm, 0), 0x830, (1n << 32n) | 0x41n, false); // Fixed, to vCPU 1
+    expect(vm.takeDeliveries()[0].exit).toBe('avic-incomplete-ipi');
+    vm.wrmsr(vcpu(vm, 0), 0x830, 0x41n, false); // Fixed, physical, to the sender's own ID: IsRunning is set
+    expect(vm.takeDeliveries()[0].exit).toBe('avic');
+    vm.wrmsr(vcpu(vm, 0), 0x830, (1n << 32n) | 0x841n, false); // Fixed, logical, to the sender alone: reported as an exit (see the module's inaccuracies)
     expect(vm.takeDeliveries()[0].exit).toBe('avic-incomplete-ipi');
     vm.wrmsr(vcpu(vm, 0), 0x830, 0x40400n, false); // NMI, self shorthand: not a Fixed IPI
     expect(vm.takeDeliveries()[0].exit).toBe('avic-incomplete-ipi');

@@ -13,15 +13,18 @@
  *
  * Inaccuracies: running vCPUs are not modelled, so an AVIC doorbell to a running target is never
  * the outcome (the one running vCPU known is the sender: a Fixed IPI to the self shorthand, which
- * the CPU writes into the sender's own vIRR without reading the physical ID table, exits nowhere;
- * one addressed to the sender's own APIC ID is still reported as the incomplete-IPI exit);
- * hardware reserved-bit checks are not modelled; accesses the CPU serves from the
+ * the CPU writes into the sender's own vIRR without reading the physical ID table, exits nowhere,
+ * nor does one sent to the sender's own physical ID, as with AMD's enable_ipiv on, the default;
+ * a logical one that reaches only the sender is still reported as an exit; the enable_ipiv=0 of
+ * 6.17+, forced on Zen 1/2 and Hygon, is not modelled); an AVIC IPI to an empty
+ * table entry is reported as TARGET_NOT_RUNNING, not INVALID_TARGET (KVM delivers both alike);
+ * hardware reserved-bit checks (the busy bit, for IPIv) are not modelled; accesses the CPU serves from the
  * virtual-APIC page through the APIC-access page (for example a load at 0xfee00000 after the
  * base was moved, before 5.19, or hybrid AVIC's MMIO in x2APIC mode before 6.3) are not modelled:
  * the model answers them as KVM's software LAPIC would.
  */
 import { SHORT_SELF } from './codec';
-import type { LapicIrq } from './delivery';
+import type { DeliveryOutcome, LapicIrq } from './delivery';
 import type { Lapic } from './lapic';
 import type { Vm } from './vm';
 
@@ -49,10 +52,11 @@ const HYBRID_AVIC = wrmsrExits('hybrid AVIC intercepts x2APIC MSRs (doorbells st
 const constant = (exit: IcrExit, text: string): IcrHandling => ({ exit, note: () => text });
 const MMIO_NO_APICV = constant('mmio', 'APIC MMIO write exits to KVM, which emulates the store (apic_mmio_write)');
 const APIC_WRITE_NO_IPIV = constant('apic-write', 'APICv without IPIv: APIC-write VM exit (trap-like) -> kvm_apic_write_nodecode() re-runs the write');
-const APIC_WRITE_NOT_IPIV_CASE = constant('apic-write', 'not an IPIv case (only Fixed, physical, no shorthand, destination in the PID table): APIC-write VM exit (trap-like) -> kvm_apic_write_nodecode() re-runs the write');
+const APIC_WRITE_NOT_IPIV_CASE = constant('apic-write', 'not an IPIv case (only Fixed, edge-triggered, physical, no shorthand, vector 16 or above, destination in the PID table): APIC-write VM exit (trap-like) -> kvm_apic_write_nodecode() re-runs the write');
 const MMIO_NO_ACCESS_PAGE = constant('mmio', 'the APIC-access page is gone (hybrid AVIC): the xAPIC store faults and KVM emulates it (apic_mmio_write)');
 const AVIC_NOT_FIXED = constant('avic-incomplete-ipi', 'AVIC: not a Fixed edge-triggered IPI -> incomplete-IPI VM exit (INVALID_INT_TYPE) -> kvm_apic_write_nodecode()');
 const AVIC_SELF = constant('avic', "AVIC: a Fixed self-IPI: the CPU sets the vector in the sender's own backing page (the sender is running), without a VM exit");
+const AVIC_SENDER_ONLY = constant('avic', "AVIC: the destination is the sender itself, which is running (IsRunning in its physical ID table entry): the CPU sets the vector in its own backing page, without a VM exit (with enable_ipiv off, 6.17+, and on Zen 1/2 KVM never sets IsRunning, and this exits)");
 const AVIC_NOT_RUNNING = constant('avic-incomplete-ipi', "AVIC: the CPU sets IRR in the targets' backing pages; targets not running -> incomplete-IPI VM exit (TARGET_NOT_RUNNING), KVM kicks them");
 
 /** The WRMSR exit for an x2APIC ICR write: the fastpath when the map delivers it (and, before 6.18, only simple IPIs). */
@@ -65,16 +69,20 @@ function wrmsrExit(vm: Vm, irq: LapicIrq, path: 'fast' | 'slow', exits: { fastpa
 }
 
 /** How the ICR write `icrLow` from `src`, delivered through `path`, reaches KVM. */
-export function icrWriteHandling(vm: Vm, src: Lapic, icrLow: number, irq: LapicIrq, path: 'fast' | 'slow'): IcrHandling {
+export function icrWriteHandling(vm: Vm, src: Lapic, icrLow: number, irq: LapicIrq, out: Pick<DeliveryOutcome, 'path' | 'targets'>): IcrHandling {
   const x2 = src.x2apicMode;
+  const path = out.path;
   if (!src.vcpu.apicvActive) return x2 ? wrmsrExit(vm, irq, path, NO_APICV) : MMIO_NO_APICV;
-  return vm.config.vendor === 'intel' ? apicvHandling(vm, x2, icrLow, irq, path) : avicHandling(vm, x2, irq, path);
+  if (vm.config.vendor === 'intel') return apicvHandling(vm, x2, icrLow, irq, path);
+  const onlySender = !irq.logical && out.targets.length === 1 && out.targets[0] === src.vcpu;
+  return avicHandling(vm, x2, irq, path, onlySender);
 }
 
 /** Intel APICv, with or without IPI virtualization. */
 function apicvHandling(vm: Vm, x2: boolean, icrLow: number, irq: LapicIrq, path: 'fast' | 'slow'): IcrHandling {
   const cfg = vm.config;
-  const fixedPhysicalUnicast = irq.deliveryMode === 0 && !irq.logical && irq.shorthand === 0;
+  // SDM "IPI virtualization": Fixed, edge-triggered, physical, no shorthand; a vector below 16 is illegal and exits.
+  const fixedPhysicalUnicast = irq.deliveryMode === 0 && !irq.trigLevel && !irq.logical && irq.shorthand === 0 && irq.vector >= 16;
   const ipiv = cfg.ipiv && vm.profile.has.ipiv;
   if (ipiv && fixedPhysicalUnicast && irq.destId < cfg.maxVcpuIds) return ipivPosted(icrLow, irq.destId);
   if (x2 && !ipiv) return wrmsrExit(vm, irq, path, APICV_INTERCEPTS);
@@ -87,10 +95,12 @@ function ipivPosted(icrLow: number, destId: number): IcrHandling {
 }
 
 /** AMD AVIC (x2AVIC or hybrid). */
-function avicHandling(vm: Vm, x2: boolean, irq: LapicIrq, path: 'fast' | 'slow'): IcrHandling {
+function avicHandling(vm: Vm, x2: boolean, irq: LapicIrq, path: 'fast' | 'slow', onlySender: boolean): IcrHandling {
   if (x2 && !vm.config.x2avic) return wrmsrExit(vm, irq, path, HYBRID_AVIC);
   if (!x2 && vm.apicAccessPage === 'deleted') return MMIO_NO_ACCESS_PAGE;
   // avic_incomplete_ipi_interception(): the CPU generates only Fixed, edge-triggered IPIs.
   if (irq.deliveryMode !== 0 || irq.trigLevel) return AVIC_NOT_FIXED;
-  return irq.shorthand === SHORT_SELF ? AVIC_SELF : AVIC_NOT_RUNNING;
+  if (irq.shorthand === SHORT_SELF) return AVIC_SELF;
+  // The sender is running: __avic_vcpu_load() set IsRunning in its own physical ID entry.
+  return onlySender ? AVIC_SENDER_ONLY : AVIC_NOT_RUNNING;
 }

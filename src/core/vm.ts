@@ -496,7 +496,7 @@ export class Vm {
     const out = deliverToApic(this, src, irq, icrLow);
     // A write to the SELF_IPI register is not an ICR write: it has no ICR exit path to report.
     if (!fromSelfIpiRegister) {
-      const h = icrWriteHandling(this, src, icrLow, irq, out.path);
+      const h = icrWriteHandling(this, src, icrLow, irq, out);
       out.exit = h.exit;
       out.exitNote = h.note;
     }

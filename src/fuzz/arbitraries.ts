@@ -43,7 +43,7 @@ export function fuzzScenarioArb(): fc.Arbitrary<Scenario> {
 
 const toJson = (step: Step) => JSON.parse(JSON.stringify(step, (_k, v) => (typeof v === 'bigint' ? '0x' + v.toString(16) : v)));
 
-/** Timer and local-interrupt steps the fuzzer's scenarios lack (the model runs them, the kernel oracle not all). */
+/** Steps the fuzzer's scenarios lack: timers, local interrupts, PV IPIs (the model runs them, the kernel oracle not all). */
 function timerStep(ids: number[]): fc.Arbitrary<Step> {
   const vcpu = fc.constantFrom(...ids);
   const w = (offset: number, value: fc.Arbitrary<number>) => fc.record({ vcpu, value }).map(({ vcpu, value }): Step => ({ op: 'mmio_write', vcpu, offset: BigInt(offset), value: BigInt(value) }));
@@ -57,6 +57,16 @@ function timerStep(ids: number[]): fc.Arbitrary<Step> {
     fc.constant<Step>({ op: 'advance', until: 'next-timer-expiry' }),
     fc.record({ vcpu, lvt: fc.constantFrom('LINT0', 'LINT1', 'PERF', 'CMCI') }).map(({ vcpu, lvt }) => ({ op: 'local_irq', vcpu, lvt }) as Step),
     fc.constant<Step>({ op: 'nmi_watchdog' }),
+    fc
+      .record({
+        vcpu,
+        min: fc.oneof({ weight: 4, arbitrary: fc.constantFrom(...ids, 0) }, { weight: 1, arbitrary: fc.constantFrom(0xffffffff, 0xfffffff0) }, { weight: 1, arbitrary: fc.nat() }),
+        low: fc.oneof({ weight: 2, arbitrary: fc.constantFrom(1n, 3n, 0xffn, 0xffffffffn) }, { weight: 1, arbitrary: fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }) }),
+        high: fc.oneof(fc.constant(0n), fc.bigInt({ min: 0n, max: (1n << 64n) - 1n })),
+        icr: fc.oneof({ weight: 6, arbitrary: fc.integer({ min: 0, max: 0xffff }) }, { weight: 1, arbitrary: fc.integer({ min: 0, max: 0xfffff }) }),
+        op64: fc.boolean(),
+      })
+      .map(({ vcpu, min, low, high, icr, op64 }): Step => ({ op: 'pv_send_ipi', vcpu, bitmapLow: low, bitmapHigh: high, min: BigInt(min), icr: BigInt(icr), op64 })),
   );
 }
 

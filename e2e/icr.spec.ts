@@ -73,6 +73,42 @@ test.describe('ICR composer', () => {
     await page.screenshot({ path: `${SHOTS}/icr-dropped.png` });
   });
 
+  test('the PV IPI hypercall (KVM_HC_SEND_IPI) reads the optimized map only: delivered, refused for a shorthand, lost without a map', async ({ page }) => {
+    await page.goto('/?preset=kvm-created');
+    await swEnable(page, [0, 1, 2, 3]);
+    const icr = page.getByRole('region', { name: 'ICR' });
+    await icr.getByLabel('destination', { exact: true }).fill('2');
+    await icr.getByRole('button', { name: 'Send PV IPI' }).click();
+    await expect(icr.getByTestId('icr-result')).toContainText('PV IPI: the optimized map only');
+    await expect(icr.getByTestId('icr-delivered')).toContainText('vCPU 2');
+    const why = icr.getByTestId('icr-why');
+    await expect(why).toContainText('Fixed vector 65 by the PV IPI hypercall (KVM_HC_SEND_IPI) from vCPU 0 to APIC ID 2: PV IPI: phys_map gives vCPU 2.');
+    await expect(why.getByRole('link', { name: /kvm_pv_send_ipi/ })).toHaveAttribute('href', /\/ident\/kvm_pv_send_ipi$/);
+    expect(await irrOf(page, 2)).toContain(65);
+    expect(await page.evaluate(() => window.lab.getState().log.at(-1)!.step)).toMatchObject({ op: 'pv_send_ipi', vcpu: 0, bitmapLow: 1n, min: 2n, icr: 0x4041n });
+
+    // A shorthand is not a PV IPI: KVM returns -KVM_EINVAL and sends nothing.
+    await icr.getByLabel('shorthand').selectOption('3');
+    await icr.getByRole('button', { name: 'Send PV IPI' }).click();
+    await expect(icr.getByTestId('icr-fault')).toContainText('returns -22: vCPU 0: the PV IPI hypercall takes a physical destination with no shorthand, and ICR 0xc4041 has the logical bit or a shorthand (-KVM_EINVAL): -22 from the hypercall.');
+
+    // vCPUs 0 and 256 alias xAPIC ID 0: no optimized map, so the hypercall fails and the IPI is lost.
+    await page.evaluate(() => {
+      const steps = [0, 1, 256].map((vcpu) => ({ op: 'mmio_write', vcpu, offset: '0xf0', value: '0x1ff' }));
+      window.lab.getState().loadScenario({ format: 'apic-scenario/1', vm: { vcpus: [0, 1, 256] }, steps }, 'aliased');
+    });
+    await icr.getByLabel('shorthand').selectOption('0');
+    await icr.getByLabel('destination', { exact: true }).fill('1');
+    await icr.getByRole('button', { name: 'Send PV IPI' }).click();
+    await expect(icr.getByTestId('icr-fault')).toContainText('returns -95: vCPU 0: there is no optimized map, which the PV IPI hypercall needs, so nobody gets the IPI');
+    await expect(icr.getByTestId('icr-why')).toContainText('vCPUs 0 and 256 share physical APIC ID 0');
+    await expect(icr.getByTestId('icr-delivered')).toContainText('no optimized map: nobody was looked up');
+    await expect(page.getByRole('region', { name: 'Event log' })).toContainText('returns -95: vCPU 0: there is no optimized map');
+    expect(await irrOf(page, 1)).toEqual([]);
+    await page.mouse.move(0, 0);
+    await page.screenshot({ path: `${SHOTS}/icr-pv-ipi-no-map.png` });
+  });
+
   test('raw value and fields stay in sync; bad hex sends nothing', async ({ page }) => {
     await page.goto('/?preset=kvm-created');
     const icr = page.getByRole('region', { name: 'ICR' });

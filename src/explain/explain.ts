@@ -281,10 +281,10 @@ function explainRefusal(d: RefusalDecision, form: Form): string {
       s = 'no LAPIC matched the destination';
       break;
     case 'PV_IPI_NOT_PHYSICAL':
-      s = `the PV IPI hypercall takes a physical destination with no shorthand; ICR ${d.value} has the logical bit or a shorthand, so it returns -KVM_EINVAL (${d.ret})`;
+      s = `the PV IPI hypercall takes a physical destination with no shorthand, and ICR ${d.value} has the logical bit or a shorthand (-KVM_EINVAL)`;
       break;
     case 'PV_IPI_NO_MAP':
-      s = `there is no optimized map, which the PV IPI hypercall needs: it returns -EOPNOTSUPP (${d.ret}) and nobody gets the IPI (a Linux guest warns "failed to send PV IPI" and the IPI is lost)`;
+      s = 'there is no optimized map, which the PV IPI hypercall needs, so nobody gets the IPI (-EOPNOTSUPP; a Linux guest warns "failed to send PV IPI" and the IPI is lost)';
       break;
     case 'MP_STATE_INVALID':
       s = `${d.mpState} cannot be set with an in-kernel LAPIC`;
@@ -333,7 +333,7 @@ function explainRefusal(d: RefusalDecision, form: Form): string {
       break;
   }
   if (!long) return s;
-  const what = d.fault ? 'a #GP for the guest' : d.error ? `${d.error} from the ioctl` : 'refused';
+  const what = d.fault ? 'a #GP for the guest' : d.error ? `${d.error} from the ioctl` : d.ret !== undefined ? `${d.ret} from the hypercall` : 'refused';
   return `${who}${s}: ${what}.`;
 }
 

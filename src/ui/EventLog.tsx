@@ -6,7 +6,7 @@ import { timerLogWords } from '../explain/panels';
 import { labStore, useLab } from '../store/labStore';
 import { KvmSource } from './KvmSource';
 import { Panel, WithTip } from './Panel';
-import { decisionsOf, resultLine, searchText, stepLine } from './stepText';
+import { decisionsOf, failureName, resultLine, searchText, stepLine } from './stepText';
 import { VirtualRows } from './VirtualRows';
 
 const ROW = 20;
@@ -114,7 +114,7 @@ export function EventLog() {
               <ul className="log-list" aria-label={`Why step ${cursor - 1} did what it did`} data-testid="log-why">
                 {why.slice(0, MAX_WHY).map((d, k) => (
                   <li key={k} className={d.kind === 'refusal' ? 'fault' : ''}>
-                    {d.kind === 'refusal' && <strong>{String(current.result.fault ?? current.result.error)}: </strong>}
+                    {d.kind === 'refusal' && <strong>{failureName(current.result)}: </strong>}
                     {explain(d, 'long', { x2apicFormat })} <KvmSource fn={d.kvm} />
                   </li>
                 ))}

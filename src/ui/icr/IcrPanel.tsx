@@ -7,7 +7,7 @@ import { Expandable, Panel, Tip, WithTip } from '../Panel';
 import { failureName, refusalWords } from '../stepText';
 import {
   checksReservedBits, decodeLow, decodeX2apic, DEFAULT_FIELDS, DELIVERY_MODES, destHint, encodeLow, encodeMsi, encodeX2apic,
-  encodeXapic, hex, hexPad, ipiSteps, msiStep, parseHex, reservedBits, reservedRanges, SHORTHANDS, viewResult, type IcrFields,
+  encodeXapic, hex, hexPad, ipiSteps, msiStep, parseHex, pvIpiStep, reservedBits, reservedRanges, SHORTHANDS, viewResult, type IcrFields,
 } from './icrCodec';
 import { SenderPicker } from './SenderPicker';
 import './icr.css';
@@ -23,7 +23,8 @@ const DROPS_LIST = { margin: '2px 0 0', padding: 0, listStyle: 'none' } as const
 
 /**
  * The ICR composer: every field of an IPI, the raw register value in the sender's APIC mode (kept
- * in sync both ways), Send IPI (the guest's ICR writes) or Send MSI (KVM_SIGNAL_MSI), and the
+ * in sync both ways), Send IPI (the guest's ICR writes), PV IPI (the guest's KVM_HC_SEND_IPI
+ * hypercall to the one APIC ID) or Send MSI (KVM_SIGNAL_MSI), and the
  * delivery the last step made: targets, fast or slow path, and why.
  */
 export function IcrPanel() {
@@ -129,6 +130,11 @@ export function IcrPanel() {
     setDrafts({});
     run(ipiSteps(sender, x2, fields));
   };
+  const sendPvIpi = () => {
+    if (badHex.length || sender === null) return;
+    setDrafts({});
+    run([pvIpiStep(sender, fields)]);
+  };
   const sendMsi = () => {
     if (badHex.length) return;
     setDrafts({});
@@ -174,6 +180,17 @@ export function IcrPanel() {
           <WithTip tip={ipiBlocked ?? (x2 ? 'WRMSR 0x830' : 'write APIC_ICR2, then APIC_ICR')}>
             <button onClick={sendIpi} disabled={ipiBlocked !== null}>
               Send IPI
+            </button>
+          </WithTip>
+          <WithTip
+            tip={
+              sender === null
+                ? 'no sender vCPU'
+                : `The PV IPI hypercall (KVM_HC_SEND_IPI), which a Linux guest on KVM uses instead of ICR writes: vCPU ${sender} asks KVM to send this vector and mode to APIC ID ${hex(fields.dest)} (min ${hex(fields.dest)}, bitmap 0x1, ICR ${hex(low)}). KVM looks in the optimized map only; a logical destination or a shorthand is refused.`
+            }
+          >
+            <button onClick={sendPvIpi} disabled={badHex.length > 0 || sender === null}>
+              Send PV IPI
             </button>
           </WithTip>
           <WithTip tip={`KVM_SIGNAL_MSI (no source vCPU): address_lo ${hex(msi.addressLo)}, address_hi ${hex(msi.addressHi)}, data ${hex(msi.data)}`}>
@@ -301,7 +318,7 @@ const LABELS: Record<DraftKey, string> = { vector: 'vector', dest: 'dest', raw: 
 /** Steps this panel (or a guest doing the same) sends interrupts with. */
 function isIcrStep(e: LogEntry): boolean {
   const s = e.step as { op: string; msr?: unknown; offset?: unknown };
-  if ('path' in e.result || s.op === 'msi') return true;
+  if ('path' in e.result || s.op === 'msi' || s.op === 'pv_send_ipi') return true;
   if (s.op === 'wrmsr') return Number(s.msr) === 0x830 || Number(s.msr) === 0x83f;
   if (s.op === 'mmio_write') return [0x300, 0x310, 0x3f0].includes(Number(s.offset));
   return false;
@@ -328,7 +345,7 @@ function IcrResult({ last, hovered, sendError, x2apicFormat, destWide }: { last:
   const drops = field(r, 'dropped') ?? [];
   const s = last.step as { op: string; vcpu?: number; msr?: unknown; offset?: unknown };
   const what =
-    s.op === 'msi' ? 'MSI' : s.op === 'wrmsr' ? `vCPU ${s.vcpu} WRMSR ${hex(Number(s.msr))}` : `vCPU ${s.vcpu} ${MMIO_NAMES[Number(s.offset)] ?? hex(Number(s.offset))}`;
+    s.op === 'msi' ? 'MSI' : s.op === 'pv_send_ipi' ? `vCPU ${s.vcpu} KVM_HC_SEND_IPI` : s.op === 'wrmsr' ? `vCPU ${s.vcpu} WRMSR ${hex(Number(s.msr))}` : `vCPU ${s.vcpu} ${MMIO_NAMES[Number(s.offset)] ?? hex(Number(s.offset))}`;
   const setHover = labStore.getState().setHover;
   const groups = groupTargets(v.delivered.slice(0, MAX_TARGETS));
   return (

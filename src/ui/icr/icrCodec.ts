@@ -130,6 +130,14 @@ export function ipiSteps(vcpu: number, x2apic: boolean, f: IcrFields): object[] 
   ];
 }
 
+/**
+ * The PV IPI hypercall a Linux guest makes for one target (arch/x86/kernel/kvm.c __send_ipi_mask):
+ * min = the APIC ID, bitmap bit 0, the ICR's low half (a 64-bit guest).
+ */
+export function pvIpiStep(vcpu: number, f: IcrFields): object {
+  return { op: 'pv_send_ipi', vcpu, bitmapLow: '0x1', min: hex(f.dest), icr: hex(encodeLow(f)) };
+}
+
 export function msiStep(f: IcrFields): object {
   const m = encodeMsi(f);
   return { op: 'msi', addressLo: hex(m.addressLo), addressHi: hex(m.addressHi), data: hex(m.data) };
@@ -170,6 +178,7 @@ export const PATH_WORDS: Record<string, string> = {
   fast: 'fast: through the optimized map',
   slow: 'slow: matched every vCPU',
 };
+const PV_PATH_WORDS = 'PV IPI: the optimized map only';
 const PATH_FN: Record<string, string> = {
   fast: 'kvm_irq_delivery_to_apic_fast',
   slow: '__kvm_irq_delivery_to_apic',
@@ -184,9 +193,12 @@ export function viewResult(r: Record<string, unknown>): ResultView {
     v.failure = typeof r.reason === 'string' ? `${what}: ${r.reason}` : what;
   }
   if (typeof r.path === 'string') {
-    v.path = PATH_WORDS[r.path] ?? r.path;
-    v.pathFn = PATH_FN[r.path];
-    if (!delivered.length) v.nobody = r.count === -1 ? 'no vCPU matched the destination' : 'no LAPIC accepted it';
+    // The hypercall reads the optimized map only: a path of its own, named by its function.
+    const pv = r.op === 'pv_send_ipi';
+    v.path = pv ? PV_PATH_WORDS : (PATH_WORDS[r.path] ?? r.path);
+    v.pathFn = pv ? 'kvm_pv_send_ipi' : PATH_FN[r.path];
+    const noMap = (r.route as { code?: string } | undefined)?.code === 'PV_NO_MAP';
+    if (!delivered.length) v.nobody = noMap ? 'no optimized map: nobody was looked up' : r.count === -1 ? 'no vCPU matched the destination' : 'no LAPIC accepted it';
   }
   if (typeof r.examined === 'number') v.examined = r.examined;
   if (typeof r.why === 'string') v.why = r.why;

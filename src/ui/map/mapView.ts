@@ -279,6 +279,7 @@ function stepLabel(step: Record<string, unknown>): string {
     const off = step.offset !== undefined ? Number(step.offset) : null;
     return `mmio_write${off === 0x300 ? ' APIC_ICR' : off !== null ? ` 0x${off.toString(16).padStart(3, '0')}` : ''}${vcpu}`;
   }
+  if (op === 'pv_send_ipi') return `KVM_HC_SEND_IPI (PV IPI)${vcpu}`;
   if (op === 'msi') return `KVM_SIGNAL_MSI address 0x${Number(step.addressLo).toString(16)}, data 0x${Number(step.data).toString(16)}`;
   return `${op}${vcpu}`;
 }

@@ -44,8 +44,9 @@ export const PANEL_HELP: Record<string, PanelHelp> = {
       'A guest sends an IPI by writing the ICR: a vector, a delivery mode (Fixed, NMI, INIT, StartUp...), a destination mode (physical or logical), a shorthand (self, all, all but self) and a destination ID.',
       'In xAPIC mode the destination is in ICR2 (bits 31:24) and writing the low half sends; in x2APIC mode the ICR is one 64-bit MSR with the destination in bits 63:32.',
       'An MSI is the same kind of message sent by a device (here: KVM_SIGNAL_MSI). After sending, the panel shows the path KVM took, the vCPUs it reached, and why any dropped it.',
+      'Send PV IPI makes the hypercall a Linux guest on KVM uses for most IPIs (KVM_HC_SEND_IPI): a bitmap of APIC IDs instead of an ICR write per target, here just the destination. KVM looks the IDs up in the optimized map only: without the map the IPI is lost (-EOPNOTSUPP).',
     ],
-    read: ['kvm_apic_send_ipi', 'kvm_x2apic_icr_write', 'kvm_irq_delivery_to_apic', '__apic_accept_irq', 'kvm_set_msi_irq'],
+    read: ['kvm_apic_send_ipi', 'kvm_x2apic_icr_write', 'kvm_irq_delivery_to_apic', '__apic_accept_irq', 'kvm_set_msi_irq', 'kvm_pv_send_ipi'],
   },
   'Register page': {
     summary: 'The selected vCPU\'s local APIC registers, as KVM keeps them (what KVM_GET_LAPIC returns).',

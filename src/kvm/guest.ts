@@ -100,7 +100,6 @@ export class GuestMachine {
         const done = () => {
           if (access.kind === 'rdmsr') out.value = (BigInt(r.rdx) << 32n) | BigInt(r.rax);
           if (access.kind === 'mmio_read' && !out.unclaimed) out.value = BigInt(r.rax);
-          if (access.kind === 'hypercall') out.value = BigInt(r.rax);
           return out;
         };
         if (r.rsi === 0xffffffff) return done();

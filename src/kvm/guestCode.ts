@@ -168,7 +168,6 @@ export type GuestAccess =
   | { kind: 'wrmsr'; msr: number; value: bigint }
   | { kind: 'rdmsr'; msr: number }
   | { kind: 'ack' }
-  | { kind: 'hypercall'; insn: 'vmcall' | 'vmmcall'; nr: number; a0: number; a1: number; a2: number; a3: number }
   | { kind: 'nothing' };
 
 /** The snippet's bytes: the access, then `ret`. */
@@ -189,11 +188,6 @@ export function snippet(a: GuestAccess): Uint8Array {
     case 'ack':
       // Interrupts are injected when KVM_RUN enters the guest, so open IF and exit once.
       return new Uint8Array([0xfb, 0xe6, PORT_ACK, 0xfa, 0xc3]); // sti; out 0x12, al; cli; ret
-    case 'hypercall': {
-      const movEsi = (n: number) => [0xbe, ...le32(n)];
-      const insn = a.insn === 'vmcall' ? [0x0f, 0x01, 0xc1] : [0x0f, 0x01, 0xd9];
-      return new Uint8Array([...movEax(a.nr >>> 0), ...movEbx(a.a0 >>> 0), ...movEcx(a.a1 >>> 0), ...movEdx(a.a2 >>> 0), ...movEsi(a.a3 >>> 0), ...insn, 0xc3]);
-    }
     case 'nothing':
       return new Uint8Array([0xc3]);
   }

@@ -9,7 +9,9 @@
  * (UNINITIALIZED, waiting for SIPI, HALTED) is run by making it RUNNABLE for that step and putting
  * its MP state back, since the model lets any vCPU make guest accesses. `run` of a vCPU KVM would
  * block is not entered; its state is reported. Refused, each named: nested (VMX/SVM) and SMM ops,
- * MMIO at guest RAM or above 4 GiB (the guest program's own memory, its 32-bit addressing).
+ * the PV IPI hypercall (PV_IPI_REFUSAL: a guest's VMCALL never reaches kvm_emulate_hypercall on
+ * this kernel), MMIO at guest RAM or above 4 GiB (the guest program's own memory, its 32-bit
+ * addressing).
  *
  * Time (hostTime.ts): the kernel's APIC timer runs on host time. `advance` waits until the
  * backend's clock (host ns since the VM's time zero, `elapsedNs()`) reaches the scenario's clock
@@ -68,6 +70,19 @@ export const MAX_KVM_ADVANCE_NS = 60_000_000_000n;
 /** After the kernel's next expiry, how long `until: "next-timer-expiry"` waits for its hrtimer to have run. */
 export const UNTIL_MARGIN_NS = 2_000_000;
 
+/**
+ * Why `pv_send_ipi` cannot run. kvm_emulate_hypercall() runs only from the vendor module's VMCALL
+ * (VMX) or VMMCALL (SVM) exit handler. On kvm_pvm the instruction emulator takes every guest
+ * instruction: em_hypercall() rewrites the instruction to the backend's own (emulator_fix_hypercall;
+ * measured on an AMD host: VMMCALL 0f 01 d9 became VMCALL 0f 01 c1 in guest memory) and
+ * re-executes it, in the emulator again. The vCPU loops there (63 million kvm_emulate_insn lines of
+ * that VMCALL in a minute, no kvm_hypercall line) and KVM_RUN returns only for a fatal signal (a
+ * SIGUSR2 to the vCPU thread did not end it). With KVM_X86_QUIRK_FIX_HYPERCALL_INSN disabled the
+ * emulator injects #UD instead: either way kvm_pv_send_ipi() is never reached.
+ */
+export const PV_IPI_REFUSAL =
+  "the guest's hypercall never reaches KVM on this kernel: kvm_emulate_hypercall runs on a VMCALL/VMMCALL VM exit, but kvm_pvm emulates every guest instruction, and KVM's emulator (em_hypercall) only rewrites the instruction to VMCALL and executes it again, in the emulator, forever (KVM_RUN would not return)";
+
 /** Why this backend cannot run `step`, or null when it can. */
 export function kvmRefusal(step: Step): string | null {
   switch (step.op) {
@@ -93,9 +108,18 @@ export function kvmRefusal(step: Step): string | null {
     case 'enter_smm':
     case 'rsm':
       return 'this kernel has no SMM (KVM_CAP_X86_SMM is absent), so a vCPU cannot enter or leave it';
-    default:
+    case 'pv_send_ipi':
+      // A 64-bit hypercall would need long mode as well: the guest program runs in 32-bit protected mode.
+      return step.op64 === false ? PV_IPI_REFUSAL : `${PV_IPI_REFUSAL}; and a 64-bit hypercall (op64) would need long mode, while the backend's guest runs in 32-bit protected mode`;
+    case 'vmxon':
+    case 'vmxoff':
+    case 'enter_guest':
+    case 'leave_guest':
+    case 'clgi':
+    // case 'stgi':
       return "nested virtualization: the backend's guest program does not run VMX or SVM, so there is no L2 to enter, leave or exit from";
   }
+  // No default: a new op must be placed above (tsc fails here), not fall into some other refusal.
 }
 
 /** A step this backend cannot run (named in the message). */

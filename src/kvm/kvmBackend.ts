@@ -116,7 +116,7 @@ export function kvmRefusal(step: Step): string | null {
     case 'enter_guest':
     case 'leave_guest':
     case 'clgi':
-    // case 'stgi':
+    case 'stgi':
       return "nested virtualization: the backend's guest program does not run VMX or SVM, so there is no L2 to enter, leave or exit from";
   }
   // No default: a new op must be placed above (tsc fails here), not fall into some other refusal.

@@ -109,7 +109,6 @@ export function kvmRefusal(step: Step): string | null {
     case 'rsm':
       return 'this kernel has no SMM (KVM_CAP_X86_SMM is absent), so a vCPU cannot enter or leave it';
     case 'pv_send_ipi':
-      // A 64-bit hypercall would need long mode as well: the guest program runs in 32-bit protected mode.
       return step.op64 === false ? PV_IPI_REFUSAL : `${PV_IPI_REFUSAL}; and a 64-bit hypercall (op64) would need long mode, while the backend's guest runs in 32-bit protected mode`;
     case 'vmxon':
     case 'vmxoff':

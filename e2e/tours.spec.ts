@@ -38,7 +38,7 @@ for (const tour of TOURS) {
     await screencast?.showChapter(tour.title, { description: tour.tour.thread, duration: 3000 });
     if (DEMO) await page.waitForTimeout(4000);
 
-    const steps = tour.steps as { narration: string; focus?: string[]; expect?: { ok?: boolean; fault?: string; error?: string } }[];
+    const steps = tour.steps as { narration: string; focus?: string[]; expect?: { ok?: boolean; fault?: string; error?: string; ret?: number } }[];
     for (let i = 0; i < steps.length; i++) {
       await card.getByRole('button', { name: 'Next tour step' }).click();
       // The card numbers the step as the event log does (from 0).
@@ -50,7 +50,9 @@ for (const tour of TOURS) {
       await expect(page.getByRole('region', { name: 'Event log' }).getByRole('button', { name: `Show the state after step ${i}` })).toHaveAttribute('aria-current', 'true');
       // The card keeps off the highlighted panels.
       await expect.poll(() => coveredPanels(page), { message: `step ${i}: the card covers a highlighted panel` }).toEqual([]);
-      if (steps[i].expect?.ok === false) await expect(card).toContainText(String(steps[i].expect!.fault ?? steps[i].expect!.error));
+      // The failure as the card names it: the fault, the errno, or a hypercall's return.
+      const e = steps[i].expect;
+      if (e?.ok === false) await expect(card).toContainText(String(e.fault ?? e.error ?? `returns ${e.ret}`));
       if (DEMO) await page.waitForTimeout(Math.min(9000, 1500 + steps[i].narration.length * 35));
     }
     await expect(page.getByTestId('tour-outro')).toHaveText(tour.tour.outro);

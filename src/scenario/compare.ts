@@ -313,7 +313,7 @@ function clockOf(b: ScenarioBackend): (() => number) | null {
   return typeof elapsed === 'function' ? () => elapsed.call(b) : null;
 }
 
-const COMPARED_FIELDS = ['ok', 'fault', 'error', 'value', 'mpState', 'count'] as const;
+const COMPARED_FIELDS = ['ok', 'fault', 'error', 'value', 'mpState', 'count', 'ret'] as const;
 const show = (v: unknown): string => (v === undefined ? '(none)' : typeof v === 'string' ? v : JSON.stringify(v));
 
 function wordName(index: number): string {

@@ -28,6 +28,14 @@ describe('compareReleases', () => {
     expect(c.final.map((d) => d.path)).toEqual(expect.arrayContaining(['map.present', 'inhibits', 'vcpus[2].irr']));
   });
 
+  it('the PV IPI hypercall on aliased IDs: 6.2 delivers through its map, current has no map and returns -EOPNOTSUPP', () => {
+    const pv = parseScenario({ ...aliasing.raw, steps: [...(aliasing.raw as { steps: unknown[] }).steps.slice(0, 3), { op: 'pv_send_ipi', vcpu: 1, bitmapLow: '0x1', min: '0x0', icr: '0x30' }] });
+    const c = compareReleases(pv, '6.2', 'current');
+    expect(c.steps[3].fields).toEqual(expect.arrayContaining(['ok', 'ret', 'delivered']));
+    expect(c.steps[3].a).toMatchObject({ ok: true, ret: 1, delivered: [{ vcpu: 0, mode: 'Fixed', vector: 0x30 }] });
+    expect(c.steps[3].b).toMatchObject({ ok: false, ret: -95, delivered: [] });
+  });
+
   it('diffLeaves lists leaf paths', () => {
     expect(diffLeaves({ a: [1, 2], b: { c: 1 } }, { a: [1, 3], b: { c: 1 } })).toEqual([{ path: 'a', a: [1, 2], b: [1, 3] }]);
   });

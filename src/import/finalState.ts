@@ -144,10 +144,10 @@ export function inferFinal(input: FinalInput): { expectFinal?: Record<string, un
     const msr = parseInt(String(st.msr), 16);
     return msr >= 0x800 && msr <= 0x8ff ? (msr - 0x800) << 4 : undefined;
   };
-  /** An ICR write or MSI whose delivery mode (bits 10:8) is INIT. */
+  /** An ICR write, MSI or PV IPI whose delivery mode (bits 10:8) is INIT. */
   const acceptTraced = input.events.some((e) => e.event === 'kvm_apic_accept_irq');
   const sendsInit = (st: Record<string, unknown>): boolean => {
-    const icr = st.op === 'msi' ? st.data : (st.op === 'mmio_write' && regOf(st) === 0x300) || (st.op === 'wrmsr' && regOf(st) === 0x300) ? st.value : undefined;
+    const icr = st.op === 'msi' ? st.data : st.op === 'pv_send_ipi' ? st.icr : (st.op === 'mmio_write' && regOf(st) === 0x300) || (st.op === 'wrmsr' && regOf(st) === 0x300) ? st.value : undefined;
     return icr !== undefined && ((BigInt(String(icr)) >> 8n) & 7n) === 5n;
   };
   let capClaim: Claim | undefined;

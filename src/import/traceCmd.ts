@@ -17,6 +17,10 @@
  *   kvm_entry            "vcpu %u, rip 0x%lx"; kvm_exit "vcpu %u reason ..." (older kernels: no vcpu)
  *   kvm_inj_virq         "irq %u" (older) / "IRQ 0x%x[ [reinjected]]" (newer)
  *   kvm_apicv_inhibit_changed "%s reason=%u, inhibits=0x%lx"
+ *   kvm_hypercall        "nr 0x%lx a0 0x%lx a1 0x%lx a2 0x%lx a3 0x%lx" (RAX, RBX, RCX, RDX, RSI as the guest
+ *                                                            left them: traced before the 32-bit cut of a
+ *                                                            guest not in 64-bit mode; nr 0xa is
+ *                                                            KVM_HC_SEND_IPI, see options.hypercall64)
  *
  * The order of events inside one access matters and is KVM's:
  *   - xAPIC MMIO write: kvm_apic(write) first (kvm_lapic_reg_write traces on entry), then for ICR
@@ -25,10 +29,14 @@
  *     accept_irq + kvm_apic(write APIC_ICR)) and then kvm_msr, which kvm_emulate_wrmsr traces
  *     *after* the write. The kvm_apic lines are then part of the MSR access, not MMIO.
  *   - reads: kvm_lapic_reg_read traces kvm_apic(read) before kvm_msr(read).
+ *   - PV IPI (KVM_HC_SEND_IPI): kvm_hypercall first (____kvm_emulate_hypercall), then one
+ *     kvm_apic_accept_irq per LAPIC __pv_send_ipi reaches (kvm_apic_set_irq), in the order of the
+ *     bitmap walk: low bitmap bits from min up, then the high bitmap. No kvm_apic_ipi.
  */
 
 import { APIC_BASE_MSR, APIC_ICR, APIC_ICR2, APIC_SELF_IPI, APIC_TMCCT, MSR_IA32_APICBASE } from '../core/apicdef';
 import { decodeIcrLow, DELIVERY_MODE_NAMES, DM_FIXED, DM_INIT, DM_LOWEST, encodeMsi, KVM_DELIVERY_MODE_NAMES } from '../core/codec';
+import { KVM_HC_SEND_IPI } from '../core/pvIpi';
 import { KVM_TRACE_SYMBOL_APIC } from '../core/traceFormat';
 import { inferFinal, type FinalClaim, type FinalLeftOut } from './finalState';
 
@@ -59,6 +67,12 @@ export interface TraceImportOptions {
   msiFormat?: 'current' | 'legacy';
   /** Cap on produced steps (default and maximum MAX_STEPS). */
   maxSteps?: number;
+  /**
+   * Whether the guest made its hypercalls in 64-bit mode (is_64_bit_hypercall), which kvm_hypercall
+   * does not show: true (default) = a 64-bit guest, the PV IPI steps omit op64; false = a 32-bit
+   * guest: KVM cuts nr and every argument to 32 bits, and the steps get op64: false.
+   */
+  hypercall64?: boolean;
 }
 
 export interface ReportStep {
@@ -180,6 +194,25 @@ const VCPU_EVIDENCE: Readonly<Record<string, RegExp>> = {
 };
 const HEX_EVIDENCE = new Set(['kvm_eoi', 'kvm_pv_eoi']);
 
+/** KVM's hypercall numbers an x86 guest makes (include/uapi/linux/kvm_para.h), named in the report. */
+const KVM_HC_NAMES: Readonly<Record<number, string>> = {
+  1: 'KVM_HC_VAPIC_POLL_IRQ', 2: 'KVM_HC_MMU_OP', 3: 'KVM_HC_FEATURES', 5: 'KVM_HC_KICK_CPU', 9: 'KVM_HC_CLOCK_PAIRING',
+  [KVM_HC_SEND_IPI]: 'KVM_HC_SEND_IPI', 11: 'KVM_HC_SCHED_YIELD', 12: 'KVM_HC_MAP_GPA_RANGE',
+};
+const KVM_HC_KICK_CPU = 5;
+const U32 = 0xffffffffn;
+
+/** kvm_hypercall's registers, or what is wrong with the line. */
+function parseHypercall(body: string): { nr: bigint; a: [bigint, bigint, bigint, bigint] } | string {
+  const m = /^nr 0x([0-9a-fA-F]+) a0 0x([0-9a-fA-F]+) a1 0x([0-9a-fA-F]+) a2 0x([0-9a-fA-F]+) a3 0x([0-9a-fA-F]+)$/.exec(body);
+  if (!m) return 'kvm_hypercall fields not in the form "nr 0x%lx a0 0x%lx a1 0x%lx a2 0x%lx a3 0x%lx"';
+  const v = m.slice(1, 6).map((d, i) => hexBits(d, 64, i === 0 ? 'nr' : `a${i - 1}`));
+  const bad = v.find((x) => typeof x === 'string');
+  if (bad !== undefined) return `kvm_hypercall: ${bad}`;
+  const [nr, a0, a1, a2, a3] = v as bigint[];
+  return { nr, a: [a0, a1, a2, a3] };
+}
+
 /** Events on a vCPU thread that end an access: what follows belongs to another access. */
 const BOUNDARY_EVENTS = new Set([
   'kvm_entry', 'kvm_exit', 'kvm_userspace_exit', 'kvm_inj_virq', 'kvm_inj_exception', 'kvm_page_fault',
@@ -282,7 +315,7 @@ interface Slot {
   noTargetCheck?: boolean;
   /** Not a traced access: a state the trace proves (KVM_CAP_X2APIC_API, x2APIC mode, a map rebuild) set up by the importer. */
   inferred?: boolean;
-  /** Where a send went, from its traced kvm_apic_ipi or kvm_msi_set_irq line. */
+  /** Where a send went, from its traced kvm_apic_ipi or kvm_msi_set_irq line; a PV IPI's is `{ dst: min, shorthand: 'pv' }`. */
   route?: { dst: number; shorthand: string };
 }
 
@@ -319,7 +352,13 @@ export function importTrace(text: string, options: TraceImportOptions = {}): Tra
       throw new TraceImportError(`importTrace: options.threads["${pid}"] is ${String(v)}: a vCPU id is a whole number from 0 to ${MAX_VCPU_ID - 1} (null leaves the thread out)`, pid);
     }
   }
+  if (options.hypercall64 !== undefined && typeof options.hypercall64 !== 'boolean') {
+    throw new TraceImportError(`importTrace: options.hypercall64 is ${String(options.hypercall64)}: it must be true (a 64-bit guest, the default) or false (a 32-bit guest)`);
+  }
   const maxSteps = Math.max(0, Math.min(options.maxSteps ?? MAX_STEPS, MAX_STEPS));
+  const hypercall64 = options.hypercall64 ?? true;
+  /** The hypercall number KVM acts on: a guest not in 64-bit mode has its registers cut to 32 bits. */
+  const hypercallNr = (nr: bigint): bigint => (hypercall64 ? nr : nr & U32);
   const R = new Reporter();
   const rep = R.report;
 
@@ -397,6 +436,10 @@ export function importTrace(text: string, options: TraceImportOptions = {}): Tra
       }
     }
     if (['kvm_msr', 'kvm_apic', 'kvm_apic_ipi', 'kvm_inj_virq'].includes(r.event)) t.apicEvents++;
+    else if (r.event === 'kvm_hypercall') {
+      const hc = parseHypercall(r.body);
+      if (typeof hc !== 'string' && hypercallNr(hc.nr) === BigInt(KVM_HC_SEND_IPI)) t.apicEvents++;
+    }
   }
   const vcpuOfPid = new Map<number, number>();
   const vcpuInfo = new Map<number, ReportVcpu>();
@@ -578,7 +621,12 @@ export function importTrace(text: string, options: TraceImportOptions = {}): Tra
   /** Stretches of threads with no evidence of the APIC mode → their first kvm_apic line imported as MMIO. */
   const modeUnknown = new Map<Stretch, Rec>();
   const pending = new Map<number, Item[]>();
-  const msiOpen = new Map<number, Slot>();
+  /** Thread → the send (an MSI, a PV IPI) whose kvm_apic_accept_irq lines follow it, until another event of the thread. */
+  const sendOpen = new Map<number, Slot>();
+  /** Thread → why the kvm_apic_accept_irq lines right after its last kvm_hypercall are skipped (a hypercall not imported). */
+  const hypercallOpen = new Map<number, string>();
+  /** The first PV IPI imported. */
+  let pvSeen: Rec | undefined;
   const acceptTraced = recs.some((r) => r.event === 'kvm_apic_accept_irq');
   const msiFormat = options.msiFormat ?? 'current';
   let msiSeen = false;
@@ -826,7 +874,10 @@ export function importTrace(text: string, options: TraceImportOptions = {}): Tra
       if (!l) pending.set(pid, (l = []));
       return l;
     };
-    if (rec.event !== 'kvm_apic_accept_irq' && rec.event !== 'kvm_apicv_accept_irq') msiOpen.delete(pid);
+    if (rec.event !== 'kvm_apic_accept_irq' && rec.event !== 'kvm_apicv_accept_irq') {
+      sendOpen.delete(pid);
+      hypercallOpen.delete(pid);
+    }
     const inj = injectionEoi.get(rec.line);
     if (inj) {
       flush(pid);
@@ -885,11 +936,13 @@ export function importTrace(text: string, options: TraceImportOptions = {}): Tra
           R.skip(rec, 'coalesced: the vector was already pending, so KVM did not accept it again');
           break;
         }
-        const msi = msiOpen.get(pid);
-        if (msi) {
-          if (!rec.inIrq) msi.accepts.push(item);
-          else skipAccept(item, 'accepted in interrupt context: not caused by the MSI');
-        } else list().push(item);
+        const open = sendOpen.get(pid);
+        const afterHypercall = hypercallOpen.get(pid);
+        if (open) {
+          if (!rec.inIrq) open.accepts.push(item);
+          else skipAccept(item, `accepted in interrupt context: not caused by the ${open.event === 'kvm_hypercall' ? `PV IPI on line ${open.line}` : 'MSI'}`);
+        } else if (afterHypercall !== undefined && !rec.inIrq) skipAccept(item, afterHypercall);
+        else list().push(item);
         break;
       }
       case 'kvm_apicv_accept_irq':
@@ -903,9 +956,13 @@ export function importTrace(text: string, options: TraceImportOptions = {}): Tra
         flush(pid);
         msiSeen = true;
         const slot = msiStep(rec);
-        if (slot) msiOpen.set(pid, slot);
+        if (slot) sendOpen.set(pid, slot);
         break;
       }
+      case 'kvm_hypercall':
+        flush(pid);
+        hypercallStep(rec);
+        break;
       case 'kvm_inj_virq': {
         flush(pid);
         injStep(rec);
@@ -994,7 +1051,7 @@ export function importTrace(text: string, options: TraceImportOptions = {}): Tra
    * KVM builds its optimized APIC map when a vCPU is created, before the vCPU is online, so the
    * newest vCPU is missing from the map until something rebuilds it (the replay creates vm.vcpus in
    * order, so its newest is the highest id). When the trace shows that vCPU accepting an interrupt
-   * routed through the map (a destination, not a shorthand or broadcast) before any traced step that
+   * routed through the map (a destination, not a shorthand or broadcast; or a PV IPI) before any traced step that
    * may rebuild the map, something untraced rebuilt it: the scenario does so just before that send,
    * with a KVM_SET_LAPIC of the vCPU's own image, which changes none of its registers.
    */
@@ -1005,7 +1062,8 @@ export function importTrace(text: string, options: TraceImportOptions = {}): Tra
       const check = checks.get(slot);
       const hit = check ? check.delivered.findIndex((d) => d.vcpu === newest) : -1;
       const r = slot.route;
-      if (hit >= 0 && r && r.shorthand === 'dst' && r.dst !== 0xff && r.dst !== 0xffffffff) {
+      // A PV IPI (shorthand "pv") reads nothing but the map: every vCPU it reaches is in it.
+      if (hit >= 0 && r && (r.shorthand === 'pv' || (r.shorthand === 'dst' && r.dst !== 0xff && r.dst !== 0xffffffff))) {
         const accept = check!.lines[hit];
         R.warn(`vCPU ${newest} accepts the interrupt sent on line ${slot.line} (line ${accept}), but nothing traced before rebuilds KVM's optimized APIC map, which leaves out the newest vCPU (the replay creates vCPU ${newest} last) until it is rebuilt: something untraced did (KVM_CREATE_VCPU of another vCPU, even a refused one; KVM_SET_LAPIC; KVM_SET_MSRS of IA32_APIC_BASE), or the trace began later. The scenario rebuilds the map just before line ${slot.line} with a KVM_SET_LAPIC of vCPU ${newest}'s own image`, accept);
         kept.splice(k, 0, {
@@ -1067,6 +1125,56 @@ export function importTrace(text: string, options: TraceImportOptions = {}): Tra
       order: rec.line, line: rec.line, event: 'kvm_msi_set_irq', sends: true, icrLow: data, noTargetCheck: true, route: { dst: d, shorthand: 'dst' },
       step: { op: 'msi', addressLo: hex(addressLo), addressHi: hex(addressHi), data: hex(data), note: `trace line ${rec.line}: MSI (address rebuilt from the traced fields; the extended-destination bits 11:5 and the data's assert bit are not traced)` },
     });
+  }
+
+  /**
+   * kvm_hypercall: KVM_HC_SEND_IPI becomes a pv_send_ipi step on the thread's vCPU, and the
+   * kvm_apic_accept_irq lines right after it (sendOpen) its expected `delivered`. Other hypercalls
+   * are skipped, and so are the accepts right after them.
+   */
+  function hypercallStep(rec: Rec): void {
+    const hc = parseHypercall(rec.body);
+    if (typeof hc === 'string') {
+      R.bad(rec.line, hc, rec.text);
+      hypercallOpen.set(rec.pid, `follows the kvm_hypercall on line ${rec.line}, which was not understood: its cause is unknown, so it is not a check`);
+      return;
+    }
+    const nr = hypercallNr(hc.nr);
+    if (nr !== BigInt(KVM_HC_SEND_IPI)) {
+      const name = nr < 64n ? KVM_HC_NAMES[Number(nr)] : undefined;
+      let why = `kvm_hypercall nr ${hex(hc.nr)}${name ? ` (${name})` : ''} is not an APIC op`;
+      if (nr === BigInt(KVM_HC_KICK_CPU)) why += `: it wakes the halted vCPU of APIC ID ${hex(hc.a[1] & U32)} (a1) with a RemoteRead (kvm_pv_kick_cpu_op), a hypercall the lab does not model`;
+      else if (!name) why += ' (a number KVM does not know: it returns -KVM_ENOSYS)';
+      if (hypercall64 && (hc.nr & U32) === BigInt(KVM_HC_SEND_IPI)) why += `; its low 32 bits are KVM_HC_SEND_IPI, which KVM takes only from a guest not in 64-bit mode: import with { hypercall64: false } if the guest was a 32-bit one`;
+      R.skip(rec, why);
+      if (nr === BigInt(KVM_HC_KICK_CPU)) hypercallOpen.set(rec.pid, `the RemoteRead of the KVM_HC_KICK_CPU hypercall on line ${rec.line}, which is not imported`);
+      return;
+    }
+    const vcpu = vcpuFor(rec);
+    if (vcpu === undefined) {
+      hypercallOpen.set(rec.pid, `part of the PV IPI on line ${rec.line}, whose vCPU is unknown`);
+      return;
+    }
+    const [a0, a1, a2, a3] = hc.a;
+    // kvm_pv_send_ipi() reads the low 32 bits of a3 as the ICR and refuses a logical destination or a shorthand.
+    const icrLow = Number(a3 & U32);
+    const f = decodeIcrLow(icrLow);
+    const refused = f.logical || f.shorthand !== 0;
+    const mode = hypercall64
+      ? 'the trace does not show whether the guest was in 64-bit mode: a 64-bit guest is assumed (import with { hypercall64: false } for a 32-bit one)'
+      : 'a 32-bit guest ({ hypercall64: false }): KVM cuts every register to 32 bits, and the high bitmap starts 32 IDs above min';
+    const step: Record<string, unknown> = {
+      op: 'pv_send_ipi', vcpu, bitmapLow: hex(a0), bitmapHigh: hex(a1), min: hex(a2), icr: hex(a3), ...(hypercall64 ? {} : { op64: false }),
+      note: `trace line ${rec.line}: PV IPI hypercall KVM_HC_SEND_IPI (kvm_hypercall nr ${hex(hc.nr)}): bitmaps ${hex(a0)} / ${hex(a1)} from APIC ID ${hex(a2)}, ICR ${hex(a3)}; ${mode}${refused ? `; the ICR has a ${f.logical ? 'logical destination' : 'shorthand'}, which KVM refuses (-KVM_EINVAL): nothing is sent` : ''}`,
+    };
+    pvSeen ??= rec;
+    const slot = addSlot({
+      order: rec.line, line: rec.line, event: 'kvm_hypercall', vcpu, step, sends: true, icrLow,
+      // A refused PV IPI sends nothing at all (no `delivered` in the result): only a sent one is checked for no target.
+      noTargetCheck: !refused,
+      ...(refused ? {} : { route: { dst: Number(a2 & U32), shorthand: 'pv' } }),
+    });
+    sendOpen.set(rec.pid, slot);
   }
 
   function injStep(rec: Rec): void {
@@ -1204,9 +1312,14 @@ export function importTrace(text: string, options: TraceImportOptions = {}): Tra
     'The replay starts every vCPU at RESET (APICBASE 0xfee00900 for vCPU 0, 0xfee00800 for the others, APIC software-disabled); the trace does not show the state before its first line, so checks of a trace taken mid-run may fail.',
     'Accesses that APICv/AVIC handles without a VM exit (xAPIC and x2APIC reads, TPR/EOI/SELF_IPI writes with virtual-interrupt delivery, ICR writes with IPI virtualization, interrupts posted by hardware) are simply absent from the trace: the trace cannot show them, so they are not replayed.',
     'Host-initiated accesses: KVM_SET_LAPIC, KVM_SET_MP_STATE and KVM_SET_MSRS of IA32_APIC_BASE are not traced, so they are not replayed. KVM_SET_MSRS / KVM_GET_MSRS of x2APIC MSRs are traced as kvm_apic without kvm_msr; where a thread is shown to run an x2APIC vCPU (judged between the guest\'s traced IA32_APIC_BASE writes) they become wrmsr/rdmsr with host: true, elsewhere they cannot be told from MMIO.',
-    'kvm_apic_accept_irq lines are checks, not inputs: each one that follows a step sending interrupts (ICR write, SELF_IPI, MSI) on the same thread and in the same burst becomes part of that step\'s expected `delivered`. KVM traces it before checking that the target APIC is software-enabled, so a Fixed interrupt to a software-disabled APIC appears in the trace but not in the replay\'s `delivered`.',
+    'kvm_apic_accept_irq lines are checks, not inputs: each one that follows a step sending interrupts (ICR write, SELF_IPI, MSI, PV IPI hypercall) on the same thread and in the same burst becomes part of that step\'s expected `delivered`. KVM traces it before checking that the target APIC is software-enabled, so a Fixed interrupt to a software-disabled APIC appears in the trace but not in the replay\'s `delivered`.',
     'The VM\'s vCPUs are the ids the trace shows (sorted); KVM\'s vCPU creation order, the vendor, the kernel release and module parameters (APICv, unless the inhibit DISABLED is traced) are not in the trace, so the scenario uses the lab\'s defaults.',
   );
+  if (pvSeen) {
+    rep.notes.push(`kvm_hypercall lines with nr 0xa (KVM_HC_SEND_IPI, the PV IPI a Linux guest on KVM sends most IPIs with; the first on line ${pvSeen.line}) became pv_send_ipi steps on their thread's vCPU, each checked against the kvm_apic_accept_irq lines right after it (the low bitmap from min up, then the high one). ${hypercall64
+      ? 'The trace does not show whether the guest was in 64-bit mode, which decides how KVM reads the registers: a 64-bit guest is assumed (op64 omitted); import with { hypercall64: false } for a 32-bit guest.'
+      : 'They are read as a 32-bit guest\'s ({ hypercall64: false }: op64 false, every register cut to 32 bits).'} The hypercall\'s return (RAX) is not traced, so \`ret\` is not checked, and the replay assumes KVM reached kvm_pv_send_ipi: one refused before it (the guest above CPL 0: -KVM_EPERM; KVM_FEATURE_PV_SEND_IPI hidden under KVM_CAP_ENFORCE_PV_FEATURE_CPUID: -KVM_ENOSYS) sends nothing, and its check then fails.`);
+  }
   if (!recs.some((r) => r.event === 'kvm_apic') && recs.some((r) => r.event === 'kvm_msr')) {
     rep.notes.push('The trace has no kvm_apic events: xAPIC MMIO accesses, if any, are not in it (enable kvm:kvm_apic to see them).');
   }

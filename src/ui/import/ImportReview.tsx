@@ -51,9 +51,12 @@ export function ImportReview({ text, fileName, first, onClose }: { text: string;
   const [draft, setDraft] = useState<Record<string, string>>(() => Object.fromEntries(rows.map((r) => [r.pid, r.inferred === undefined ? '' : String(r.inferred)])));
   const [shown, setShown] = useState(first);
   const [error, setError] = useState<{ pid?: string; message: string } | null>(null);
+  /** The trace has PV IPI hypercalls, whose reading depends on the guest's mode, which no trace line shows. */
+  const hasPvIpis = first.scenario.steps.some((st) => st.op === 'pv_send_ipi');
+  const [guest32, setGuest32] = useState(false);
 
   /** Import with the mapping in the boxes; null (and a message) when the mapping is not valid. */
-  const reimport = (): TraceImportResult | null => {
+  const reimport = (hypercall64 = !guest32): TraceImportResult | null => {
     const p = parse(rows, draft);
     const comm = (pid?: string) => rows.find((r) => r.pid === pid)?.comm;
     const invalid = (pid: string, what: string) => `Thread “${comm(pid)}” (pid ${pid}): “${what}” is not a vCPU id. Type a whole number from 0 to ${MAX_VCPU_ID - 1}, or leave the box empty to skip the thread.`;
@@ -62,7 +65,7 @@ export function ImportReview({ text, fileName, first, onClose }: { text: string;
       return null;
     }
     try {
-      const r = importTrace(text, { threads: p.threads });
+      const r = importTrace(text, { threads: p.threads, hypercall64 });
       setError(null);
       setShown(r);
       return r;
@@ -142,6 +145,25 @@ export function ImportReview({ text, fileName, first, onClose }: { text: string;
               </tbody>
             </table>
             {rows.length === 0 && <p className="muted">No thread with APIC events: the trace’s steps need no vCPU thread (MSIs).</p>}
+            {hasPvIpis && (
+              <p>
+                <label>
+                  <input
+                    type="checkbox"
+                    checked={guest32}
+                    onChange={(e) => {
+                      setGuest32(e.target.checked);
+                      reimport(!e.target.checked);
+                    }}
+                  />{' '}
+                  The guest was 32-bit
+                </label>{' '}
+                <span className="muted">
+                  The trace has PV IPI hypercalls (kvm_hypercall KVM_HC_SEND_IPI). It does not show whether the guest ran in 64-bit mode, which
+                  decides how KVM reads them: a 32-bit guest’s registers are cut to 32 bits and its second bitmap starts 32 APIC IDs up, not 64.
+                </span>
+              </p>
+            )}
             {error && (
               <p className="error" id="import-review-error" role="alert">
                 {error.message}
@@ -160,7 +182,7 @@ export function ImportReview({ text, fileName, first, onClose }: { text: string;
             )}
           </div>
           <footer className="ir-foot">
-            <button type="button" onClick={reimport}>Preview</button>
+            <button type="button" onClick={() => reimport()}>Preview</button>
             <button type="button" onClick={onClose}>Cancel</button>
             <button type="submit" autoFocus={rows.length === 0}>Load</button>
           </footer>

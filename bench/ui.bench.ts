@@ -65,7 +65,7 @@ async function open4096(page: Page): Promise<void> {
 const CLICK = {
   toggle: `(i) => document.querySelector('[data-testid="vcpu-row-' + (i % 12) + '"] .vtoggles button:last-child').click()`,
   undo: `() => document.querySelector('button[aria-label="Undo (Ctrl+Z)"]').click()`,
-  ipi: `() => [...document.querySelectorAll('button')].find((b) => b.textContent.trim() === 'Send IPI').click()`,
+  ipi: `() => document.querySelector('button[aria-label="Send IPI"]').click()`,
   select: `(i) => document.querySelector('[data-testid="vcpu-row-' + (i % 12) + '"] button').click()`,
 };
 

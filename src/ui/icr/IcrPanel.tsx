@@ -177,27 +177,31 @@ export function IcrPanel() {
           <span className={`mode mode-${mode}`} data-testid="icr-sender-mode">
             {MODE_LABEL[mode]}
           </span>
-          <WithTip tip={ipiBlocked ?? (x2 ? 'WRMSR 0x830' : 'write APIC_ICR2, then APIC_ICR')}>
-            <button onClick={sendIpi} disabled={ipiBlocked !== null}>
-              Send IPI
-            </button>
-          </WithTip>
-          <WithTip
-            tip={
-              sender === null
-                ? 'no sender vCPU'
-                : `The PV IPI hypercall (KVM_HC_SEND_IPI), which a Linux guest on KVM uses instead of ICR writes: vCPU ${sender} asks KVM to send this vector and mode to APIC ID ${hex(fields.dest)} (min ${hex(fields.dest)}, bitmap 0x1, ICR ${hex(low)}). KVM looks in the optimized map only; a logical destination or a shorthand is refused.`
-            }
-          >
-            <button onClick={sendPvIpi} disabled={badHex.length > 0 || sender === null}>
-              Send PV IPI
-            </button>
-          </WithTip>
-          <WithTip tip={`KVM_SIGNAL_MSI (no source vCPU): address_lo ${hex(msi.addressLo)}, address_hi ${hex(msi.addressHi)}, data ${hex(msi.data)}`}>
-            <button onClick={sendMsi} disabled={badHex.length > 0}>
-              Send MSI
-            </button>
-          </WithTip>
+          {/* "Send" once, then what: three short buttons stay on one line in a narrow panel (1024x768). */}
+          <span className="icr-send" role="group" aria-label="Send">
+            <span className="icr-send-lbl" aria-hidden="true">Send</span>
+            <WithTip tip={ipiBlocked ?? (x2 ? 'WRMSR 0x830' : 'write APIC_ICR2, then APIC_ICR')}>
+              <button onClick={sendIpi} disabled={ipiBlocked !== null} aria-label="Send IPI">
+                IPI
+              </button>
+            </WithTip>
+            <WithTip
+              tip={
+                sender === null
+                  ? 'no sender vCPU'
+                  : `The PV IPI hypercall (KVM_HC_SEND_IPI), which a Linux guest on KVM uses instead of ICR writes: vCPU ${sender} asks KVM to send this vector and mode to APIC ID ${hex(fields.dest)} (min ${hex(fields.dest)}, bitmap 0x1, ICR ${hex(low)}). KVM looks in the optimized map only; a logical destination or a shorthand is refused.`
+              }
+            >
+              <button onClick={sendPvIpi} disabled={badHex.length > 0 || sender === null} aria-label="Send PV IPI">
+                PV IPI
+              </button>
+            </WithTip>
+            <WithTip tip={`KVM_SIGNAL_MSI (no source vCPU): address_lo ${hex(msi.addressLo)}, address_hi ${hex(msi.addressHi)}, data ${hex(msi.data)}`}>
+              <button onClick={sendMsi} disabled={badHex.length > 0} aria-label="Send MSI">
+                MSI
+              </button>
+            </WithTip>
+          </span>
         </div>
       }
     >

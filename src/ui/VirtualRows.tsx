@@ -42,7 +42,12 @@ export function VirtualRows({
     if (!el || scrollTo === undefined || scrollTo < 0) return;
     const { top: at, height: h } = seen.current;
     const y = scrollTo * rowHeight;
-    if (y < at || y + rowHeight > at + h) el.scrollTop = seen.current.top = Math.max(0, y - h / 2);
+    if (y < at || y + rowHeight > at + h) {
+      // Scrolled in the next frame's animation callbacks, before it is laid out: setting scrollTop
+      // here would lay the page out at once, and again after the rest of this commit's changes.
+      const next = (seen.current.top = Math.max(0, y - h / 2));
+      requestAnimationFrame(() => (el.scrollTop = next));
+    }
   }, [scrollTo, rowHeight]);
 
   const first = Math.max(0, Math.floor(top / rowHeight) - 5);

@@ -566,7 +566,7 @@ export function deliverPvBitmaps(vm: Vm, src: Lapic, irq: LapicIrq, bitmaps: [bi
   for (let half = 0; half < 2; half++) {
     for (let i = 0; i < 64; i++) if ((bitmaps[half] >> BigInt(i)) & 1n) ids.push(bases[half] + i);
   }
-  const pv: Partial<RouteDecision> = { pvBitmaps: [hex64(bitmaps[0]), hex64(bitmaps[1])], pvMin: min, pvBits: bits, pvIds: ids };
+  const pv: Partial<RouteDecision> = { pvBitmaps: ['0x' + bitmaps[0].toString(16), '0x' + bitmaps[1].toString(16)], pvMin: min, pvBits: bits, pvIds: ids };
   const map = vm.apicMap;
   if (!map) {
     out.code = 'PV_NO_MAP';
@@ -598,8 +598,6 @@ export function deliverPvBitmaps(vm: Vm, src: Lapic, irq: LapicIrq, bitmaps: [bi
   out.facts = { ...pv, maxApicId: map.maxApicId, physSlots, emptySlots, ...(ignored.length ? { pvIgnoredIds: ignored } : {}) };
   return out;
 }
-
-const hex64 = (v: bigint) => '0x' + v.toString(16);
 
 /** Who an interrupt would reach now, and why, without sending it (the store's preview). */
 export function previewRoute(vm: Vm, src: Lapic | null, irq: LapicIrq): RouteDecision {

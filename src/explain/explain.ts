@@ -22,10 +22,14 @@ const vcpu = (id: number) => `vCPU ${id}`;
 
 /** "vCPU 1", "vCPUs 1 and 2", "vCPUs 1, 2 and 3", "vCPUs 1, 2, 3 and 40 more". */
 export function listVcpus(ids: readonly number[], max = 8): string {
-  if (ids.length === 0) return 'no vCPU';
-  if (ids.length === 1) return vcpu(ids[0]);
-  if (ids.length > max) return `vCPUs ${ids.slice(0, max).join(', ')} and ${ids.length - max} more`;
-  return `vCPUs ${ids.slice(0, -1).join(', ')} and ${ids[ids.length - 1]}`;
+  return ids.length === 0 ? 'no vCPU' : listNamed('vCPU', 'vCPUs', ids, max);
+}
+
+/** A non-empty list of numbered things: "APIC ID 3", "APIC IDs 1, 2 and 300", at most `max` named. */
+function listNamed(one: string, many: string, ids: readonly number[], max = 8): string {
+  if (ids.length === 1) return `${one} ${ids[0]}`;
+  if (ids.length > max) return `${many} ${ids.slice(0, max).join(', ')} and ${ids.length - max} more`;
+  return `${many} ${ids.slice(0, -1).join(', ')} and ${ids[ids.length - 1]}`;
 }
 
 /** Words for any decision. */
@@ -111,7 +115,7 @@ function explainRoute(d: RouteDecision, form: Form, now: Now): string {
       break;
     case 'PV_BITMAP': {
       const empty = d.emptySlots?.length ? `; ${slotList(d.emptySlots)} empty` : '';
-      const above = d.pvIgnoredIds?.length ? `; ${idList(d.pvIgnoredIds)} above max_apic_id ${d.maxApicId}, not looked at` : '';
+      const above = d.pvIgnoredIds?.length ? `; ${listNamed('APIC ID', 'APIC IDs', d.pvIgnoredIds)} above max_apic_id ${d.maxApicId}, not looked at` : '';
       s = `PV IPI: phys_map gives ${whom}${empty}${above}`;
       break;
     }
@@ -124,20 +128,13 @@ function explainRoute(d: RouteDecision, form: Form, now: Now): string {
   if (d.lowestBecameFixed) s += '; physical broadcast with lowest priority becomes Fixed';
   if (form === 'short') return s;
   if (d.code === 'PV_BITMAP' || d.code === 'PV_NO_MAP') {
-    const asked = d.pvIds?.length ? idList(d.pvIds) : 'no APIC ID (both bitmaps are empty)';
+    const asked = d.pvIds?.length ? listNamed('APIC ID', 'APIC IDs', d.pvIds) : 'no APIC ID (both bitmaps are empty)';
     return `${d.mode} vector ${d.vector} by the PV IPI hypercall (KVM_HC_SEND_IPI)${d.source === null ? '' : ` from ${vcpu(d.source)}`} to ${asked}: ${s}. `
       + `The bitmaps (${d.pvBits} bits each) start at APIC ID ${d.pvMin}; KVM reads phys_map[ID] for each set bit and never matches vCPUs one by one.`;
   }
   const dest = `${d.logical ? 'logical' : 'physical'} destination ${hex(d.destId)}`;
   const matched = d.path === 'slow' ? ` KVM examined ${d.examined} vCPU${d.examined === 1 ? '' : 's'} and matched ${whom}.` : '';
   return `${d.mode} vector ${d.vector} to ${d.shorthand === 'none' ? dest : `shorthand ${d.shorthand}`}${d.source === null ? ' (an MSI)' : ` from ${vcpu(d.source)}`}: ${s}.${matched}`;
-}
-
-/** "APIC ID 3", "APIC IDs 1, 2 and 300" (at most 8 named). */
-function idList(ids: readonly number[], max = 8): string {
-  if (ids.length === 1) return `APIC ID ${ids[0]}`;
-  if (ids.length > max) return `APIC IDs ${ids.slice(0, max).join(', ')} and ${ids.length - max} more`;
-  return `APIC IDs ${ids.slice(0, -1).join(', ')} and ${ids[ids.length - 1]}`;
 }
 
 /** "phys_map[3] is", "phys_map[3] and [4] are". */

@@ -42,6 +42,12 @@ export interface PvIpiResult {
   refusal: RefusalDecision | null;
 }
 
+/** kvm_pv_send_ipi(): "if (icr & (APIC_DEST_MASK | APIC_SHORT_MASK)) return -KVM_EINVAL": a logical destination or a shorthand. */
+export function pvIcrRefused(icrLow: number): boolean {
+  const f = decodeIcrLow(icrLow);
+  return f.logical || f.shorthand !== 0;
+}
+
 const U32 = 0xffffffffn;
 const hex = (v: bigint) => '0x' + v.toString(16);
 
@@ -51,14 +57,12 @@ export function pvSendIpi(vm: Vm, v: Vcpu, a: PvIpiArgs): PvIpiResult {
   vm.trace(new LazyTraceEvent('kvm_hypercall', v.id, () => `nr 0x${KVM_HC_SEND_IPI.toString(16)} a0 ${hex(a.bitmapLow)} a1 ${hex(a.bitmapHigh)} a2 ${hex(a.min)} a3 ${hex(a.icr)}`));
   const cut = (x: bigint) => (a.op64 ? x : x & U32);
   const icrLow = Number(cut(a.icr) & U32);
-  const f = decodeIcrLow(icrLow);
-  // kvm_pv_send_ipi(): "if (icr & (APIC_DEST_MASK | APIC_SHORT_MASK)) return -KVM_EINVAL".
-  if (f.logical || f.shorthand !== 0) {
+  if (pvIcrRefused(icrLow)) {
     const refusal: RefusalDecision = { kind: 'refusal', code: 'PV_IPI_NOT_PHYSICAL', kvm: 'kvm_pv_send_ipi', vcpus: [v.id], value: hex(BigInt(icrLow)), ret: -KVM_EINVAL };
     return { ret: -KVM_EINVAL, outcome: null, refusal };
   }
   const min = Number(a.min & U32); // u32 min
-  const irq = { ...f, destId: min, msiRedirHint: false };
+  const irq = { ...decodeIcrLow(icrLow), destId: min, msiRedirHint: false };
   const noMap = vm.apicMap === null;
   const outcome = deliverPvBitmaps(vm, v.apic, irq, [cut(a.bitmapLow), cut(a.bitmapHigh)], min, a.op64 ? 64 : 32);
   if (noMap) {

@@ -36,7 +36,7 @@
 
 import { APIC_BASE_MSR, APIC_ICR, APIC_ICR2, APIC_SELF_IPI, APIC_TMCCT, MSR_IA32_APICBASE } from '../core/apicdef';
 import { decodeIcrLow, DELIVERY_MODE_NAMES, DM_FIXED, DM_INIT, DM_LOWEST, encodeMsi, KVM_DELIVERY_MODE_NAMES } from '../core/codec';
-import { KVM_HC_SEND_IPI } from '../core/pvIpi';
+import { KVM_HC_SEND_IPI, pvIcrRefused } from '../core/pvIpi';
 import { KVM_TRACE_SYMBOL_APIC } from '../core/traceFormat';
 import { inferFinal, type FinalClaim, type FinalLeftOut } from './finalState';
 
@@ -1158,8 +1158,8 @@ export function importTrace(text: string, options: TraceImportOptions = {}): Tra
     const [a0, a1, a2, a3] = hc.a;
     // kvm_pv_send_ipi() reads the low 32 bits of a3 as the ICR and refuses a logical destination or a shorthand.
     const icrLow = Number(a3 & U32);
+    const refused = pvIcrRefused(icrLow);
     const f = decodeIcrLow(icrLow);
-    const refused = f.logical || f.shorthand !== 0;
     const mode = hypercall64
       ? 'the trace does not show whether the guest was in 64-bit mode: a 64-bit guest is assumed (import with { hypercall64: false } for a 32-bit one)'
       : 'a 32-bit guest ({ hypercall64: false }): KVM cuts every register to 32 bits, and the high bitmap starts 32 IDs above min';

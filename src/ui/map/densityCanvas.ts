@@ -4,9 +4,9 @@
  * changes) and an overlay for the hover, the selection and the IPI route (a few cells per
  * redraw, never O(slots) on hover). The mouse position maps to a slot in O(1).
  */
-import { timer, type Timer } from 'd3-timer';
+import type { Timer } from 'd3-timer';
 import { SLOT_STATES, type RouteView, type SlotModel } from './mapView';
-import { MOTION_MS, reducedMotion } from './motion';
+import { animate, reducedMotion } from './motion';
 
 export interface DensityCallbacks {
   /** The slot under the pointer or keyboard cursor (null: left the grid). */
@@ -255,16 +255,14 @@ export function createDensityGrid(container: HTMLElement, cb: DensityCallbacks):
       cursor = Math.min(cursor, m.size - 1);
       overlay.setAttribute('aria-label', `Physical slots 0 to ${m.size - 1}, ${layout.cols} per row. Arrow keys move, Enter selects the vCPU in the slot.`);
       fadeTimer?.stop();
-      const animate = changed.size > 0 && !reducedMotion();
-      drawBase(animate ? changed : new Set());
+      const fade = changed.size > 0 && !reducedMotion();
+      drawBase(fade ? changed : new Set());
       sizeCanvas(overlay, cssW, cssH);
       drawOverlay();
-      if (animate) {
+      if (fade) {
         const ctx = base.getContext('2d')!;
-        fadeTimer = timer((elapsed) => {
-          const t = Math.min(1, elapsed / MOTION_MS);
+        fadeTimer = animate((t) => {
           for (const s of changed) drawCell(ctx, s, t);
-          if (t >= 1) fadeTimer?.stop();
         });
       }
     },
@@ -278,11 +276,9 @@ export function createDensityGrid(container: HTMLElement, cb: DensityCallbacks):
       routeSources = sources;
       pulseTimer?.stop();
       if (pulse && r && r.path === 'fast' && !reducedMotion()) {
-        pulseT = 0;
-        pulseTimer = timer((elapsed) => {
-          pulseT = Math.min(1, elapsed / MOTION_MS);
+        pulseTimer = animate((t) => {
+          pulseT = t;
           drawOverlay();
-          if (pulseT >= 1) pulseTimer?.stop();
         });
       } else {
         pulseT = 1;

@@ -4,12 +4,10 @@
  * inside the svg. Created once per element, updated from React effects (the xyflow pattern).
  */
 import { select } from 'd3-selection';
-// selection.transition() and .interrupt() come from d3-transition's side effect, which a
-// production build drops unless it is imported on its own.
-import 'd3-transition';
+import type { Timer } from 'd3-timer';
 import type { Hover } from '../../store/labStore';
 import { MODE_WORDS, type RouteView, type SlotInfo } from './mapView';
-import { MOTION_MS, reducedMotion } from './motion';
+import { animate, between, reducedMotion } from './motion';
 
 export const CARD_H = 36;
 const GAP = 6;
@@ -87,6 +85,8 @@ export function createSlotNodes(svgEl: SVGSVGElement, cb: SlotNodesCallbacks): S
   let slotsNow: readonly SlotInfo[] = [];
   let baseHeight = 0;
   let geo = cardGeometry(400, 0);
+  let fadeTimer: Timer | null = null;
+  let pulseTimer: Timer | null = null;
 
   const vcpuOf = (s: SlotInfo) => s.vcpu ?? s.claims[0];
 
@@ -154,14 +154,11 @@ export function createSlotNodes(svgEl: SVGSVGElement, cb: SlotNodesCallbacks): S
     cards.select('.vcpu-box').datum((d) => d);
 
     // A fade cut short by the next update must not leave a card half transparent.
-    cards.interrupt('fade').style('opacity', null);
+    fadeTimer?.stop();
+    cards.style('opacity', null);
     if (changed.size && !reducedMotion()) {
-      cards
-        .filter((d) => changed.has(d.id))
-        .style('opacity', 0)
-        .transition('fade')
-        .duration(MOTION_MS)
-        .style('opacity', 1);
+      const fading = cards.filter((d) => changed.has(d.id));
+      fadeTimer = animate((t) => fading.style('opacity', t));
     }
   }
 
@@ -177,10 +174,10 @@ export function createSlotNodes(svgEl: SVGSVGElement, cb: SlotNodesCallbacks): S
   }
 
   function route(r: RouteView | null, pulse: boolean) {
-    routeG.selectAll('*').interrupt('pulse');
+    pulseTimer?.stop();
     routeG.selectAll('*').remove();
     const cards = cardsG.selectAll<SVGGElement, SlotInfo>('g.map-card');
-    cards.select('.slot-box').interrupt('pulse').style('stroke-width', null);
+    cards.select('.slot-box').style('stroke-width', null);
     const onRoute = new Set(r && r.path === 'fast' ? r.slots : []);
     const accepted = new Set(r ? r.targets.filter((t) => t.accepted).map((t) => t.vcpu) : []);
     const dropped = new Set(r ? r.targets.filter((t) => !t.accepted).map((t) => t.vcpu) : []);
@@ -225,17 +222,13 @@ export function createSlotNodes(svgEl: SVGSVGElement, cb: SlotNodesCallbacks): S
     svg.attr('height', baseHeight + (paths.length ? ROW_GAP : 0));
     // Inline styles: they win over the stylesheet's stroke widths while the pulse runs.
     if (pulse && !reducedMotion()) {
-      sel.style('stroke-width', '6px').style('opacity', 0.25).transition('pulse').duration(MOTION_MS).style('stroke-width', '2px').style('opacity', 1);
-      cards
-        .filter((d) => onRoute.has(d.id))
-        .select<SVGRectElement>('.slot-box')
-        .style('stroke-width', '5px')
-        .transition('pulse')
-        .duration(MOTION_MS)
-        .style('stroke-width', '2px')
-        .on('end', function () {
-          select(this).style('stroke-width', null);
-        });
+      const boxes = cards.filter((d) => onRoute.has(d.id)).select<SVGRectElement>('.slot-box');
+      pulseTimer = animate((t) => {
+        sel.style('stroke-width', `${between(6, 2, t)}px`).style('opacity', between(0.25, 1, t));
+        // The slot boxes go back to the stylesheet's width when the pulse ends.
+        if (t < 1) boxes.style('stroke-width', `${between(5, 2, t)}px`);
+        else boxes.style('stroke-width', null);
+      });
     } else {
       sel.style('stroke-width', '2px').style('opacity', 1);
     }
@@ -246,7 +239,8 @@ export function createSlotNodes(svgEl: SVGSVGElement, cb: SlotNodesCallbacks): S
     highlight,
     route,
     destroy() {
-      svg.selectAll('*').interrupt();
+      fadeTimer?.stop();
+      pulseTimer?.stop();
       svg.selectAll('*').remove();
     },
   };

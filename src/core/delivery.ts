@@ -93,10 +93,10 @@ export function matchPhysicalAddr(apic: Lapic, mda: number): boolean {
 /** kvm_apic_match_logical_addr(). */
 export function matchLogicalAddr(apic: Lapic, mda: number): boolean {
   if (isBroadcastFor(apic, mda)) return true;
-  const ldr = apic.getReg(0xd0);
+  const ldr = apic.ldrWord;
   if (apic.x2apicMode) return ldr >>> 16 === mda >>> 16 && (ldr & mda & 0xffff) !== 0;
   const id = ldr >>> 24;
-  switch (apic.getReg(0xe0)) {
+  switch (apic.dfrWord) {
     case 0xffffffff:
       return (id & mda) !== 0;
     case 0x0fffffff:

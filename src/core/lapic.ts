@@ -119,6 +119,15 @@ export class Lapic {
   pendingInit = false;
   pendingSipi = false;
   sipiVector = 0;
+  /**
+   * The ID, LDR and DFR words as the register page has them, kept beside it (not KVM state): the
+   * slow path's loop over every vCPU compares them, and with 4096 vCPUs reading them from 4096
+   * register pages took most of that loop's time. setReg() and syncMatchWords() keep them equal
+   * to the page, and the fuzzer checks that they are.
+   */
+  idWord = 0;
+  ldrWord = 0;
+  dfrWord = 0;
 
   constructor(readonly vcpu: Vcpu) {
     this.nrLvtEntries = this.calcNrLvtEntries();
@@ -130,7 +139,17 @@ export class Lapic {
     return this.regs[offset >> 2];
   }
   setReg(offset: number, value: number): void {
-    this.regs[offset >> 2] = value >>> 0;
+    const word = value >>> 0;
+    this.regs[offset >> 2] = word;
+    if (offset === APIC_ID) this.idWord = word;
+    else if (offset === APIC_LDR) this.ldrWord = word;
+    else if (offset === APIC_DFR) this.dfrWord = word;
+  }
+  /** The register page was written as a whole (KVM_SET_LAPIC, a snapshot restored): copy the words the slow path compares. */
+  syncMatchWords(): void {
+    this.idWord = this.regs[APIC_ID >> 2];
+    this.ldrWord = this.regs[APIC_LDR >> 2];
+    this.dfrWord = this.regs[APIC_DFR >> 2];
   }
   getReg64(offset: number): bigint {
     return BigInt(this.regs[offset >> 2]) | (BigInt(this.regs[(offset >> 2) + 1]) << 32n);
@@ -148,7 +167,7 @@ export class Lapic {
   }
   /** kvm_xapic_id(): bits 31:24 of the ID register. */
   get xapicId(): number {
-    return this.getReg(APIC_ID) >>> 24;
+    return this.idWord >>> 24;
   }
   /** kvm_x2apic_id(): always the vcpu_id. */
   get x2apicId(): number {

@@ -68,6 +68,7 @@ export function setLapicState(vcpu: Vcpu, image: Uint32Array): boolean {
     return false;
   }
   apic.regs.set(regs);
+  apic.syncMatchWords();
   vm.xapicIdUpdated(apic);
   vm.markMapDirty();
   vm.recalculateApicMap();

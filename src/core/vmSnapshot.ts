@@ -67,6 +67,7 @@ export function restoreSnapshot(vm: Vm, snapshot: VmSnapshot, changed?: Readonly
     assign(v.apic, r.apic, live);
     assign(v.apic.timer, r.timer, live);
     v.apic.regs.set(r.regs);
+    v.apic.syncMatchWords();
   }
 }
 

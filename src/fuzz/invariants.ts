@@ -29,9 +29,21 @@ function replay(s: Scenario, out?: string[]): { vm: Vm; json: string } {
     r.trace = traceEvents(vm.takeTrace());
     const kept = vm.knownMaxApicId;
     if (out && kept !== undefined && kept !== countMaxApicId(vm.vcpus)) out.push(`step ${i}: the VM keeps max_apic_id ${kept}, a count finds ${countMaxApicId(vm.vcpus)}`);
+    if (out) matchWordsKept(vm, i, out);
     return r;
   });
   return { vm, json: JSON.stringify({ steps, final: finalState(vm) }) };
+}
+
+/** Each LAPIC's copies of its ID, LDR and DFR words (Lapic.idWord...) equal its register page. */
+function matchWordsKept(vm: Vm, step: number, out: string[]): void {
+  for (const v of vm.vcpus) {
+    const a = v.apic;
+    const copies: [string, number, number][] = [['ID', a.idWord, 0x20], ['LDR', a.ldrWord, 0xd0], ['DFR', a.dfrWord, 0xe0]];
+    for (const [name, copy, offset] of copies) {
+      if (copy !== a.getReg(offset)) out.push(`step ${step}: vCPU ${v.id} keeps ${name} 0x${copy.toString(16)}, its register page has 0x${a.getReg(offset).toString(16)}`);
+    }
+  }
 }
 
 /** KVM_GET_LAPIC then KVM_SET_LAPIC changes nothing (after one round: SET may refresh a stale PPR). */

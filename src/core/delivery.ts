@@ -85,8 +85,10 @@ const isBroadcastFor = (apic: Lapic, mda: number) => mda === (apic.x2apicMode ? 
 
 /** kvm_apic_match_physical_addr(), with the hotplug hack for IDs above 0xff. */
 export function matchPhysicalAddr(apic: Lapic, mda: number): boolean {
-  if (isBroadcastFor(apic, mda)) return true;
-  if (apic.x2apicMode || mda > 0xff) return mda === apic.x2apicId;
+  // The mode read once: the slow path runs this on every vCPU.
+  const x2apic = apic.x2apicMode;
+  if (mda === (x2apic ? X2APIC_BROADCAST : APIC_BROADCAST)) return true; // kvm_apic_broadcast()
+  if (x2apic || mda > 0xff) return mda === apic.x2apicId;
   return mda === apic.xapicId;
 }
 
@@ -109,7 +111,7 @@ export function matchLogicalAddr(apic: Lapic, mda: number): boolean {
 /** kvm_apic_match_dest() with kvm_apic_mda()'s broadcast promotion for non-IPIs. */
 export function matchDest(vm: Vm, target: Lapic, src: Lapic | null, irq: LapicIrq): boolean {
   let mda = irq.destId;
-  if (!vm.broadcastQuirkDisabled && !src && mda === APIC_BROADCAST && target.x2apicMode) mda = X2APIC_BROADCAST;
+  if (!src && mda === APIC_BROADCAST && !vm.broadcastQuirkDisabled && target.x2apicMode) mda = X2APIC_BROADCAST;
   switch (irq.shorthand) {
     case SHORT_NONE:
       return irq.logical ? matchLogicalAddr(target, mda) : matchPhysicalAddr(target, mda);

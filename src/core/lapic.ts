@@ -18,13 +18,14 @@ import { ApicTimer } from './timer';
 import { LVT_NAMES } from './decisions';
 import { acceptIrq } from './delivery';
 import { deliveryModeOf, high32, low32 } from './codec';
+import { loadImage, newSlots, oddWord, pageImage, setOddWord } from './registerPage';
 import {
   APIC_ARBPRI, APIC_DFR, APIC_DFR_FLAT, APIC_EOI, APIC_ESR, APIC_ICR, APIC_ICR2, APIC_ICR_BUSY, APIC_ID, APIC_IRR,
   APIC_ISR, APIC_LDR, APIC_LDR_MASK, APIC_LVR, APIC_LVR_DIRECTED_EOI, APIC_LVT0, APIC_LVT1, APIC_LVTCMCI, APIC_LVTERR, APIC_LVT_LEVEL_TRIGGER,
   APIC_LVTPC, APIC_LVTT, APIC_LVTTHMR, APIC_LVT_MASKED, APIC_LVT_TIMER_TSCDEADLINE, APIC_LVT_WRITE_MASK,
   APIC_MODE_EXTINT, APIC_MODE_MASK, APIC_DM_NMI, APIC_PROCPRI, APIC_SELF_IPI, APIC_DEST_SELF, APIC_SPIV,
   APIC_SPIV_APIC_ENABLED, APIC_SPIV_DIRECTED_EOI, APIC_TASKPRI, APIC_TDCR, APIC_TMCCT, APIC_TMICT, APIC_TMR,
-  APIC_VECTOR_MASK, APIC_VERSION, KVM_APIC_MAX_NR_LVT_ENTRIES, LAPIC_MMIO_LENGTH, LAPIC_STATE_SIZE, LVT_TIMER,
+  APIC_VECTOR_MASK, APIC_VERSION, KVM_APIC_MAX_NR_LVT_ENTRIES, LAPIC_MMIO_LENGTH, LVT_TIMER,
   X2APIC_ICR_RESERVED_BITS, lvtIndex, lvtOffset,
 } from './apicdef';
 import type { KvmFunction, RefusalCode } from './decisions';
@@ -73,33 +74,15 @@ export function slotWritable(offset: number, x2apic: boolean, nrLvtEntries: numb
   }
 }
 
-/**
- * Register pages. KVM gives each vCPU a page of its own; here they are cut one after the other from
- * 64 KiB blocks (shared by all VMs): a broadcast reads and writes thousands of pages in creation
- * order, which the CPU's prefetcher follows when they are evenly spaced. A layout choice only.
- */
-const PAGES_PER_BLOCK = 64;
-let pageBlock = new Uint32Array(0);
-let pagesLeft = 0;
-
-/** A zeroed register page for a new LAPIC. */
-function registerPage(): Uint32Array {
-  const words = LAPIC_STATE_SIZE / 4;
-  if (pagesLeft === 0) {
-    pagesLeft = PAGES_PER_BLOCK;
-    pageBlock = new Uint32Array(PAGES_PER_BLOCK * words);
-  }
-  const at = (PAGES_PER_BLOCK - pagesLeft--) * words;
-  return pageBlock.subarray(at, at + words);
-}
-
 /** Result of a 32-bit register write handler: 0 accepted, 1 rejected (#GP in x2APIC, ignored in xAPIC). */
 /** 0, or the rule that made kvm_lapic_reg_write() return 1. */
 type WriteRet = 0 | RefusalCode;
 
 export class Lapic {
-  /** The register image, 0x000-0x3ff, as 32-bit words (index = offset >> 2). */
-  readonly regs = registerPage();
+  /** The register page (registerPage.ts): the first word of each 16-byte slot, index offset >> 4. */
+  readonly slots = newSlots();
+  /** The page's other words, as a 1 KiB image, or null while they are all zero (registerPage.ts). */
+  odd: Uint32Array | null = null;
   swEnabled = false;
   nrLvtEntries: number;
   /** lapic_timer.timer_mode_mask: bit 17, plus bit 18 when the guest has TSC-deadline. */
@@ -136,27 +119,37 @@ export class Lapic {
 
   // ---- raw register access (kvm_lapic_get_reg / kvm_lapic_set_reg / *_reg64) ----
   getReg(offset: number): number {
-    return this.regs[offset >> 2];
+    return offset & 0xf ? oddWord(this, offset) : this.slots[offset >> 4];
   }
   setReg(offset: number, value: number): void {
     const word = value >>> 0;
-    this.regs[offset >> 2] = word;
+    if (offset & 0xf) return setOddWord(this, offset, word);
+    this.slots[offset >> 4] = word;
     if (offset === APIC_ID) this.idWord = word;
     else if (offset === APIC_LDR) this.ldrWord = word;
     else if (offset === APIC_DFR) this.dfrWord = word;
   }
-  /** The register page was written as a whole (KVM_SET_LAPIC, a snapshot restored): copy the words the slow path compares. */
-  syncMatchWords(): void {
-    this.idWord = this.regs[APIC_ID >> 2];
-    this.ldrWord = this.regs[APIC_LDR >> 2];
-    this.dfrWord = this.regs[APIC_DFR >> 2];
-  }
   getReg64(offset: number): bigint {
-    return BigInt(this.regs[offset >> 2]) | (BigInt(this.regs[(offset >> 2) + 1]) << 32n);
+    return BigInt(this.getReg(offset)) | (BigInt(this.getReg(offset + 4)) << 32n);
   }
   setReg64(offset: number, value: bigint): void {
-    this.regs[offset >> 2] = Number(value & 0xffffffffn);
-    this.regs[(offset >> 2) + 1] = Number((value >> 32n) & 0xffffffffn);
+    this.setReg(offset, Number(value & 0xffffffffn));
+    this.setReg(offset + 4, Number((value >> 32n) & 0xffffffffn));
+  }
+  /** The page as KVM_GET_LAPIC copies it: a new 1 KiB image (index offset >> 2). */
+  image(): Uint32Array {
+    return pageImage(this);
+  }
+  /** KVM_SET_LAPIC's copy of a 1 KiB image into the page (no rule applied: the caller's). */
+  loadImage(image: Uint32Array): void {
+    loadImage(this, image);
+    this.syncMatchWords();
+  }
+  /** The page's words were put back as a whole (a snapshot restored): copy the words the slow path compares. */
+  syncMatchWords(): void {
+    this.idWord = this.slots[APIC_ID >> 4];
+    this.ldrWord = this.slots[APIC_LDR >> 4];
+    this.dfrWord = this.slots[APIC_DFR >> 4];
   }
 
   get hwEnabled(): boolean {
@@ -243,10 +236,11 @@ export class Lapic {
   testVector(base: number, vec: number): boolean {
     return ((this.getReg(base + 0x10 * (vec >> 5)) >>> (vec & 31)) & 1) === 1;
   }
+  /** Set or clear `vec` in IRR, ISR or TMR (`base`): straight into the slot, as none of them is a word setReg() copies. */
   setVector(base: number, vec: number, on: boolean): void {
-    const off = base + 0x10 * (vec >> 5);
+    const i = (base >> 4) + (vec >> 5);
     const bit = 1 << (vec & 31);
-    this.setReg(off, on ? this.getReg(off) | bit : this.getReg(off) & ~bit);
+    this.slots[i] = on ? this.slots[i] | bit : this.slots[i] & ~bit;
   }
   /** Ascending vectors set in ISR, IRR or TMR. */
   vectors(base: number): number[] {
@@ -537,7 +531,7 @@ export class Lapic {
     this.vm.sendIpi(this, low, high);
     this.setReg(APIC_ICR, low);
     if (this.vm.icrIsSplit) this.setReg(APIC_ICR2, high);
-    else this.regs[(APIC_ICR >> 2) + 1] = high;
+    else this.setReg(APIC_ICR + 4, high);
     this.vm.trace(new ApicAccessTrace(this.vcpu.id, true, APIC_ICR, low, high));
     return 0;
   }

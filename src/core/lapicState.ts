@@ -41,7 +41,7 @@ function stateFixup(vcpu: Vcpu, regs: Uint32Array, set: boolean): boolean {
 
 /** kvm_apic_get_state(): the image as KVM_GET_LAPIC returns it (see getLapicFails). */
 export function getLapicState(vcpu: Vcpu): Uint32Array {
-  const regs = new Uint32Array(vcpu.apic.regs);
+  const regs = vcpu.apic.image();
   regs[APIC_TMCCT >> 2] = vcpu.apic.timer.currentCount(); // __apic_read(APIC_TMCCT)
   stateFixup(vcpu, regs, false);
   return regs;
@@ -53,7 +53,7 @@ export function getLapicState(vcpu: Vcpu): Uint32Array {
  * the userspace ID, truncating ids above 255).
  */
 export function getLapicFails(vcpu: Vcpu): boolean {
-  return !stateFixup(vcpu, new Uint32Array(vcpu.apic.regs), false);
+  return !stateFixup(vcpu, vcpu.apic.image(), false);
 }
 
 /** kvm_apic_set_state(); returns false for -EINVAL. */
@@ -67,8 +67,7 @@ export function setLapicState(vcpu: Vcpu, image: Uint32Array): boolean {
     vm.recalculateApicMap();
     return false;
   }
-  apic.regs.set(regs);
-  apic.syncMatchWords();
+  apic.loadImage(regs);
   vm.xapicIdUpdated(apic);
   vm.markMapDirty();
   vm.recalculateApicMap();

@@ -46,4 +46,12 @@ describe('SharedParts', () => {
     expect(a.i).toBe(0);
     expect(b.i).toBe(1);
   });
+
+  it('parts holding a bigint, which JSON cannot print, are told apart and shared too', () => {
+    const share = new SharedParts();
+    const result = (v: bigint) => ({ i: 0, op: 'wrmsr', ok: true, part: { value: v } }) as unknown as Parameters<SharedParts['keep']>[0];
+    const [a, b, c] = [result(5n), result(5n), result(6n)].map((r) => share.keep(r) as unknown as { part: object });
+    expect(b.part).toBe(a.part);
+    expect(c.part).not.toBe(a.part);
+  });
 });

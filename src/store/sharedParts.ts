@@ -42,9 +42,18 @@ export class SharedParts {
   }
 }
 
-/** What tells equal parts apart: a string itself, anything else its JSON. */
+/**
+ * What tells equal parts apart: a string itself, anything else its JSON. Without a replacer first:
+ * JSON.stringify then takes V8's fast path (a replacer is called on every value), and a part with
+ * a bigint, which it cannot print, is printed again with one.
+ */
 function keyOf(value: unknown): string {
-  return typeof value === 'string' ? `s${value}` : `o${JSON.stringify(value, (_k, x) => (typeof x === 'bigint' ? `${x}n` : x))}`;
+  if (typeof value === 'string') return `s${value}`;
+  try {
+    return `o${JSON.stringify(value)}`;
+  } catch {
+    return `o${JSON.stringify(value, (_k, x) => (typeof x === 'bigint' ? `${x}n` : x))}`;
+  }
 }
 
 /** Same JSON is not enough where the class matters (a trace record and a plain object may print alike). */

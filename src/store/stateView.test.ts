@@ -20,7 +20,7 @@ interface Full {
   state: FinalState;
   regs: Map<number, Uint32Array>;
 }
-const full = (vm: Vm): Full => ({ state: finalState(vm), regs: new Map(vm.vcpus.map((v) => [v.id, new Uint32Array(v.apic.regs)])) });
+const full = (vm: Vm): Full => ({ state: finalState(vm), regs: new Map(vm.vcpus.map((v) => [v.id, v.apic.image()])) });
 
 /** The change set a full before/after comparison finds. */
 function expected(a: Full, b: Full): Omit<ChangeSet, 'slots'> & { slots: Record<number, number[]> } {

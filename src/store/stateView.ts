@@ -8,6 +8,7 @@
  * subscribed to one vCPU (by id, through `index`) is not even asked to re-render.
  */
 import { SLOT_OFFSETS } from '../core/apicdef';
+import type { Lapic } from '../core/lapic';
 import type { Vm } from '../core/vm';
 import type { Step } from '../scenario/schema';
 import { finalMap, finalState, finalVcpu, finalVmState, type FinalMap, type FinalState, type FinalVcpu } from '../scenario/result';
@@ -71,7 +72,7 @@ export const NO_CHANGES: ChangeSet = { vcpus: [], added: [], slots: new Map(), p
 export function fullView(vm: Vm): StateView {
   return {
     snapshot: finalState(vm),
-    regs: new Map(vm.vcpus.map((v) => [v.id, new Uint32Array(v.apic.regs)])),
+    regs: new Map(vm.vcpus.map((v) => [v.id, v.apic.image()])),
     index: new Map(vm.vcpus.map((v, i) => [v.id, i])),
     mapSource: mapSourceOf(vm),
     addressingVersion: ++versions,
@@ -103,7 +104,7 @@ export function nextView(prev: StateView, vm: Vm, candidates: Iterable<number>):
     if (i === undefined) continue;
     const v = vm.vcpus[i];
     const before = prev.regs.get(id);
-    const changedSlots = slotsChanged(before, v.apic.regs);
+    const changedSlots = slotsChanged(before, v.apic);
     const f = finalVcpu(v);
     const same = i < old.vcpus.length && old.vcpus[i].vcpu === id && sameJson(old.vcpus[i], f);
     if (same && !changedSlots) continue;
@@ -114,7 +115,7 @@ export function nextView(prev: StateView, vm: Vm, candidates: Iterable<number>):
     }
     if (changedSlots) {
       if (regs === prev.regs) regs = new Map(prev.regs);
-      (regs as Map<number, Uint32Array>).set(id, new Uint32Array(v.apic.regs));
+      (regs as Map<number, Uint32Array>).set(id, v.apic.image());
       slots.set(id, changedSlots);
     }
     changedIds.push(id);
@@ -160,11 +161,11 @@ export function nextView(prev: StateView, vm: Vm, candidates: Iterable<number>):
 }
 
 /** The 16-byte register slots whose words differ (all of them when there was no page before), or null. */
-function slotsChanged(before: Uint32Array | undefined, after: Uint32Array): Set<number> | null {
+function slotsChanged(before: Uint32Array | undefined, after: Lapic): Set<number> | null {
   let out: Set<number> | null = null;
   for (const off of SLOT_OFFSETS) {
     const w = off >> 2;
-    if (before && before[w] === after[w] && before[w + 1] === after[w + 1] && before[w + 2] === after[w + 2] && before[w + 3] === after[w + 3]) continue;
+    if (before && before[w] === after.getReg(off) && before[w + 1] === after.getReg(off + 4) && before[w + 2] === after.getReg(off + 8) && before[w + 3] === after.getReg(off + 12)) continue;
     (out ??= new Set()).add(off);
   }
   return out;

@@ -1,0 +1,69 @@
+/**
+ * How a LAPIC's register page is stored. Models no KVM function: KVM gives each vCPU a 4 KiB page,
+ * whose first 1 KiB (0x000-0x3ff) KVM_GET_LAPIC / KVM_SET_LAPIC copy; a register takes the first
+ * word of each 16 bytes. Here a page keeps:
+ * - `slots`: those 64 first words (index offset >> 4), cut one after the other from shared blocks;
+ * - `odd`: the other words in a 1 KiB image (index offset >> 2), made only when one is set: the
+ *   high half of x2APIC's 64-bit ICR (0x304), and what a KVM_SET_LAPIC image put in reserved
+ *   bytes, which KVM keeps and KVM_GET_LAPIC returns.
+ * A layout choice only, for speed: a broadcast reads and writes IRR and TMR of thousands of pages,
+ * which at 256 bytes a page share a cache line (at 1 KiB they took two lines and four times the
+ * memory), and in creation order, which the CPU's prefetcher follows.
+ */
+import { LAPIC_STATE_SIZE } from './apicdef';
+
+/** Words in the 1 KiB image (KVM_GET_LAPIC's layout: index offset >> 2). */
+export const IMAGE_WORDS = LAPIC_STATE_SIZE / 4;
+/** Register slots in it (index offset >> 4). */
+export const SLOT_COUNT = LAPIC_STATE_SIZE / 16;
+
+export interface PageWords {
+  slots: Uint32Array;
+  odd: Uint32Array | null;
+}
+
+const PAGES_PER_BLOCK = 256;
+let block = new Uint32Array(0);
+let left = 0;
+
+/** Zeroed slots for a new LAPIC's page. */
+export function newSlots(): Uint32Array {
+  if (left === 0) {
+    left = PAGES_PER_BLOCK;
+    block = new Uint32Array(PAGES_PER_BLOCK * SLOT_COUNT);
+  }
+  const at = (PAGES_PER_BLOCK - left--) * SLOT_COUNT;
+  return block.subarray(at, at + SLOT_COUNT);
+}
+
+/** The page as a 1 KiB image (a new array): what KVM_GET_LAPIC copies out. */
+export function pageImage(p: PageWords): Uint32Array {
+  const image = p.odd ? p.odd.slice() : new Uint32Array(IMAGE_WORDS);
+  for (let i = 0; i < SLOT_COUNT; i++) image[i * 4] = p.slots[i];
+  return image;
+}
+
+/** Fill the page from a 1 KiB image (KVM_SET_LAPIC's copy in); `odd` only if the image has such words. */
+export function loadImage(p: PageWords, image: Uint32Array): void {
+  let odd = false;
+  for (let i = 0; i < IMAGE_WORDS; i++) {
+    if (i & 3) odd ||= image[i] !== 0;
+    else p.slots[i >> 2] = image[i];
+  }
+  p.odd = odd ? image.slice() : null;
+  if (p.odd) for (let i = 0; i < IMAGE_WORDS; i += 4) p.odd[i] = 0;
+}
+
+/** The word at a non-16-byte-aligned `offset`. */
+export function oddWord(p: PageWords, offset: number): number {
+  return p.odd ? p.odd[offset >> 2] : 0;
+}
+
+/** Set the word at a non-16-byte-aligned `offset` (the odd image made on the first non-zero word). */
+export function setOddWord(p: PageWords, offset: number, word: number): void {
+  if (!p.odd) {
+    if (word === 0) return;
+    p.odd = new Uint32Array(IMAGE_WORDS);
+  }
+  p.odd[offset >> 2] = word;
+}

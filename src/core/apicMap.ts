@@ -36,10 +36,11 @@ export class ApicMap {
   logicalModeSetBy?: VcpuId;
   private occupied?: ReadonlyMap<number, Vcpu>;
 
-  constructor(readonly maxApicId: number) {
+  /** `physMap`: empty slots for it (a failed rebuild's, emptied again), if there are some to reuse. */
+  constructor(readonly maxApicId: number, physMap?: (Vcpu | undefined)[]) {
     // Left holey (a hole reads as undefined): filling it costs more than the rest of a rebuild,
     // and creating 4096 vCPUs rebuilds the map at each one (kvm_vcpu_reset).
-    this.physMap = new Array(maxApicId + 1);
+    this.physMap = physMap ?? new Array(maxApicId + 1);
   }
 
   // The xAPIC logical tables are made on first use: a VM in x2APIC mode never reads them, and a
@@ -132,9 +133,21 @@ export class HotplugChoices {
   }
 }
 
+/**
+ * The phys_map of the last rebuild that found aliased IDs, emptied again. KVM frees it; the model
+ * keeps it for the next such rebuild, since creating 4096 vCPUs in xAPIC mode fails 3,840 rebuilds
+ * in a row (each vCPU from 257 on joins an aliased map), and a new 32 kB array for each of them
+ * made garbage collection most of the VM's creation. Nothing else ever holds it.
+ */
+let spareSlots: (Vcpu | undefined)[] | null = null;
+
 /** kvm_recalculate_apic_map() without the locking: build the map from the vCPUs. */
-export function buildApicMap(vcpus: readonly Vcpu[], x2apicFormat: boolean, maxApicId?: number): MapRebuild {
-  const map = emptyApicMap(vcpus, maxApicId);
+export function buildApicMap(vcpus: readonly Vcpu[], x2apicFormat: boolean, maxApicId = countMaxApicId(vcpus)): MapRebuild {
+  // Resized to this map: max_apic_id grows by one with each vCPU created above 255.
+  const spare = spareSlots ?? undefined;
+  spareSlots = null;
+  if (spare) spare.length = maxApicId + 1;
+  const map = new ApicMap(maxApicId, spare);
   const physMap = map.physMap;
   const why: MapDecision[] = [];
   // Only the hotplug hack (32-bit IDs) has choices to note.
@@ -161,7 +174,10 @@ export function buildApicMap(vcpus: readonly Vcpu[], x2apicFormat: boolean, maxA
       const physId = x2apicMode ? v.id : xid; // kvm_x2apic_id() is the vcpu_id
       const holder = physMap[physId];
       if (holder) {
-        // The half-built map is thrown away, with whatever its logical part had found.
+        // The half-built map is thrown away, with whatever its logical part had found; its
+        // phys_map, emptied, is kept for the next rebuild that fails.
+        emptySlotsBefore(physMap, vcpus, v);
+        spareSlots = physMap;
         const alias: MapDecision = { kind: 'map', code: 'PHYS_ID_ALIASED', kvm: 'kvm_recalculate_phys_map', vcpus: [holder.id, v.id], physId, x2apicFormat };
         return { map: null, xapicIdMismatch, why: xapicIdMismatch ? [alias, xapicIdMismatch] : [alias] };
       }
@@ -170,6 +186,14 @@ export function buildApicMap(vcpus: readonly Vcpu[], x2apicFormat: boolean, maxA
     recalculateLogicalMap(map, v, why);
   }
   return { map, xapicIdMismatch, why: [...why, ...(xapicIdMismatch ? [xapicIdMismatch] : []), ...(hotplug?.decisions() ?? [])] };
+}
+
+/** Empty the phys_map slots buildApicMap() filled for the vCPUs before `stop` (no hotplug hack: one slot each). */
+function emptySlotsBefore(physMap: (Vcpu | undefined)[], vcpus: readonly Vcpu[], stop: Vcpu): void {
+  for (const v of vcpus) {
+    if (v === stop) return;
+    if (v.hwEnabled) physMap[v.x2apicMode ? v.id : v.apic.xapicId] = undefined;
+  }
 }
 
 /** kvm_recalculate_logical_map(). */

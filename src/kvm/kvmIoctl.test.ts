@@ -1,6 +1,7 @@
 import { readdirSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { _IOR, _IOW, _IOWR } from './ioctlNumbers';
+import { Vm } from '../core/vm';
 import {
   encodeCpuid2,
   encodeEnableCap,
@@ -224,6 +225,26 @@ describe.skipIf(!avail.ok)(`real /dev/kvm${skipNote}`, () => {
     const back = v1.getLapic();
     expect(lapicReg(back, 0xf0)).toBe(0x1ff);
     expect(lapicReg(back, 0x80)).toBe(0x20);
+  });
+
+  it('KVM_SET_LAPIC keeps the reserved bytes between registers, and KVM_GET_LAPIC returns them; so does the model (core/registerPage.ts)', () => {
+    const [, v1] = setup();
+    // Words inside 16-byte register slots that no register uses: KVM copies the 1 KiB image both ways.
+    const reserved: [number, number][] = [[0x24, 0xdeadbeef], [0x84, 0x12345678], [0x3f8, 0x0badf00d]];
+    let img = v1.getLapic();
+    for (const [off, value] of reserved) img = withLapicReg(img, off, value);
+    expect(v1.setLapic(img)).toBeNull();
+    const back = v1.getLapic();
+    for (const [off, value] of reserved) expect(lapicReg(back, off)).toBe(value);
+
+    const model = new Vm({ maxVcpus: 2 });
+    model.createVcpu(0);
+    model.createVcpu(1);
+    const words = model.getLapic(model.vcpus[1]);
+    for (const [off, value] of reserved) words[off >> 2] = value;
+    expect(model.setLapic(model.vcpus[1], words)).toBeNull();
+    const modelBack = model.getLapic(model.vcpus[1]);
+    for (const [off, value] of reserved) expect(modelBack[off >> 2]).toBe(value);
   });
 
   it('KVM_CAP_X2APIC_API: flag 1 ok, unknown flag 0x100 EINVAL, suppress-EOI-broadcast enable EINVAL with in-kernel irqchip', () => {

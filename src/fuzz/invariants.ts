@@ -2,6 +2,7 @@
  * What must hold after any scenario, whatever it did: the fuzzer's invariants. Each returns the
  * violations it found, in words (empty when it holds).
  */
+import { APIC_DFR, APIC_ID, APIC_LDR } from '../core/apicdef';
 import { countMaxApicId } from '../core/apicMap';
 import { fastSlowDifference } from '../core/fastSlowDeviations';
 import type { LapicIrq } from '../core/delivery';
@@ -39,7 +40,7 @@ function replay(s: Scenario, out?: string[]): { vm: Vm; json: string } {
 function matchWordsKept(vm: Vm, step: number, out: string[]): void {
   for (const v of vm.vcpus) {
     const a = v.apic;
-    const copies: [string, number, number][] = [['ID', a.idWord, 0x20], ['LDR', a.ldrWord, 0xd0], ['DFR', a.dfrWord, 0xe0]];
+    const copies: [string, number, number][] = [['ID', a.idWord, APIC_ID], ['LDR', a.ldrWord, APIC_LDR], ['DFR', a.dfrWord, APIC_DFR]];
     for (const [name, copy, offset] of copies) {
       if (copy !== a.getReg(offset)) out.push(`step ${step}: vCPU ${v.id} keeps ${name} 0x${copy.toString(16)}, its register page has 0x${a.getReg(offset).toString(16)}`);
     }

@@ -81,20 +81,20 @@ export function msiRouteInvalid(vm: Vm, addressHi: number): boolean {
 const isLowestPrio = (irq: LapicIrq) => irq.deliveryMode === DM_LOWEST || irq.msiRedirHint;
 
 /** kvm_apic_broadcast(): the broadcast ID of the target's own mode. */
-const isBroadcastFor = (apic: Lapic, mda: number) => mda === (apic.x2apicMode ? X2APIC_BROADCAST : APIC_BROADCAST);
+const isBroadcastFor = (x2apicMode: boolean, mda: number) => mda === (x2apicMode ? X2APIC_BROADCAST : APIC_BROADCAST);
 
 /** kvm_apic_match_physical_addr(), with the hotplug hack for IDs above 0xff. */
 export function matchPhysicalAddr(apic: Lapic, mda: number): boolean {
   // The mode read once: the slow path runs this on every vCPU.
   const x2apic = apic.x2apicMode;
-  if (mda === (x2apic ? X2APIC_BROADCAST : APIC_BROADCAST)) return true; // kvm_apic_broadcast()
+  if (isBroadcastFor(x2apic, mda)) return true;
   if (x2apic || mda > 0xff) return mda === apic.x2apicId;
   return mda === apic.xapicId;
 }
 
 /** kvm_apic_match_logical_addr(). */
 export function matchLogicalAddr(apic: Lapic, mda: number): boolean {
-  if (isBroadcastFor(apic, mda)) return true;
+  if (isBroadcastFor(apic.x2apicMode, mda)) return true;
   const ldr = apic.ldrWord;
   if (apic.x2apicMode) return ldr >>> 16 === mda >>> 16 && (ldr & mda & 0xffff) !== 0;
   const id = ldr >>> 24;

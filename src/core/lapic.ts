@@ -18,7 +18,7 @@ import { ApicTimer } from './timer';
 import { LVT_NAMES } from './decisions';
 import { acceptIrq } from './delivery';
 import { deliveryModeOf, high32, low32 } from './codec';
-import { loadImage, newSlots, oddWord, pageImage, setOddWord } from './registerPage';
+import { loadImage, newPage, oddWord, pageImage, setOddWord } from './registerPage';
 import {
   APIC_ARBPRI, APIC_DFR, APIC_DFR_FLAT, APIC_EOI, APIC_ESR, APIC_ICR, APIC_ICR2, APIC_ICR_BUSY, APIC_ID, APIC_IRR,
   APIC_ISR, APIC_LDR, APIC_LDR_MASK, APIC_LVR, APIC_LVR_DIRECTED_EOI, APIC_LVT0, APIC_LVT1, APIC_LVTCMCI, APIC_LVTERR, APIC_LVT_LEVEL_TRIGGER,
@@ -80,7 +80,10 @@ type WriteRet = 0 | RefusalCode;
 
 export class Lapic {
   /** The register page (registerPage.ts): the first word of each 16-byte slot, index offset >> 4. */
-  readonly slots = newSlots();
+  readonly slots: Uint32Array;
+  /** The same words in their shared block, from index `pageStart` (registerPage.ts newPage): what the hot paths index. */
+  readonly pageBlock: Uint32Array;
+  readonly pageStart: number;
   /** The page's other words, as a 1 KiB image, or null while they are all zero (registerPage.ts). */
   odd: Uint32Array | null = null;
   swEnabled = false;
@@ -113,18 +116,22 @@ export class Lapic {
   dfrWord = 0;
 
   constructor(readonly vcpu: Vcpu) {
+    const page = newPage();
+    this.slots = page.slots;
+    this.pageBlock = page.block;
+    this.pageStart = page.at;
     this.nrLvtEntries = this.calcNrLvtEntries();
     this.timerModeMask = vcpu.vm.config.tscDeadline ? 3 << 17 : 1 << 17;
   }
 
   // ---- raw register access (kvm_lapic_get_reg / kvm_lapic_set_reg / *_reg64) ----
   getReg(offset: number): number {
-    return offset & 0xf ? oddWord(this, offset) : this.slots[offset >> 4];
+    return offset & 0xf ? oddWord(this, offset) : this.pageBlock[this.pageStart + (offset >> 4)];
   }
   setReg(offset: number, value: number): void {
     const word = value >>> 0;
     if (offset & 0xf) return setOddWord(this, offset, word);
-    this.slots[offset >> 4] = word;
+    this.pageBlock[this.pageStart + (offset >> 4)] = word;
     if (offset === APIC_ID) this.idWord = word;
     else if (offset === APIC_LDR) this.ldrWord = word;
     else if (offset === APIC_DFR) this.dfrWord = word;
@@ -238,16 +245,17 @@ export class Lapic {
   }
   /** Set or clear `vec` in IRR, ISR or TMR (`base`): straight into the slot, as none of them is a word setReg() copies. */
   setVector(base: number, vec: number, on: boolean): void {
-    const i = (base >> 4) + (vec >> 5);
+    const i = this.pageStart + (base >> 4) + (vec >> 5);
     const bit = 1 << (vec & 31);
-    this.slots[i] = on ? this.slots[i] | bit : this.slots[i] & ~bit;
+    const block = this.pageBlock;
+    block[i] = on ? block[i] | bit : block[i] & ~bit;
   }
   /** Ascending vectors set in ISR, IRR or TMR. */
   vectors(base: number): number[] {
     const out: number[] = [];
     // Word by word: most are zero (a VM's results list three registers of every vCPU).
     for (let w = 0; w < 8; w++) {
-      const word = this.slots[(base >> 4) + w];
+      const word = this.pageBlock[this.pageStart + (base >> 4) + w];
       if (word) for (let b = 0; b < 32; b++) if ((word >>> b) & 1) out.push(w * 32 + b);
     }
     return out;

@@ -5,8 +5,12 @@
  */
 import type { Vm } from './vm';
 
-/** Fields that are not the model's state: the trace buffer and Vm.touch()'s marks (handed over each step). */
-const BOOKKEEPING = new Set(['traceSink', 'touched', 'touchRound']);
+/**
+ * Fields that are not the model's state: the trace buffer, Vm.touch()'s marks (handed over each
+ * step), and where a register page sits in its shared block (the page's own words are `slots`;
+ * the block holds other LAPICs' pages too, of any VM).
+ */
+const BOOKKEEPING = new Set(['traceSink', 'touched', 'touchRound', 'pageBlock', 'pageStart']);
 
 export function modelState(vm: Vm): unknown {
   const paths = new Map<object, string>();

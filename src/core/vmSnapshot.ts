@@ -73,11 +73,12 @@ export function restoreSnapshot(vm: Vm, snapshot: VmSnapshot, changed?: Readonly
 
 /**
  * The objects a snapshot refers to rather than copies: the VM, its vCPUs, their LAPICs, timers and
- * register pages (each kept by identity, their contents in the records).
+ * register pages, and the blocks the pages sit in (each kept by identity, a page's contents in the
+ * records).
  */
 function liveObjects(vm: Vm, vcpus: Iterable<Vcpu> = vm.vcpus): Set<object> {
   const live = new Set<object>([vm]);
-  for (const v of vcpus) live.add(v).add(v.apic).add(v.apic.timer).add(v.apic.slots);
+  for (const v of vcpus) live.add(v).add(v.apic).add(v.apic.timer).add(v.apic.slots).add(v.apic.pageBlock);
   return live;
 }
 

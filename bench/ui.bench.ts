@@ -7,7 +7,7 @@
  */
 import { test, type Page } from '@playwright/test';
 import { firstLoadJs } from '../scripts/firstLoadJs.mjs';
-import { report, summarize, type BenchResult } from './harness';
+import { report, summarize, summarizeP95, type BenchResult } from './harness';
 
 test.setTimeout(1_800_000);
 
@@ -28,14 +28,6 @@ const MEASURE = `(async (action) => {
   const t3 = performance.now();
   return { total: t3 - t0, work: t1 - t0 + (t3 - frame) };
 })`;
-
-const p95 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length * 0.95)];
-
-/** A row whose figure is the p95 of `xs` (min / max / samples kept). */
-function p95Row(name: string, xs: number[], limit: number): BenchResult {
-  const v = p95(xs);
-  return { ...summarize(name, 'ms', xs), median: v, target: `<= ${limit} ms p95`, meets: v <= limit };
-}
 
 /** The JS heap after forced full collections (DevTools protocol), MB. */
 async function heapAfterGc(page: Page): Promise<number> {
@@ -112,11 +104,11 @@ test('ui benchmarks', async ({ page }) => {
 
   // Click to painted frame: the x2 toggle of a visible vCPU row, the Undo button, Send IPI.
   const toggles = await clicks(page, CLICK.toggle);
-  results.push(p95Row(`${VCPUS} vCPUs: x2APIC toggle on a vCPU, click to painted frame`, toggles, 50));
+  results.push(summarizeP95(`${VCPUS} vCPUs: x2APIC toggle on a vCPU, click to painted frame`, 'ms', toggles, 50));
   const undos = await clicks(page, CLICK.undo);
-  results.push(p95Row(`${VCPUS} vCPUs: undo, click to painted frame`, undos, 50));
+  results.push(summarizeP95(`${VCPUS} vCPUs: undo, click to painted frame`, 'ms', undos, 50));
   const ipis = await clicks(page, CLICK.ipi);
-  results.push(p95Row(`${VCPUS} vCPUs: send an IPI, click to painted frame`, ipis, 50));
+  results.push(summarizeP95(`${VCPUS} vCPUs: send an IPI, click to painted frame`, 'ms', ipis, 50));
 
   // Selecting a vCPU: the work past the wait for the next frame.
   const selects: number[] = await page.evaluate(async ({ measure, action }) => {
@@ -126,7 +118,7 @@ test('ui benchmarks', async ({ page }) => {
     for (let i = 0; i < 60; i++) out.push((await m(() => select(i))).work);
     return out;
   }, { measure: MEASURE, action: CLICK.select });
-  results.push(p95Row(`${VCPUS} vCPUs: select a vCPU, work past the wait for the frame`, selects, 16));
+  results.push(summarizeP95(`${VCPUS} vCPUs: select a vCPU, work past the wait for the frame`, 'ms', selects, 16));
 
   // 100 more clicks (toggles, IPIs, undos, selections), then the heap.
   await page.evaluate((actions) => {

@@ -1,9 +1,10 @@
 import { runScenario } from '../scenario/runner';
 import { parseScenario } from '../scenario/schema';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { makeReadyVm, mmioW, takeEvents, toX2apic, vcpu } from './testVm';
 import {
-  formatAcceptIrq, formatApicAccess, formatApicIpi, formatMsiSetIrq, formatMsr, msiTraceAddress, traceToText,
+  AcceptIrqTrace, ApicAccessTrace, ApicIpiTrace, formatAcceptIrq, formatApicAccess, formatApicIpi, formatMsiSetIrq, formatMsr, msiTraceAddress, MsrTrace, traceToText,
 } from './traceFormat';
 import { LazyTraceEvent, type TraceEvent } from './types';
 
@@ -116,5 +117,39 @@ describe('kvm_msr from the core', () => {
     const msr = r.steps.map((s) => (s.trace ?? []).filter((e) => e.event === 'kvm_msr').map((e) => e.detail));
     expect(msr).toEqual([[], ['msr_write 808 = 0x10'], ['msr_read 808 = 0x10'], ['msr_write 802 = 0x1 (#GP)'], []]);
     expect(r.steps[1].trace!.map((e) => e.event)).toEqual(['kvm_apic', 'kvm_msr']);
+  });
+});
+
+describe('shareKey: two trace records with the same key print the same', () => {
+  // Pairs of records whose fields are the same but for a random few: a field left out of a key
+  // shows as two records with one key and different words.
+  const bool = fc.boolean();
+  const small = (n: number) => fc.integer({ min: 0, max: n });
+  const pairs = <T extends unknown[], R>(fields: fc.Arbitrary<T>, make: (...f: T) => R) =>
+    fc.tuple(fields, fields, fc.array(bool, { minLength: 8, maxLength: 8 })).map(([a, c, keep]) => [make(...a), make(...(a.map((x, i) => (keep[i] ? x : c[i])) as T))]);
+  const kinds = {
+    MsrTrace: pairs(fc.tuple(small(2), bool, fc.constantFrom(0x1b, 0x802, 0x830), fc.bigInt({ min: 0n, max: 3n }), bool), (...a) => new MsrTrace(...a)),
+    ApicAccessTrace: pairs(fc.tuple(small(2), bool, fc.constantFrom(0x20, 0x300, 0x302), small(3), small(2)), (...a) => new ApicAccessTrace(...a)),
+    ApicIpiTrace: pairs(fc.tuple(small(2), fc.constantFrom(0x4041, 0xc500, 0x80fe), small(3)), (...a) => new ApicIpiTrace(...a)),
+    AcceptIrqTrace: pairs(fc.tuple(small(2), small(3), small(5), bool), (...a) => new AcceptIrqTrace(...a)),
+  };
+  for (const [name, pair] of Object.entries(kinds)) {
+    it(`${name}: equal keys, equal JSON`, () => {
+      let shared = 0;
+      fc.assert(
+        fc.property(pair, ([a, b]) => {
+          if (a.shareKey !== b.shareKey) return;
+          shared++;
+          expect(JSON.stringify(b)).toBe(JSON.stringify(a));
+        }),
+        { numRuns: 300, seed: 17 },
+      );
+      expect(shared).toBeGreaterThan(10);
+    });
+  }
+
+  it('records of different kinds never share a key', () => {
+    const keys = [new MsrTrace(1, true, 0x80, 0n, false), new ApicAccessTrace(1, true, 0x80, 0), new ApicIpiTrace(1, 0x80, 0), new AcceptIrqTrace(1, 0x80, 0, true)].map((r) => r.shareKey);
+    expect(new Set(keys).size).toBe(4);
   });
 });

@@ -78,7 +78,9 @@ export function formatMsr(isWrite: boolean, msr: number, value: bigint, gp = fal
 // kvm_apic_accept_irq records are made later still, from its delivery's one trace record, when
 // the trace is read (traceEvents(), TraceBatch in types.ts). Each serialises like a plain TraceEvent.
 // Their fields are declared without a value and set in the constructor: a class field initialiser
-// would run as a second function for every record.
+// would run as a second function for every record. Each has a `shareKey`, its class and fields in a
+// line: two records with the same key print the same, so the store's log (SharedParts) compares
+// keys instead of formatting the words of every event of a long log.
 
 /** A trace record as plain data: what JSON and the app's copies hold. */
 function plainEvent(e: TraceEvent): TraceEvent {
@@ -104,6 +106,10 @@ export class MsrTrace implements TraceEvent {
   get detail(): string {
     return formatMsr(this.isWrite, this.msr, this.value, this.gp);
   }
+  /** Its fields (see shareKey above). */
+  get shareKey(): string {
+    return `kvm_msr ${this.vcpu} ${this.isWrite} ${this.msr} ${this.value} ${this.gp}`;
+  }
   toJSON(): TraceEvent {
     return plainEvent(this);
   }
@@ -128,6 +134,10 @@ export class ApicAccessTrace implements TraceEvent {
   get detail(): string {
     return formatApicAccess(this.isWrite, this.reg, this.valueHigh ? x2apicIcr(this.valueLow, this.valueHigh) : this.valueLow >>> 0);
   }
+  /** Its fields (see shareKey above). */
+  get shareKey(): string {
+    return `kvm_apic ${this.vcpu} ${this.isWrite} ${this.reg} ${this.valueLow} ${this.valueHigh}`;
+  }
   toJSON(): TraceEvent {
     return plainEvent(this);
   }
@@ -147,6 +157,10 @@ export class ApicIpiTrace implements TraceEvent {
   }
   get detail(): string {
     return formatApicIpi(this.icrLow, this.destId);
+  }
+  /** Its fields (see shareKey above). */
+  get shareKey(): string {
+    return `kvm_apic_ipi ${this.vcpu} ${this.icrLow} ${this.destId}`;
   }
   toJSON(): TraceEvent {
     return plainEvent(this);
@@ -169,6 +183,10 @@ export class AcceptIrqTrace implements TraceEvent {
   }
   get detail(): string {
     return formatAcceptIrq(this.vcpu, this.vector, this.deliveryMode, this.trigLevel);
+  }
+  /** Its fields (see shareKey above). */
+  get shareKey(): string {
+    return `kvm_apic_accept_irq ${this.vcpu} ${this.vector} ${this.deliveryMode} ${this.trigLevel}`;
   }
   toJSON(): TraceEvent {
     return plainEvent(this);

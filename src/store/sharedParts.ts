@@ -43,12 +43,15 @@ export class SharedParts {
 }
 
 /**
- * What tells equal parts apart: a string itself, anything else its JSON. Without a replacer first:
+ * What tells equal parts apart: a string itself, a trace record its shareKey (its fields, which
+ * decide its words: traceFormat.ts), anything else its JSON. Without a replacer first:
  * JSON.stringify then takes V8's fast path (a replacer is called on every value), and a part with
  * a bigint, which it cannot print, is printed again with one.
  */
 function keyOf(value: unknown): string {
   if (typeof value === 'string') return `s${value}`;
+  const fields = (value as { shareKey?: string }).shareKey;
+  if (fields !== undefined) return `k${fields}`;
   try {
     return `o${JSON.stringify(value)}`;
   } catch {

@@ -495,6 +495,9 @@ function slowPath(vm: Vm, s: Outcome): void {
  */
 function matchEveryVcpu(vm: Vm, s: Outcome, irq: LapicIrq, deliver: boolean): Vcpu[] {
   const { src } = s;
+  if (irq.shorthand === SHORT_NONE && !irq.logical && irq.destId !== APIC_BROADCAST && irq.destId !== X2APIC_BROADCAST) {
+    return matchCandidates(vm, s, irq, deliver, vm.xapicIds.candidates(irq.destId, vm.vcpu(irq.destId)));
+  }
   const vcpus = vm.vcpus;
   let examined = 0;
   // Room for every vCPU, cut to the matches: a broadcast matches them all, and growing the array
@@ -512,6 +515,23 @@ function matchEveryVcpu(vm: Vm, s: Outcome, irq: LapicIrq, deliver: boolean): Vc
   }
   matched.length = n;
   s.examined = examined;
+  s.targets = matched;
+  return matched;
+}
+
+/**
+ * The walk above for a physical destination that is no broadcast, over the only vCPUs that can
+ * match it (xapicIdIndex.ts: those whose xAPIC ID or vcpu_id it is, in vcpu_idx order), each asked
+ * the same question. The walk would have examined every hardware-enabled vCPU, and says so.
+ */
+function matchCandidates(vm: Vm, s: Outcome, irq: LapicIrq, deliver: boolean, candidates: readonly Vcpu[]): Vcpu[] {
+  const matched: Vcpu[] = [];
+  for (const v of candidates) {
+    if (!v.hwEnabled || !matchDest(vm, v.apic, s.src, irq)) continue;
+    if (deliver) s.target(v, irq, matched.length);
+    matched.push(v);
+  }
+  s.examined = vm.enabledCount;
   s.targets = matched;
   return matched;
 }

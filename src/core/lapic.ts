@@ -132,7 +132,7 @@ export class Lapic {
     const word = value >>> 0;
     if (offset & 0xf) return setOddWord(this, offset, word);
     this.pageBlock[this.pageStart + (offset >> 4)] = word;
-    if (offset === APIC_ID) this.idWord = word;
+    if (offset === APIC_ID) this.setIdWord(word);
     else if (offset === APIC_LDR) this.ldrWord = word;
     else if (offset === APIC_DFR) this.dfrWord = word;
   }
@@ -152,9 +152,15 @@ export class Lapic {
     loadImage(this, image);
     this.syncMatchWords();
   }
+  /** The ID word's copy; the VM's index by xAPIC ID follows a new xAPIC ID. */
+  private setIdWord(word: number): void {
+    const before = this.idWord;
+    this.idWord = word;
+    if (word >>> 24 !== before >>> 24) this.vcpu.vm.xapicIds.place(this.vcpu);
+  }
   /** The page's words were put back as a whole (a snapshot restored): copy the words the slow path compares. */
   syncMatchWords(): void {
-    this.idWord = this.slots[APIC_ID >> 4];
+    this.setIdWord(this.slots[APIC_ID >> 4]);
     this.ldrWord = this.slots[APIC_LDR >> 4];
     this.dfrWord = this.slots[APIC_DFR >> 4];
   }

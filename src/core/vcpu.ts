@@ -44,9 +44,13 @@ export class Vcpu {
     const hwEnabled = (v & MSR_IA32_APICBASE_ENABLE) !== 0n;
     if (hwEnabled !== this.hwEnabled) {
       this.hwEnabled = hwEnabled;
-      this.vm.updateMaxApicId(this);
+      this.vm.enableChanged(this);
     }
-    this.x2apicMode = (v & X2APIC_ENABLE) !== 0n;
+    const x2apicMode = (v & X2APIC_ENABLE) !== 0n;
+    if (x2apicMode !== this.x2apicMode) {
+      this.x2apicMode = x2apicMode;
+      this.vm.xapicIds.place(this);
+    }
   }
   readonly apic: Lapic;
   mpState: MpState;
@@ -76,12 +80,18 @@ export class Vcpu {
   apicvUpdatePending = false;
   /** Vm.touch() bookkeeping (not KVM state): the round in which this vCPU was last listed as touched. */
   touchRound = 0;
+  /** Vm.xapicIds bookkeeping (not KVM state): the xAPIC ID it lists this vCPU under, -1 for none. */
+  listedXapicId = -1;
   /** CS and RIP as the last SIPI set them (kvm_vcpu_deliver_sipi_vector). */
   csSelector = 0xf000;
   csBase = 0xffff0000;
   rip = 0xfff0;
 
+  /** vcpu->vcpu_idx: its place in creation order (Vm.vcpus). */
+  readonly idx: number;
+
   constructor(readonly vm: Vm, readonly id: VcpuId) {
+    this.idx = vm.vcpus.length;
     this.apic = new Lapic(this);
     // kvm_arch_vcpu_create(): with enable_apicv, start active and evaluate the inhibits at the
     // first KVM_RUN, whatever the VM's state now; except that avic_init_backing_page(), before

@@ -28,6 +28,7 @@ import { formatMsiSetIrq, msiTraceAddress, MsrTrace } from './traceFormat';
 import type { EventDecision, InhibitCause, InhibitDecision, MapDecision, RefusalCode, RefusalDecision } from './decisions';
 import { INHIBIT_REASONS } from './inhibits';
 import { LazyTraceEvent, OK, type Errno, type Outcome, type TraceRecord, type VcpuId } from './types';
+import { XapicIdIndex } from './xapicIdIndex';
 import { Vcpu } from './vcpu';
 
 export interface VmConfig {
@@ -118,6 +119,10 @@ export class Vm {
    * the map at each one, and counting all of them again at every rebuild was most of creating 4096.
    */
   private maxApicId: number | undefined = 255;
+  /** The online xAPIC-mode vCPUs by xAPIC ID: the slow path's physical unicasts ask only these and the vCPU of that vcpu_id (xapicIdIndex.ts). */
+  xapicIds = new XapicIdIndex();
+  /** How many online vCPUs have APICBASE.EN: the slow path's walk examines that many. */
+  enabledCount = 0;
   /** What the last rebuild found: why the map is absent or its logical part disabled, the hotplug hack's choices. */
   mapWhy: MapDecision[] = [];
   /**
@@ -308,13 +313,21 @@ export class Vm {
     return this.maxApicId;
   }
 
-  /** `v` came online or its APICBASE.EN changed: keep maxApicId (a vCPU not online yet counts when it comes online). */
-  updateMaxApicId(v: Vcpu): void {
+  /**
+   * `v`'s APICBASE.EN changed, or it came online: keep maxApicId and enabledCount (a vCPU not
+   * online yet counts when it comes online).
+   */
+  enableChanged(v: Vcpu): void {
     if (this.byId.get(v.id) !== v) return;
     if (v.hwEnabled) {
+      this.enabledCount++;
       if (this.maxApicId !== undefined && v.id > this.maxApicId) this.maxApicId = v.id;
-    } else if (v.id === this.maxApicId) this.maxApicId = undefined;
+    } else {
+      this.enabledCount--;
+      if (v.id === this.maxApicId) this.maxApicId = undefined;
+    }
   }
+
 
   /** Why KVM_CREATE_VCPU would refuse `id`, or null. */
   createVcpuRefusal(id: VcpuId): RefusalDecision | null {
@@ -353,7 +366,8 @@ export class Vm {
     const v = new Vcpu(this, id);
     this.vcpus.push(v);
     this.byId.set(id, v);
-    this.updateMaxApicId(v);
+    this.xapicIds.place(v);
+    if (v.hwEnabled) this.enableChanged(v);
     if (this.mapGeneration !== generation && this.apicMap && v.apic.hwEnabled) {
       this.mapWhy = [...this.mapWhy, { kind: 'map', code: 'VCPU_NOT_ONLINE', kvm: 'kvm_vcpu_reset', vcpus: [id] }];
     }

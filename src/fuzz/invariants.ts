@@ -31,6 +31,7 @@ function replay(s: Scenario, out?: string[]): { vm: Vm; json: string } {
     const kept = vm.knownMaxApicId;
     if (out && kept !== undefined && kept !== countMaxApicId(vm.vcpus)) out.push(`step ${i}: the VM keeps max_apic_id ${kept}, a count finds ${countMaxApicId(vm.vcpus)}`);
     if (out) matchWordsKept(vm, i, out);
+    if (out) slowPathIndexKept(vm, i, out);
     return r;
   });
   return { vm, json: JSON.stringify({ steps, final: finalState(vm) }) };
@@ -45,6 +46,18 @@ function matchWordsKept(vm: Vm, step: number, out: string[]): void {
       if (copy !== a.getReg(offset)) out.push(`step ${step}: vCPU ${v.id} keeps ${name} 0x${copy.toString(16)}, its register page has 0x${a.getReg(offset).toString(16)}`);
     }
   }
+}
+
+/** The VM's index of xAPIC-mode vCPUs by xAPIC ID and its count of enabled vCPUs (the slow path's) equal what a walk finds. */
+function slowPathIndexKept(vm: Vm, step: number, out: string[]): void {
+  const ids = (vs: readonly { id: number }[]) => vs.map((v) => v.id).join(',');
+  for (let id = 0; id <= 0xff; id++) {
+    const walk = vm.vcpus.filter((v) => !v.x2apicMode && v.apic.xapicId === id);
+    const kept = vm.xapicIds.withId(id);
+    if (walk.length !== kept.length || walk.some((v, k) => v !== kept[k])) out.push(`step ${step}: the index lists vCPUs [${ids(kept)}] with xAPIC ID ${id}, a walk finds [${ids(walk)}]`);
+  }
+  const enabled = vm.vcpus.filter((v) => v.hwEnabled).length;
+  if (vm.enabledCount !== enabled) out.push(`step ${step}: the VM counts ${vm.enabledCount} enabled vCPUs, a walk finds ${enabled}`);
 }
 
 /** KVM_GET_LAPIC then KVM_SET_LAPIC changes nothing (after one round: SET may refresh a stale PPR). */

@@ -5,7 +5,9 @@
  */
 import fc from 'fast-check';
 import { scenarioArb } from '../scenario/randomScenario';
-import { parseScenario, type Scenario, type Step } from '../scenario/schema';
+import { createVm } from '../scenario/runner';
+import { parseScenario, ScenarioInputError, type Scenario, type Step } from '../scenario/schema';
+import type { Vm } from '../core/vm';
 
 const RELEASES = ['current', '7.0', '6.19', '6.18', '6.12', '6.11', '6.3', '6.2', '6.0', '5.19', '5.18', '5.17', '5.11', '5.10'];
 
@@ -79,4 +81,14 @@ export function fuzzScenarioWithTimersArb(): fc.Arbitrary<Scenario> {
       return { ...s, steps };
     }),
   );
+}
+
+/** The VM of a random scenario, or null when the modelled kernel refuses to create it (a vCPU set a release refuses). */
+export function randomScenarioVm(s: Scenario): Vm | null {
+  try {
+    return createVm(s.vm);
+  } catch (e) {
+    if (e instanceof ScenarioInputError) return null;
+    throw e;
+  }
 }

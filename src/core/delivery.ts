@@ -492,6 +492,7 @@ function slowPath(vm: Vm, s: Outcome): void {
  * kvm_irq_delivery_to_apic() does. Accepting never changes what later vCPUs match (IDs, LDR, DFR,
  * modes), so the order of events is the same as matching everyone first. A function of its own:
  * the JIT compiles this loop, which a broadcast runs thousands of times, apart from the rest.
+ * A physical destination that is no broadcast skips the walk for its few candidates (below).
  */
 function matchEveryVcpu(vm: Vm, s: Outcome, irq: LapicIrq, deliver: boolean): Vcpu[] {
   const { src } = s;

@@ -328,7 +328,6 @@ export class Vm {
     }
   }
 
-
   /** Why KVM_CREATE_VCPU would refuse `id`, or null. */
   createVcpuRefusal(id: VcpuId): RefusalDecision | null {
     const refuse = (code: RefusalCode, error: Errno, kvm: RefusalDecision['kvm'], limit: number): RefusalDecision =>

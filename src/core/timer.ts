@@ -14,9 +14,9 @@
  * timer_advance_ns early and busy-waits to the deadline, so the outcome is the same); the bus cycle
  * is 1 ns (KVM_CAP_X86_APIC_BUS_CYCLES_NS not modelled); the guest TSC is clock * tscKhz / 10^6
  * from 0 at VM creation. advance_periodic_target_expiration() is the form that never sets a target
- * in the past ("don't play catch-up", fuqiang wang's HV-timer hard-lockup fix, posted Nov 2025);
- * older releases differ only when the timer fires late, which the virtual clock never does, so it
- * is not a release-profile entry. KVM_SET_LAPIC restarting from the image's TMCCT (and its clamp
+ * in the past ("don't play catch-up": 18ab3fc8e880, with apic_timer_fn() re-arming at the target,
+ * 9633f180ce99; both 6.19, backported to stable); older releases differ only when the timer fires
+ * a period late, which the virtual clock never lets it do, so it is not a release-profile entry. KVM_SET_LAPIC restarting from the image's TMCCT (and its clamp
  * to TMICT) is 24647e0a39b6 (5.8), older than every modelled release. Not modelled: 6.3 - 6.6 with
  * APICv (VMX) lost the interrupt of a one-shot that KVM_SET_LAPIC fired at once (fixed by
  * "KVM: x86: Fix lapic timer interrupt lost after loading a snapshot", 6.7).

@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check';
 import { parseFlags, UsageError } from '../cli/args';
-import { fuzzScenarioArb } from './arbitraries';
+import { fuzzScenarioWithTimersArb } from './arbitraries';
 import { checkScenario } from './invariants';
 
 const USAGE = 'usage: npm run fuzz -- [--seconds N] [--seed S]';
@@ -35,7 +35,7 @@ let checks = 0;
 let skipped = 0;
 let steps = 0;
 const result = fc.check(
-  fc.property(fuzzScenarioArb(), (s) => {
+  fc.property(fuzzScenarioWithTimersArb(), (s) => {
     const r = checkScenario(s, scenarios++);
     checks += r.checks;
     steps += s.steps.length;

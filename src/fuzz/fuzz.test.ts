@@ -1,11 +1,12 @@
 /**
- * The fuzzer, bounded for CI: random scenarios under random releases and vendors must not throw,
- * must replay identically, keep KVM_GET/SET_LAPIC an identity, keep the map sound, and keep the
- * fast path equal to the slow path outside KVM's named deviations. A longer run: `npm run fuzz`.
+ * The fuzzer, bounded for CI: random scenarios (with timer, local-interrupt and PV IPI steps) under
+ * random releases and vendors must not throw, must replay identically, keep KVM_GET/SET_LAPIC an
+ * identity, keep the map sound, and keep the fast path equal to the slow path outside KVM's named
+ * deviations. A longer run: `npm run fuzz`.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { fuzzScenarioArb } from './arbitraries';
+import { fuzzScenarioWithTimersArb } from './arbitraries';
 import { checkScenario } from './invariants';
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 400);
@@ -15,7 +16,7 @@ describe('fuzzer', () => {
     let checks = 0;
     let n = 0;
     fc.assert(
-      fc.property(fuzzScenarioArb(), (s) => {
+      fc.property(fuzzScenarioWithTimersArb(), (s) => {
         const r = checkScenario(s, n++);
         checks += r.checks;
         if (r.violations.length) throw new Error(r.violations.join('\n'));

@@ -22,8 +22,9 @@ export interface FuzzReport {
 /**
  * Replay `s` step by step, returning the VM and the result document's JSON. A step the runner
  * refuses as input (a timer step with no timer running) is noted in its place and the replay goes
- * on: a refused step changes nothing. With `out`, also check after each step that the copies the
- * VM keeps (max_apic_id, the match words, the slow path's index) are what a count finds.
+ * on (the runner refuses a step before it changes anything). With `out`, also check after each
+ * step that the copies the VM keeps (max_apic_id, the match words, the slow path's index) are
+ * what a count finds.
  */
 function replay(s: Scenario, out?: string[]): { vm: Vm; json: string } {
   const vm = createVm(s.vm);

@@ -11,9 +11,8 @@ import { applyStep } from '../scenario/runner';
 import { ScenarioInputError } from '../scenario/schema';
 import { decodeIcr } from './codec';
 import { matchDest, previewRoute } from './delivery';
+import type { Vcpu } from './vcpu';
 import type { Vm } from './vm';
-
-type Vcpu = Vm['vcpus'][number];
 
 /** A Fixed physical IPI from `src` to `dest`, as its ICR decodes. */
 const ipi = (src: Vcpu, dest: number) => decodeIcr(0x4041, src.x2apicMode ? dest : dest << 24, src.x2apicMode);
